@@ -1,0 +1,252 @@
+"""The command line: ``python -m ganlab {train,sample,evaluate,checkpoints}``.
+
+This is a stable contract that other tools rely on: flags are only ever added, never renamed.
+Errors are printed as one line that says what was wrong (exit status 2), never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+EPILOG = "Run 'python -m ganlab COMMAND --help' for the options of a command."
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number; got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1; got {value}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number; got {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be > 0; got {value}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from ganlab.data.toy import TOY_DISTRIBUTIONS
+    from ganlab.losses import OBJECTIVES
+    from ganlab.training import IMAGE_DATASETS, MODELS
+
+    parser = argparse.ArgumentParser(prog="python -m ganlab", description="Train, sample and evaluate GANs.",
+                                     epilog=EPILOG)
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    train = commands.add_parser("train", help="train a GAN and save its generator",
+                                description="Train a GAN; writes the generator checkpoint (config.json + "
+                                "model.safetensors), a resumable run state and samples.png into --out.")
+    source = train.add_mutually_exclusive_group()
+    source.add_argument("--dataset", choices=[*TOY_DISTRIBUTIONS, *IMAGE_DATASETS], default=None,
+                        help="a 2D toy distribution or an image dataset (default: ring8)")
+    source.add_argument("--data-folder", metavar="PATH", help="a folder or .zip of your own images")
+    source.add_argument("--points-csv", metavar="PATH", help="a CSV of x,y points (a 2D distribution of your own)")
+    train.add_argument("--model", choices=MODELS, default=None, help="mlp (2D default), dcgan (image default), "
+                       "cdcgan / cmlp (conditional: choose the class)")
+    train.add_argument("--loss", choices=list(OBJECTIVES), default=None, help="the GAN objective (default: nonsaturating)")
+    length = train.add_mutually_exclusive_group()
+    length.add_argument("--steps", type=_positive_int, help="number of generator steps")
+    length.add_argument("--seconds", type=_positive_float, help="train for this much wall time")
+    train.add_argument("--seed", type=int, default=0, help="random seed (runs are reproducible on the CPU)")
+    train.add_argument("--out", required=True, metavar="DIR", help="output folder")
+    train.add_argument("--resume", action="store_true", help="continue the run saved in --out")
+    hyper = train.add_argument_group("hyperparameters (defaults depend on the dataset)")
+    for flag, kind, text in [
+        ("--lr-g", float, "generator learning rate"), ("--lr-d", float, "discriminator learning rate"),
+        ("--beta1", float, "Adam beta1"), ("--beta2", float, "Adam beta2"), ("--batch-size", int, "batch size"),
+        ("--d-steps", int, "D steps per G step"), ("--noise-dim", int, "noise dimension"),
+        ("--width", int, "model width"), ("--depth", int, "MLP depth"), ("--gp-weight", float, "WGAN-GP lambda"),
+    ]:
+        hyper.add_argument(flag, type=kind, help=text)
+    hyper.add_argument("--noise-distribution", choices=["normal", "uniform"])
+    hyper.add_argument("--spectral-norm", action="store_true", default=None, help="spectral norm in D")
+    hyper.add_argument("--image-size", type=int, choices=[28, 32], default=28, help="size for --data-folder images")
+    hyper.add_argument("--channels", type=int, choices=[1, 3], default=1, help="1 = grayscale, 3 = RGB (--data-folder)")
+    train.add_argument("--device", choices=["auto", "cuda", "mps", "cpu"], default="auto")
+
+    sample = commands.add_parser("sample", help="draw samples from a generator checkpoint",
+                                 description="Writes FILE.png (a grid) and FILE.npz ('images' uint8 (N,H,W) or "
+                                 "(N,H,W,3); 'labels' (N,) for conditional models; 'points' (N,2) for 2D models).")
+    sample.add_argument("checkpoint", metavar="CHECKPOINT", help="a checkpoint folder or a shipped name")
+    sample.add_argument("--n", type=_positive_int, default=64, help="number of samples (default 64)")
+    sample.add_argument("--out", required=True, metavar="FILE", help="output name; .png and .npz are written")
+    sample.add_argument("--label", type=int, help="class to generate (conditional models; default: balanced)")
+    sample.add_argument("--seed", type=int, default=0)
+    sample.add_argument("--device", choices=["auto", "cuda", "mps", "cpu"], default="auto")
+
+    evaluate = commands.add_parser("evaluate", help="measure a checkpoint against real data",
+                                   description="Prints every metric for the checkpoint beside the same metric for "
+                                   "held-out real data against training data.")
+    evaluate.add_argument("checkpoint", metavar="CHECKPOINT")
+    evaluate.add_argument("--n", type=_positive_int, default=10000, help="samples (capped by the held-out set)")
+    evaluate.add_argument("--seed", type=int, default=0)
+    evaluate.add_argument("--json", action="store_true", help="print JSON instead of a table")
+
+    commands.add_parser("checkpoints", help="list the shipped checkpoints")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    handler = {"train": cmd_train, "sample": cmd_sample, "evaluate": cmd_evaluate, "checkpoints": cmd_checkpoints}
+    try:
+        return handler[args.command](args)
+    except (ValueError, OSError) as error:  # DataError, CheckpointError and bad settings are ValueErrors
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from ganlab.data.toy import from_csv
+    from ganlab.device import describe_device
+    from ganlab.presets import default_config
+    from ganlab.training import Trainer
+
+    out = Path(args.out)
+    if args.resume:
+        trainer = Trainer.load(out)
+    else:
+        data = None
+        dataset = args.dataset or "ring8"
+        if args.data_folder:
+            from ganlab.data.images import load_image_folder
+
+            data = load_image_folder(args.data_folder, size=args.image_size, channels=args.channels)
+            dataset = "folder"
+        elif args.points_csv:
+            data, dataset = from_csv(args.points_csv), "custom"
+        overrides = {
+            name: value
+            for name in ("lr_g", "lr_d", "beta1", "beta2", "batch_size", "d_steps", "noise_dim", "width", "depth",
+                         "gp_weight", "noise_distribution", "spectral_norm", "loss")
+            if (value := getattr(args, name)) is not None
+        }
+        config = default_config(dataset if dataset != "custom" else "custom", args.model, seed=args.seed,
+                                device=args.device, **overrides)
+        if data is not None:
+            config.dataset = dataset
+        trainer = Trainer(config, data)
+    source = getattr(trainer.data, "describe", None)
+    print(f"data: {source() if source else trainer.data.description}", file=sys.stderr)
+    print(f"device: {describe_device(trainer.device)}", file=sys.stderr)
+    steps = args.steps if args.steps or args.seconds else (None if args.seconds else 1000)
+    bar = tqdm(total=steps if steps else None, unit="step", dynamic_ncols=True, file=sys.stderr,
+               disable=None)
+    event = None
+    try:
+        for event in trainer.run(max_steps=steps, max_seconds=args.seconds):
+            bar.update(1 if event.status == "running" else 0)
+            if event.step % 10 == 0:
+                bar.set_postfix(d_loss=f"{event.d_loss:.3f}", g_loss=f"{event.g_loss:.3f}",
+                                d_real=f"{event.d_real:.2f}", d_fake=f"{event.d_fake:.2f}", refresh=False)
+    except KeyboardInterrupt:
+        print("\ninterrupted: saving what was trained so far", file=sys.stderr)
+    finally:
+        bar.close()
+    trainer.save(out)
+    _write_preview(trainer, out / "samples.png")
+    if event is not None and event.status == "diverged":
+        print(f"error: {event.message}", file=sys.stderr)
+        print(f"saved the last good weights to {out}", file=sys.stderr)
+        return 1
+    print(f"saved generator checkpoint and samples.png to {out} after {trainer.step_count} steps "
+          f"({trainer.wall_time:.1f} s of training)", file=sys.stderr)
+    return 0
+
+
+def _write_preview(trainer, path: Path) -> None:
+    from ganlab.imaging import make_grid, save_png, to_uint8
+
+    if trainer.generator.config.is_image:
+        save_png(make_grid(to_uint8(trainer.fixed_samples())), path)
+    else:
+        from ganlab.plots import save_points_figure
+
+        save_points_figure(trainer.data, trainer.sample(2000).numpy(), path)
+
+
+def cmd_sample(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from ganlab.checkpoints import load_model
+    from ganlab.device import pick_device
+    from ganlab.imaging import make_grid, save_png
+    from ganlab.sampling import generate, generate_images
+
+    generator = load_model(args.checkpoint, kind="generator", device=pick_device(args.device))
+    out = Path(args.out)
+    base = out.with_suffix("") if out.suffix.lower() in (".png", ".npz") else out
+    base.parent.mkdir(parents=True, exist_ok=True)
+    k = generator.config.num_classes
+    if args.label is not None and not k:
+        raise ValueError("--label is only for conditional checkpoints; this generator is unconditional")
+    if args.label is not None and not 0 <= args.label < k:
+        raise ValueError(f"--label must be between 0 and {k - 1}; got {args.label}")
+    if generator.config.is_image:
+        images, labels = generate_images(generator, args.n, labels=args.label, seed=args.seed)
+        stored = images[:, 0] if images.shape[1] == 1 else images.transpose(0, 2, 3, 1)
+        arrays = {"images": stored}
+        if labels is not None:
+            arrays["labels"] = labels
+        np.savez_compressed(base.with_suffix(".npz"), **arrays)
+        shown = images[:256]
+        if labels is not None:  # sort by class so each row of the grid reads as one digit
+            shown = images[np.argsort(labels, kind="stable")][:256] if args.label is None else shown
+        save_png(make_grid(shown, columns=k if k and args.label is None and args.n >= k else None), base.with_suffix(".png"))
+    else:
+        points, _ = generate(generator, args.n, seed=args.seed)
+        np.savez_compressed(base.with_suffix(".npz"), points=points.numpy())
+        from ganlab.plots import save_points_figure
+
+        save_points_figure(None, points.numpy(), base.with_suffix(".png"))
+    print(f"wrote {base.with_suffix('.png')} and {base.with_suffix('.npz')} ({args.n} samples)", file=sys.stderr)
+    return 0
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from ganlab.metrics.evaluate import evaluate_checkpoint
+
+    bar = tqdm(total=100, unit="%", file=sys.stderr, disable=None, bar_format="{l_bar}{bar}| {desc}")
+
+    def progress(fraction: float, message: str) -> None:
+        bar.n = round(100 * fraction)
+        bar.set_description_str(message)
+        bar.refresh()
+
+    try:
+        report = evaluate_checkpoint(args.checkpoint, n=args.n, seed=args.seed, progress=progress)
+    finally:
+        bar.close()
+    print(json.dumps(report.to_dict(), indent=2) if args.json else report.to_table())
+    return 0
+
+
+def cmd_checkpoints(args: argparse.Namespace) -> int:
+    from ganlab.checkpoints import read_config, shipped_checkpoints
+
+    for name in shipped_checkpoints():
+        document = read_config(name)
+        print(f"{name:28s} {document['kind']:14s} {document.get('metadata', {}).get('dataset', '')}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,75 @@
+"""Sensible defaults per dataset, and presets that provoke the classic failure modes on purpose.
+
+Each preset is a TrainingConfig plus what a teacher should point at while it runs.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+from ganlab.data.toy import TOY_DISTRIBUTIONS
+from ganlab.training import IMAGE_DATASETS, TrainingConfig
+
+
+def default_config(dataset: str = "ring8", model: str | None = None, **overrides: object) -> TrainingConfig:
+    """The configuration a new run starts from for ``dataset`` (and ``model``)."""
+    if dataset in IMAGE_DATASETS or dataset == "folder":
+        model = model or "dcgan"
+        base = dict(
+            dataset=dataset, model=model, loss="nonsaturating", lr_g=2e-4, lr_d=2e-4, beta1=0.5, beta2=0.999,
+            batch_size=64, noise_dim=64, width=32, depth=2, activation="relu",
+        )
+        if model in ("mlp", "cmlp"):
+            base.update(width=256, lr_g=2e-4, lr_d=2e-4)
+    else:
+        if dataset not in TOY_DISTRIBUTIONS and dataset != "custom":
+            raise ValueError(f"unknown dataset {dataset!r}")
+        base = dict(
+            dataset=dataset, model=model or "mlp", loss="nonsaturating", lr_g=1e-3, lr_d=1e-3, beta1=0.5,
+            beta2=0.999, batch_size=256, noise_dim=2, width=128, depth=2, activation="relu",
+        )
+    base.update(overrides)
+    return TrainingConfig(**base)
+
+
+@dataclass(frozen=True)
+class Preset:
+    name: str
+    title: str
+    config: TrainingConfig
+    what_to_look_for: str
+
+
+def presets(dataset: str = "ring8") -> dict[str, Preset]:
+    """The teaching presets for a 2D dataset: a healthy run and three classic failures."""
+    healthy = default_config(dataset)
+    replace = dataclasses.replace
+    items = [
+        Preset(
+            "healthy", "Healthy run", healthy,
+            "D(x) and D(G(z)) both settle near 0.5; the generated points spread over every mode and the "
+            "heat map flattens out: D can no longer tell real from fake.",
+        ),
+        Preset(
+            "mode-collapse", "Mode collapse",
+            replace(healthy, lr_g=5e-3, lr_d=5e-4, d_steps=1, batch_size=64, beta1=0.5, width=64, seed=1),
+            "The generated points gather on one or a few modes and then hop from mode to mode; the live "
+            "'modes covered' count stays far below the total. G found a few outputs that fool D and stopped "
+            "exploring.",
+        ),
+        Preset(
+            "vanishing-gradients", "Vanishing gradients",
+            replace(healthy, loss="minimax", lr_d=5e-3, lr_g=1e-4, d_steps=5, width=256),
+            "D quickly becomes near-perfect (D(x) -> 1, D(G(z)) -> 0). With the saturating loss "
+            "log(1 - D(G(z))), G's gradient norm falls towards zero and the generated points barely move. "
+            "Switch the loss to non-saturating to revive it.",
+        ),
+        Preset(
+            "oscillation", "Non-convergence (oscillation)",
+            replace(healthy, lr_g=2e-2, lr_d=2e-2, beta1=0.9),
+            "With learning rates this high the players overshoot: the losses and D's outputs swing instead "
+            "of settling, and the generated points circle around the data without converging.",
+        ),
+    ]
+    return {preset.name: preset for preset in items}

@@ -1,0 +1,533 @@
+"""The Trainer: the GAN game one move at a time.
+
+    D step:  maximise  log D(x) + log(1 - D(G(z)))      (or the chosen objective's version)
+    G step:  make D(G(z)) look real
+
+``step_discriminator()`` and ``step_generator()`` are the two moves; ``step()`` plays
+``d_steps`` D moves then one G move; ``run()`` repeats ``step()`` and yields a TrainingEvent per
+step. Another thread (the app, a signal handler) may call ``pause()``, ``resume()``, ``stop()``,
+``update()`` or ``reset()`` at any time: each step runs under a lock, so they act between moves.
+
+A step whose loss or gradients are not finite is not applied, and the run ends with
+"training diverged at step N"; weights that became non-finite after an update are rolled back to
+the last good snapshot. Seeded CPU runs are reproducible.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import json
+import math
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors.torch import load_file, save_file
+from torch import nn
+
+from ganlab.checkpoints import CheckpointError, load_model, read_config, save_model
+from ganlab.data.errors import DataError
+from ganlab.data.toy import TOY_DISTRIBUTIONS, ToyDistribution, make_toy
+from ganlab.device import pick_device
+from ganlab.losses import OBJECTIVES, get_objective, gradient_penalty
+from ganlab.models import Discriminator, DiscriminatorConfig, Generator, GeneratorConfig
+
+IMAGE_DATASETS = ("mnist", "fashion-mnist")
+MODELS = ("mlp", "dcgan", "cdcgan", "cmlp")  # c* = conditional
+MAX_BATCH_SIZE = 4096
+
+
+@dataclass
+class TrainingConfig:
+    """Everything that defines a run. Fields marked live can change while it trains."""
+
+    dataset: str = "ring8"  # a 2D toy name, "mnist", "fashion-mnist", or "custom" for given data
+    model: str = "mlp"
+    loss: str = "nonsaturating"
+    lr_g: float = 1e-3  # live
+    lr_d: float = 1e-3  # live
+    beta1: float = 0.5  # live
+    beta2: float = 0.999  # live
+    batch_size: int = 256  # live
+    d_steps: int = 1  # live: D updates per G update
+    noise_dim: int = 2
+    noise_distribution: str = "normal"
+    width: int = 128
+    depth: int = 2
+    d_width: int | None = None  # D's width when it differs from G's
+    activation: str = "relu"
+    spectral_norm: bool = False
+    gp_weight: float = 10.0  # live: lambda of WGAN-GP
+    clip_value: float = 0.01  # live: weight clipping of WGAN
+    seed: int = 0
+    device: str = "auto"
+
+    LIVE_FIELDS = ("lr_g", "lr_d", "beta1", "beta2", "batch_size", "d_steps", "gp_weight", "clip_value")
+
+    def __post_init__(self) -> None:
+        self.validate()
+
+    def validate(self) -> None:
+        """Raise ValueError with every problem found, each said for a person."""
+        problems = []
+
+        def check(ok: bool, message: str) -> None:
+            if not ok:
+                problems.append(message)
+
+        check(self.model in MODELS, f"model must be one of {', '.join(MODELS)}; got {self.model!r}")
+        check(self.loss in OBJECTIVES, f"loss must be one of {', '.join(OBJECTIVES)}; got {self.loss!r}")
+        for name in ("lr_g", "lr_d"):
+            value = getattr(self, name)
+            check(_finite(value) and 0 < value <= 1, f"learning rate {name} must be > 0 and <= 1; got {value}")
+        for name in ("beta1", "beta2"):
+            value = getattr(self, name)
+            check(_finite(value) and 0 <= value < 1, f"Adam {name} must be in [0, 1); got {value}")
+        check(_is_int(self.batch_size) and 1 <= self.batch_size <= MAX_BATCH_SIZE,
+              f"batch size must be between 1 and {MAX_BATCH_SIZE}; got {self.batch_size}")
+        check(_is_int(self.d_steps) and 1 <= self.d_steps <= 100, f"D steps per G step must be 1..100; got {self.d_steps}")
+        check(_is_int(self.noise_dim) and 1 <= self.noise_dim <= 1024, f"noise dimension must be 1..1024; got {self.noise_dim}")
+        check(self.noise_distribution in ("normal", "uniform"),
+              f"noise distribution must be 'normal' or 'uniform'; got {self.noise_distribution!r}")
+        check(_is_int(self.width) and 1 <= self.width <= 2048, f"model width must be 1..2048; got {self.width}")
+        check(self.d_width is None or (_is_int(self.d_width) and 1 <= self.d_width <= 2048),
+              f"D width must be 1..2048; got {self.d_width}")
+        check(_is_int(self.depth) and 0 <= self.depth <= 8, f"model depth must be 0..8; got {self.depth}")
+        check(_finite(self.gp_weight) and self.gp_weight >= 0, f"gradient penalty weight must be >= 0; got {self.gp_weight}")
+        check(_finite(self.clip_value) and self.clip_value > 0, f"weight clip must be > 0; got {self.clip_value}")
+        check(_is_int(self.seed) and 0 <= self.seed < 2**63, f"seed must be a non-negative integer; got {self.seed}")
+        check(self.device in ("auto", "cuda", "mps", "cpu"), f"device must be auto, cuda, mps or cpu; got {self.device!r}")
+        if problems:
+            raise ValueError("; ".join(problems))
+
+    @property
+    def conditional(self) -> bool:
+        return self.model.startswith("c") and self.model != "custom"
+
+    @property
+    def architecture(self) -> str:
+        return "dcgan" if self.model in ("dcgan", "cdcgan") else "mlp"
+
+
+def _finite(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+@dataclass
+class TrainingEvent:
+    """What one step of the game did: the numbers a teacher points at."""
+
+    step: int  # G updates so far
+    d_loss: float
+    g_loss: float
+    d_real: float  # mean D(x): D's output on real data (see Objective.d_score)
+    d_fake: float  # mean D(G(z))
+    d_grad_norm: float
+    g_grad_norm: float
+    examples_per_second: float
+    wall_time: float  # seconds spent training so far
+    status: str = "running"  # running | paused | stopped | finished | diverged
+    message: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+class TrainingDiverged(RuntimeError):
+    pass
+
+
+class DataStream:
+    """Batches of real data (and labels) on the training device."""
+
+    def __init__(self, data: ToyDistribution | Any, device: torch.device, generator: torch.Generator) -> None:
+        self.device = device
+        self.generator = generator
+        if isinstance(data, ToyDistribution):
+            self.toy: ToyDistribution | None = data
+            self.images = self.labels = None
+            self.data_shape: tuple[int, ...] = (2,)
+            self.num_classes = 0
+            self.class_names: list[str] = []
+        else:
+            self.toy = None
+            # Keep the whole set as float on the device: no per-step conversion or copy.
+            self.images = data.to_float(device)
+            self.labels = data.labels.to(device) if data.labels is not None else None
+            self.data_shape = tuple(self.images.shape[1:])
+            self.num_classes = len(data.class_names) if data.labels is not None else 0
+            self.class_names = list(data.class_names) if data.labels is not None else []
+            self._order = torch.empty(0, dtype=torch.long)
+            self._cursor = 0
+
+    def next_batch(self, n: int) -> tuple[torch.Tensor, torch.Tensor | None]:
+        if self.toy is not None:
+            return self.toy.sample(n, generator=self.generator, device=self.device), None
+        # Epochs of a seeded permutation: every image is seen once per epoch.
+        if self._cursor + n > len(self._order):
+            self._order = torch.randperm(len(self.images), generator=self.generator)
+            self._cursor = 0
+        index = self._order[self._cursor : self._cursor + n].to(self.device)
+        self._cursor += n
+        return self.images[index], (self.labels[index] if self.labels is not None else None)
+
+
+def load_training_data(dataset: str) -> ToyDistribution | Any:
+    """The data a dataset name refers to: a toy distribution or the training split of an image set."""
+    if dataset in TOY_DISTRIBUTIONS:
+        return make_toy(dataset)
+    if dataset in IMAGE_DATASETS:
+        from ganlab.data.images import load_image_dataset
+
+        return load_image_dataset(dataset, "train")
+    raise DataError(f"unknown dataset {dataset!r}; choose one of {', '.join([*TOY_DISTRIBUTIONS, *IMAGE_DATASETS])}")
+
+
+class Trainer:
+    """Holds G, D, their optimizers and the data stream; plays the game step by step."""
+
+    def __init__(self, config: TrainingConfig, data: ToyDistribution | Any | None = None) -> None:
+        config.validate()
+        self.config = copy.deepcopy(config)
+        self.data = data if data is not None else load_training_data(config.dataset)
+        self.device = pick_device(config.device)
+        self._lock = threading.RLock()
+        self._running = threading.Event()  # cleared = paused
+        self._running.set()
+        self._stop = threading.Event()
+        self._build()
+
+    # -- construction ------------------------------------------------------------------------
+    def _build(self) -> None:
+        config = self.config
+        self.rng = torch.Generator().manual_seed(config.seed)
+        self.stream = DataStream(self.data, self.device, self.rng)
+        if config.architecture == "dcgan" and len(self.stream.data_shape) != 3:
+            raise ValueError("the DCGAN models need image data; use the MLP for 2D points")
+        if config.conditional and not self.stream.num_classes:
+            raise ValueError("a conditional model needs labelled data (MNIST, Fashion-MNIST, or class folders)")
+        num_classes = self.stream.num_classes if config.conditional else 0
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(config.seed)  # the same seed gives the same initial weights
+            self.generator = Generator(GeneratorConfig(
+                arch=config.architecture, data_shape=self.stream.data_shape, noise_dim=config.noise_dim,
+                noise_distribution=config.noise_distribution, num_classes=num_classes, width=config.width,
+                depth=config.depth, activation=config.activation,
+                class_names=self.stream.class_names if num_classes else [],
+            )).to(self.device)
+            self.discriminator = Discriminator(DiscriminatorConfig(
+                arch=config.architecture, data_shape=self.stream.data_shape, num_classes=num_classes,
+                width=config.d_width or config.width, depth=config.depth, spectral_norm=config.spectral_norm,
+            )).to(self.device)
+        self.objective = get_objective(config.loss)
+        self.opt_g = torch.optim.Adam(self.generator.parameters(), lr=config.lr_g, betas=(config.beta1, config.beta2))
+        self.opt_d = torch.optim.Adam(self.discriminator.parameters(), lr=config.lr_d, betas=(config.beta1, config.beta2))
+        # Fixed noise: the sample grid shows the same z every time, so change means learning.
+        self.fixed_noise = self.generator.sample_noise(64, generator=torch.Generator().manual_seed(config.seed + 1))
+        self.fixed_labels = (torch.arange(64, device=self.device) % num_classes) if num_classes else None
+        self.step_count = 0
+        self.d_step_count = 0
+        self.wall_time = 0.0
+        self.examples_seen = 0
+        self.status = "ready"
+        self.message = ""
+        self.last_event: TrainingEvent | None = None
+        self._last_d: dict[str, float] = {}
+        self._last_g: dict[str, float] = {}
+        self._good_state = self._snapshot()
+
+    @property
+    def num_classes(self) -> int:
+        return self.generator.config.num_classes
+
+    # -- the two moves -------------------------------------------------------------------------
+    def _fake_labels(self, n: int) -> torch.Tensor | None:
+        if not self.num_classes:
+            return None
+        return torch.randint(self.num_classes, (n,), generator=self.rng).to(self.device)
+
+    def step_discriminator(self) -> dict[str, float]:
+        """One D move: push D(x) up on real data and D(G(z)) down on generated data."""
+        with self._lock:
+            config, objective = self.config, self.objective
+            real, real_labels = self.stream.next_batch(config.batch_size)
+            fake_labels = real_labels if real_labels is not None else self._fake_labels(config.batch_size)
+            z = self.generator.sample_noise(config.batch_size, generator=self.rng)
+            with torch.no_grad():
+                fake = self.generator(z, fake_labels)
+            real_logits = self.discriminator(real, real_labels)
+            fake_logits = self.discriminator(fake, fake_labels)
+            loss = objective.d_loss(real_logits, fake_logits)
+            if objective.gradient_penalty and config.gp_weight > 0:
+                penalty = gradient_penalty(self.discriminator, real, fake, real_labels, generator=self.rng)
+                loss = loss + config.gp_weight * penalty
+            self.opt_d.zero_grad(set_to_none=True)
+            loss.backward()
+            grad_norm = _grad_norm(self.discriminator)
+            self._apply(self.opt_d, loss, grad_norm, "discriminator")
+            if objective.clip_weights:
+                with torch.no_grad():
+                    for p in self.discriminator.parameters():
+                        p.clamp_(-config.clip_value, config.clip_value)
+            self.d_step_count += 1
+            self.examples_seen += 2 * config.batch_size
+            self._last_d = {
+                "d_loss": loss.item(),
+                "d_real": objective.d_score(real_logits.detach()).mean().item(),
+                "d_fake": objective.d_score(fake_logits.detach()).mean().item(),
+                "d_grad_norm": grad_norm,
+            }
+            return self._last_d
+
+    def step_generator(self) -> dict[str, float]:
+        """One G move: change G so that D scores its samples as more real."""
+        with self._lock:
+            config = self.config
+            labels = self._fake_labels(config.batch_size)
+            z = self.generator.sample_noise(config.batch_size, generator=self.rng)
+            fake_logits = self.discriminator(self.generator(z, labels), labels)
+            loss = self.objective.g_loss(fake_logits)
+            self.opt_g.zero_grad(set_to_none=True)
+            loss.backward()
+            grad_norm = _grad_norm(self.generator)
+            # D got gradients too (it was in the graph) but is not updated in G's move.
+            self.discriminator.zero_grad(set_to_none=True)
+            self._apply(self.opt_g, loss, grad_norm, "generator")
+            self.step_count += 1
+            self.examples_seen += config.batch_size
+            self._last_g = {"g_loss": loss.item(), "g_grad_norm": grad_norm}
+            return self._last_g
+
+    def _apply(self, optimizer: torch.optim.Optimizer, loss: torch.Tensor, grad_norm: float, who: str) -> None:
+        if not (math.isfinite(loss.item()) and math.isfinite(grad_norm)):
+            optimizer.zero_grad(set_to_none=True)
+            raise TrainingDiverged(f"{who} loss or gradient became {loss.item()} / {grad_norm}")
+        optimizer.step()
+
+    def step(self) -> TrainingEvent:
+        """``d_steps`` D moves, then one G move; returns the event (never raises on divergence)."""
+        with self._lock:
+            if self.status in ("diverged",):
+                return self._event()
+            started = time.perf_counter()
+            seen = self.examples_seen
+            try:
+                for _ in range(self.config.d_steps):
+                    self.step_discriminator()
+                self.step_generator()
+                if not _weights_finite(self.generator, self.discriminator):
+                    raise TrainingDiverged("weights became non-finite")
+            except TrainingDiverged as why:
+                self._restore(self._good_state)
+                self.status = "diverged"
+                self.message = (f"training diverged at step {self.step_count + 1} ({why}); the last good "
+                                f"weights (step {self.step_count}) are kept. Try lower learning rates.")
+                return self._event()
+            elapsed = time.perf_counter() - started
+            self.wall_time += elapsed
+            self._throughput = (self.examples_seen - seen) / max(elapsed, 1e-9)
+            if self.status in ("ready", "finished", "stopped"):
+                self.status = "running"
+            if self.step_count % 25 == 0:
+                self._good_state = self._snapshot()
+            return self._event()
+
+    def _event(self) -> TrainingEvent:
+        d, g = self._last_d, self._last_g
+        nan = float("nan")
+        self.last_event = TrainingEvent(
+            step=self.step_count, d_loss=d.get("d_loss", nan), g_loss=g.get("g_loss", nan),
+            d_real=d.get("d_real", nan), d_fake=d.get("d_fake", nan), d_grad_norm=d.get("d_grad_norm", nan),
+            g_grad_norm=g.get("g_grad_norm", nan), examples_per_second=getattr(self, "_throughput", 0.0),
+            wall_time=self.wall_time, status=self.status, message=self.message,
+        )
+        return self.last_event
+
+    # -- running, pausing, stopping -------------------------------------------------------------
+    def run(self, *, max_steps: int | None = None, max_seconds: float | None = None) -> Iterator[TrainingEvent]:
+        """Step until ``max_steps`` more G steps or ``max_seconds`` of training, a stop, or divergence.
+
+        Yields one event per step; while paused it blocks (re-checking for stop twice a second).
+        """
+        self._stop.clear()
+        start_steps, start_time = self.step_count, self.wall_time
+        while not self._stop.is_set():
+            if max_steps is not None and self.step_count - start_steps >= max_steps:
+                break
+            if max_seconds is not None and self.wall_time - start_time >= max_seconds:
+                break
+            if not self._running.is_set():
+                self._running.wait(0.5)
+                continue
+            event = self.step()
+            yield event
+            if self.status == "diverged":
+                return
+        with self._lock:
+            self.status = "stopped" if self._stop.is_set() else "finished"
+            self.message = ""
+        yield self._event()
+
+    def pause(self) -> None:
+        self._running.clear()
+        self.status = "paused"
+
+    def resume(self) -> None:
+        if self.status == "paused":
+            self.status = "running"
+        self._running.set()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._running.set()  # wake a paused run so it can finish
+
+    @property
+    def paused(self) -> bool:
+        return not self._running.is_set()
+
+    def reset(self, config: TrainingConfig | None = None) -> None:
+        """Start over from fresh weights (optionally with a new config), under the same data."""
+        with self._lock:
+            if config is not None:
+                config.validate()
+                if config.dataset != self.config.dataset and config.dataset != "custom":
+                    self.data = load_training_data(config.dataset)
+                self.config = copy.deepcopy(config)
+                self.device = pick_device(self.config.device)
+            self._build()
+
+    def update(self, **changes: Any) -> None:
+        """Change live hyperparameters (learning rates, betas, batch size, D steps, ...) mid-run."""
+        unknown = set(changes) - set(TrainingConfig.LIVE_FIELDS)
+        if unknown:
+            raise ValueError(f"cannot change {', '.join(sorted(unknown))} while training; reset the run instead")
+        candidate = dataclasses.replace(self.config, **changes)  # validates
+        with self._lock:
+            self.config = candidate
+            for optimizer, lr in ((self.opt_g, candidate.lr_g), (self.opt_d, candidate.lr_d)):
+                for group in optimizer.param_groups:
+                    group["lr"] = lr
+                    group["betas"] = (candidate.beta1, candidate.beta2)
+
+    # -- looking at the generator -----------------------------------------------------------------
+    @torch.no_grad()
+    def fixed_samples(self) -> torch.Tensor:
+        """G's output on the fixed noise (64 samples, on the CPU), in eval mode."""
+        with self._lock:
+            was_training = self.generator.training
+            self.generator.eval()
+            try:
+                return self.generator(self.fixed_noise, self.fixed_labels).cpu()
+            finally:
+                self.generator.train(was_training)
+
+    @torch.no_grad()
+    def sample(self, n: int, seed: int = 0) -> torch.Tensor:
+        from ganlab.sampling import generate
+
+        with self._lock:
+            return generate(self.generator, n, seed=seed)[0]
+
+    # -- snapshots, saving and loading -----------------------------------------------------------
+    def _snapshot(self) -> dict[str, Any]:
+        return {
+            "g": copy.deepcopy(self.generator.state_dict()),
+            "d": copy.deepcopy(self.discriminator.state_dict()),
+            "opt_g": copy.deepcopy(self.opt_g.state_dict()),
+            "opt_d": copy.deepcopy(self.opt_d.state_dict()),
+        }
+
+    def _restore(self, state: dict[str, Any]) -> None:
+        self.generator.load_state_dict(state["g"])
+        self.discriminator.load_state_dict(state["d"])
+        self.opt_g.load_state_dict(state["opt_g"])
+        self.opt_d.load_state_dict(state["opt_d"])
+
+    def metadata(self) -> dict[str, Any]:
+        return {
+            "dataset": self.config.dataset,
+            "data_source": getattr(self.data, "source", "toy"),
+            "training": {k: v for k, v in dataclasses.asdict(self.config).items()},
+            "steps": self.step_count,
+            "wall_time_seconds": round(self.wall_time, 2),
+            "device": str(self.device),
+        }
+
+    def save(self, directory: str | Path) -> Path:
+        """Save a resumable run: the generator checkpoint at the top (what ``sample`` and the app
+        read), the discriminator in ``discriminator/`` and optimizer state beside them."""
+        with self._lock:
+            directory = Path(directory)
+            save_model(self.generator, directory, metadata=self.metadata())
+            save_model(self.discriminator, directory / "discriminator", metadata={"dataset": self.config.dataset})
+            tensors: dict[str, torch.Tensor] = {}
+            for prefix, optimizer in (("opt_g", self.opt_g), ("opt_d", self.opt_d)):
+                for index, state in optimizer.state_dict()["state"].items():
+                    for key, value in state.items():
+                        tensors[f"{prefix}.{index}.{key}"] = torch.as_tensor(value).detach().cpu().contiguous()
+            save_file(tensors, str(directory / "optimizer.safetensors"))
+            run = {"config": dataclasses.asdict(self.config), "step_count": self.step_count,
+                   "d_step_count": self.d_step_count, "wall_time": self.wall_time, "examples_seen": self.examples_seen}
+            (directory / "run.json").write_text(json.dumps(run, indent=2) + "\n")
+            return directory
+
+    @classmethod
+    def load(cls, directory: str | Path, data: ToyDistribution | Any | None = None) -> Trainer:
+        """Continue a run saved with ``save()``."""
+        directory = Path(directory)
+        run_file = directory / "run.json"
+        if not run_file.is_file():
+            raise CheckpointError(f"{run_file} is missing: this folder holds a generator, not a resumable run")
+        try:
+            run = json.loads(run_file.read_text())
+            config = TrainingConfig(**{k: v for k, v in run["config"].items()})
+        except (json.JSONDecodeError, KeyError, TypeError, ValueError) as error:
+            raise CheckpointError(f"{run_file} is corrupt: {error}") from None
+        trainer = cls(config, data)
+        generator = load_model(directory, kind="generator")
+        discriminator = load_model(directory / "discriminator", kind="discriminator")
+        if generator.config != trainer.generator.config or discriminator.config != trainer.discriminator.config:
+            raise CheckpointError(f"{directory} was trained on other data or models than its run.json describes")
+        trainer.generator.load_state_dict(generator.state_dict())
+        trainer.discriminator.load_state_dict(discriminator.state_dict())
+        optimizer_file = directory / "optimizer.safetensors"
+        if optimizer_file.is_file():
+            tensors = load_file(str(optimizer_file))
+            for prefix, optimizer in (("opt_g", trainer.opt_g), ("opt_d", trainer.opt_d)):
+                state = optimizer.state_dict()
+                for name, value in tensors.items():
+                    head, index, key = name.split(".", 2)
+                    if head == prefix:
+                        state["state"].setdefault(int(index), {})[key] = value
+                optimizer.load_state_dict(state)
+        trainer.step_count = int(run.get("step_count", 0))
+        trainer.d_step_count = int(run.get("d_step_count", 0))
+        trainer.wall_time = float(run.get("wall_time", 0.0))
+        trainer.examples_seen = int(run.get("examples_seen", 0))
+        trainer._good_state = trainer._snapshot()
+        return trainer
+
+
+def _grad_norm(module: nn.Module) -> float:
+    grads = [p.grad for p in module.parameters() if p.grad is not None]
+    if not grads:
+        return 0.0
+    return float(torch.nn.utils.get_total_norm(grads))
+
+
+def _weights_finite(*modules: nn.Module) -> bool:
+    params = [p for m in modules for p in m.parameters()]
+    return bool(torch.isfinite(torch.nn.utils.get_total_norm(params)))
+
+
+def is_resumable_run(directory: str | Path) -> bool:
+    return (Path(directory) / "run.json").is_file() and read_config(directory)["kind"] == "generator"
