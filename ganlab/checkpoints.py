@@ -155,3 +155,28 @@ def load_model(
     if device is not None:
         model.to(device)
     return model.eval()
+
+
+def user_checkpoint_dir() -> Path:
+    """Where checkpoints saved from the app live (``GANLAB_CHECKPOINTS``, else ~/.cache/ganlab/checkpoints)."""
+    import os
+
+    root = os.environ.get("GANLAB_CHECKPOINTS")
+    return Path(root) if root else Path.home() / ".cache" / "ganlab" / "checkpoints"
+
+
+def available_generators() -> dict[str, Path]:
+    """Every generator a user can pick: shipped ones by name, then saved ones as "saved/<name>"."""
+    found: dict[str, Path] = {}
+    for name in shipped_checkpoints():
+        if read_config(name)["kind"] == "generator":
+            found[name] = SHIPPED_DIR / name
+    saved = user_checkpoint_dir()
+    if saved.is_dir():
+        for folder in sorted(saved.iterdir()):
+            try:
+                if (folder / CONFIG_FILE).is_file() and read_config(folder)["kind"] == "generator":
+                    found[f"saved/{folder.name}"] = folder
+            except CheckpointError:
+                continue  # a broken folder must not hide the others
+    return found

@@ -1,0 +1,7 @@
+"""The Train tab (placeholder until its module is written)."""
+
+import gradio as gr
+
+
+def build_train_tab() -> None:
+    gr.Markdown("This tab is being built.")

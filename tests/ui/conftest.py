@@ -1,0 +1,66 @@
+"""Fixtures for app tests: the app launched on loopback, a gradio_client, a real Chromium page.
+
+Browser tests use Debian's Chromium (``apt-get install chromium``) through Python Playwright; they
+are skipped, with the reason, where that browser is not installed.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+
+import pytest
+
+
+@pytest.fixture(scope="session")
+def app_url(tmp_path_factory):
+    os.environ["GRADIO_TEMP_DIR"] = str(tmp_path_factory.mktemp("gradio"))
+    os.environ["GANLAB_CHECKPOINTS"] = str(tmp_path_factory.mktemp("saved-checkpoints"))
+    os.environ["GANLAB_QUIZ_DB"] = str(tmp_path_factory.mktemp("quiz") / "quiz.sqlite")
+    os.environ.setdefault("NO_PROXY", "localhost,127.0.0.1")
+    from ganlab.ui.app import launch
+
+    _, url, _ = launch(prevent_thread_lock=True, server_port=None, quiet=True)
+    yield url.rstrip("/")
+    import gradio as gr
+
+    gr.close_all()
+
+
+@pytest.fixture(scope="session")
+def client(app_url):
+    from gradio_client import Client
+
+    client = Client(app_url, analytics_enabled=False, verbose=False)
+    yield client
+    client.close()
+
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+@pytest.fixture(scope="session")
+def browser():
+    if not CHROMIUM:
+        pytest.skip("Debian's chromium is not installed (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
+                  "--disable-component-update", "--disable-sync", "--disable-quic"],
+        )
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser, app_url):
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = context.new_page()
+    page.set_default_timeout(30_000)
+    page.goto(app_url)
+    page.wait_for_selector("#ganlab-header")
+    yield page
+    context.close()
