@@ -1,0 +1,85 @@
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from ganlab.__main__ import main
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def test_train_then_sample_an_image_model_through_the_real_entry_point(tmp_path):
+    run = tmp_path / "digits"
+    env = {"GANLAB_OFFLINE": "1", "PATH": "/usr/bin:/bin"}
+    done = subprocess.run(
+        [sys.executable, "-m", "ganlab", "train", "--dataset", "mnist", "--model", "dcgan", "--steps", "5",
+         "--batch-size", "16", "--width", "8", "--out", str(run)],
+        cwd=REPO, env=env, capture_output=True, text=True, timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "bundled" in done.stderr  # says which data source it used
+    assert {"config.json", "model.safetensors", "samples.png", "run.json"} <= {p.name for p in run.iterdir()}
+    assert main(["sample", str(run), "--n", "64", "--out", str(tmp_path / "grid.png")]) == 0
+    with np.load(tmp_path / "grid.npz") as saved:
+        assert set(saved.files) == {"images"}
+        assert saved["images"].shape == (64, 28, 28) and saved["images"].dtype == np.uint8
+    assert Image.open(tmp_path / "grid.png").size[0] > 28 * 8
+
+
+def test_conditional_sample_has_labels_and_honours_label(tmp_path):
+    run = tmp_path / "cond"
+    assert main(["train", "--dataset", "mnist", "--model", "cdcgan", "--steps", "2", "--batch-size", "8",
+                 "--width", "8", "--out", str(run)]) == 0
+    assert main(["sample", str(run), "--n", "30", "--out", str(tmp_path / "s.npz")]) == 0
+    with np.load(tmp_path / "s.npz") as saved:
+        assert saved["images"].shape == (30, 28, 28)
+        assert np.bincount(saved["labels"], minlength=10).tolist() == [3] * 10  # balanced
+    assert main(["sample", str(run), "--n", "5", "--label", "7", "--out", str(tmp_path / "sevens")]) == 0
+    with np.load(tmp_path / "sevens.npz") as saved:
+        assert saved["labels"].tolist() == [7] * 5
+    assert (tmp_path / "sevens.png").is_file()
+
+
+def test_2d_train_sample_and_resume(tmp_path, capsys):
+    run = tmp_path / "ring"
+    assert main(["train", "--dataset", "ring8", "--steps", "30", "--seed", "3", "--out", str(run)]) == 0
+    assert main(["train", "--resume", "--steps", "10", "--out", str(run)]) == 0
+    assert "after 40 steps" in capsys.readouterr().err
+    assert main(["sample", str(run), "--n", "100", "--out", str(tmp_path / "pts")]) == 0
+    with np.load(tmp_path / "pts.npz") as saved:
+        assert saved["points"].shape == (100, 2)
+
+
+def test_points_csv_and_seconds(tmp_path):
+    csv = tmp_path / "p.csv"
+    csv.write_text("x,y\n" + "\n".join(f"{np.cos(a):.3f},{np.sin(a):.3f}" for a in np.linspace(0, 6, 50)))
+    assert main(["train", "--points-csv", str(csv), "--seconds", "0.5", "--out", str(tmp_path / "csv")]) == 0
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["train", "--dataset", "ring8", "--lr-g", "-1", "--out", "X"], "learning rate lr_g must be > 0"),
+    (["train", "--dataset", "ring8", "--model", "dcgan", "--out", "X"], "DCGAN models need image data"),
+    (["sample", "no/such/folder", "--out", "X"], "no checkpoint at"),
+    (["train", "--data-folder", "no/such/folder", "--out", "X"], "no/such/folder"),
+])
+def test_errors_are_one_clear_line(argv, message, tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
+
+
+def test_label_on_unconditional_model_is_refused(tmp_path, capsys):
+    run = tmp_path / "ring"
+    assert main(["train", "--dataset", "ring8", "--steps", "1", "--out", str(run)]) == 0
+    assert main(["sample", str(run), "--label", "1", "--out", str(tmp_path / "x")]) == 2
+    assert "only for conditional" in capsys.readouterr().err
+
+
+def test_bad_numbers_are_refused_by_the_parser(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["sample", "x", "--n", "0", "--out", "y"])
+    assert exit_info.value.code == 2 and "must be >= 1" in capsys.readouterr().err
