@@ -1,0 +1,132 @@
+"""The adaptive exposure-time staircase of HYPE-time (Zhou et al., NeurIPS 2019).
+
+Each image is flashed for ``exposure_ms`` and then masked with noise. After three correct
+answers in a row the next exposure is 30 ms shorter (harder); after any wrong answer it is
+10 ms longer (easier); it stays within [100, 1000] ms and starts at 500 ms. A person's
+HYPE-time is the exposure the staircase settles at: the shortest look at which they can
+still tell real from fake.
+
+Where this rule settles (Kaernbach 1991, for up/down steps S_up, S_down): the level drifts
+neither way when P(three correct in a row) * S_down = (1 - P(three correct)) * S_up,
+i.e. p^3 = S_up / (S_up + S_down) = 10 / 40, p = 0.63 correct, with the default steps.
+
+The staircase is a pure function of the sequence of right/wrong answers, so the store keeps
+no staircase state: it replays the answers (``run_staircase``) whenever it needs the next
+exposure, and the analysis replays them again to find reversals.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from ganlab.quiz.errors import QuizError
+
+
+@dataclass(frozen=True)
+class StaircaseRule:
+    """The up/down rule. Defaults follow the HYPE-time description in the project brief."""
+
+    start_ms: int = 500
+    min_ms: int = 100
+    max_ms: int = 1000
+    correct_in_a_row: int = 3  # consecutive correct answers before the exposure shrinks
+    step_down_ms: int = 30  # how much shorter after that many correct answers
+    step_up_ms: int = 10  # how much longer after one wrong answer
+
+    def __post_init__(self) -> None:
+        for name, value in asdict(self).items():
+            if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+                raise QuizError(f"staircase {name} must be a positive whole number; got {value!r}")
+        if not self.min_ms <= self.start_ms <= self.max_ms:
+            raise QuizError(
+                f"staircase start_ms must lie in [min_ms, max_ms] = [{self.min_ms}, {self.max_ms}]; got {self.start_ms}"
+            )
+
+    def to_dict(self) -> dict[str, int]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class StaircaseTrace:
+    """What the staircase did over a sequence of answers."""
+
+    exposures: list[int]  # exposure shown on trial i
+    moves: list[int]  # after trial i: -1 = next exposure shorter, +1 = longer, 0 = no change
+    reversals: list[int]  # trial indices where the direction of movement flipped
+    next_exposure_ms: int  # exposure for the trial after the last answer
+
+    @property
+    def reversal_exposures(self) -> list[int]:
+        return [self.exposures[i] for i in self.reversals]
+
+
+def run_staircase(rule: StaircaseRule, correct: Sequence[bool]) -> StaircaseTrace:
+    """Replay the staircase over answers given in order (True = correct).
+
+    A move that the bounds clamp (three correct at 100 ms) still counts as a move in its
+    direction, so a person pinned at the floor who then errs produces a reversal there.
+    """
+    exposure = rule.start_ms
+    streak = 0
+    last_move = 0
+    exposures: list[int] = []
+    moves: list[int] = []
+    reversals: list[int] = []
+    for index, was_correct in enumerate(correct):
+        exposures.append(exposure)
+        move = 0
+        if was_correct:
+            streak += 1
+            if streak == rule.correct_in_a_row:
+                move, streak = -1, 0
+        else:
+            move, streak = +1, 0
+        if move:
+            if last_move and move != last_move:
+                reversals.append(index)
+            last_move = move
+            step = rule.step_down_ms if move < 0 else rule.step_up_ms
+            exposure = min(rule.max_ms, max(rule.min_ms, exposure + move * step))
+        moves.append(move)
+    return StaircaseTrace(exposures, moves, reversals, exposure)
+
+
+@dataclass(frozen=True)
+class ThresholdEstimate:
+    """One person's HYPE-time estimate."""
+
+    threshold_ms: float  # mean exposure at the last reversals (see staircase_threshold)
+    converged: bool  # False: fewer than 2 reversals; threshold is a fallback average
+    n_reversals: int
+    modal_ms: int  # most frequently shown exposure (the figure HYPE plots); ties -> latest
+    n_trials: int
+
+
+def staircase_threshold(rule: StaircaseRule, correct: Sequence[bool], *, last_reversals: int = 6) -> ThresholdEstimate:
+    """The exposure a person converged to.
+
+    Choice (after Levitt 1971): the mean exposure at the last ``last_reversals`` reversals,
+    using an even number of them so peaks and troughs balance. With fewer than two reversals
+    the staircase has not turned around yet; we then report the mean exposure over the second
+    half of the trials and mark the estimate ``converged=False``.
+    """
+    if len(correct) == 0:
+        raise QuizError("a staircase threshold needs at least one answer")
+    trace = run_staircase(rule, correct)
+    at_reversals = trace.reversal_exposures[-last_reversals:]
+    if len(at_reversals) % 2 == 1 and len(at_reversals) > 1:
+        at_reversals = at_reversals[1:]
+    converged = len(at_reversals) >= 2
+    if converged:
+        threshold = float(np.mean(at_reversals))
+    else:
+        second_half = trace.exposures[len(trace.exposures) // 2 :]
+        threshold = float(np.mean(second_half))
+    counts = Counter(trace.exposures)
+    top = max(counts.values())
+    modal = next(e for e in reversed(trace.exposures) if counts[e] == top)
+    return ThresholdEstimate(threshold, converged, len(trace.reversals), int(modal), len(correct))

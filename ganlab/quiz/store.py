@@ -1,0 +1,952 @@
+"""QuizStore: quizzes, participants, decks and answers in one SQL database.
+
+This is where an answer is stored. The guarantees a researcher relies on:
+
+- An answer is committed before ``answer`` returns a receipt, so killing the server at any
+  moment loses no answer the browser was told was recorded. On SQLite the database runs in
+  WAL mode with ``synchronous=FULL``: every commit waits for the write-ahead log to reach the
+  disk. NORMAL would survive a killed process too, but a power cut or OS crash could undo the
+  last commits; at the pace people answer, one fsync per answer costs nothing noticeable.
+- One answer per trial: UNIQUE(participant, trial_index) in the schema; a repeated identical
+  submission (double click, retry after a network hiccup) returns the original receipt marked
+  ``duplicate``; a different answer to an answered trial, an answer to any trial but the
+  current one, or garbage is refused with a QuizError and nothing is written.
+- Safe under many threads: one engine, short transactions. SQLite write transactions start
+  with BEGIN IMMEDIATE (take the write lock up front, so two writers cannot both read and
+  then fail to upgrade), wait on a busy timeout, and are serialised per process by a lock.
+- Nothing that tells real from fake reaches a participant: see ``render_trial``.
+- Response times are measured here, on the server: from the last time a trial was served
+  to the moment its answer arrives (wall clock, so they survive a restart of the server).
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import hmac
+import io
+import json
+import math
+import os
+import secrets
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager, nullcontext
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Self
+
+import numpy as np
+from sqlalchemy import Connection, Engine, create_engine, event, func, select, update
+from sqlalchemy.exc import IntegrityError
+
+from ganlab.quiz.deck import (
+    MODES,
+    TrialSpec,
+    build_deck,
+    images_needed,
+    new_join_code,
+    normalise_code,
+    normalise_nickname,
+)
+from ganlab.quiz.errors import QuizError
+from ganlab.quiz.images import ImagePool, QuizImages, noise_mask, render_png
+from ganlab.quiz.messages import (
+    AnswerReceipt,
+    ClientTrial,
+    CreatedQuiz,
+    Feedback,
+    JoinResult,
+    Progress,
+    QuizInfo,
+)
+from ganlab.quiz.report import QuizReport, build_report
+from ganlab.quiz.staircase import StaircaseRule, run_staircase
+from ganlab.quiz.tables import answers, metadata, participants, quizzes, trials
+
+DEFAULT_DATABASE_ENV = "GANLAB_QUIZ_DB"
+MAX_DECK = 500
+MAX_PRACTICE = 20
+MAX_CLIENT_MS = 3_600_000  # an hour: anything longer from a browser is garbage
+
+
+def default_database_url() -> str:
+    """$GANLAB_QUIZ_DB if set (a path or a SQLAlchemy URL), else ./ganlab_quiz.sqlite."""
+    return _database_url(os.environ.get(DEFAULT_DATABASE_ENV, "ganlab_quiz.sqlite"))
+
+
+def _database_url(database: str | Path) -> str:
+    text = str(database)
+    return text if "://" in text else f"sqlite:///{Path(text).expanduser().resolve()}"
+
+
+def _hash_secret(secret: str) -> str:
+    return hashlib.sha256(secret.encode("utf-8")).hexdigest()
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
+
+
+def _as_bool(value: object, name: str) -> bool:
+    if not isinstance(value, (bool, np.bool_)):
+        raise QuizError(f"{name} must be True or False; got {value!r}")
+    return bool(value)
+
+
+class QuizStore:
+    """All quiz state: create quizzes, let participants join and answer, give owners results.
+
+    ``database`` is a file path (SQLite) or a SQLAlchemy URL. ``images`` is the registry of
+    image pools trials are drawn from (needed to create quizzes and serve trials, not for
+    results). ``clock`` returns wall-clock seconds; tests pass a fake one.
+    """
+
+    def __init__(
+        self,
+        database: str | Path | None = None,
+        images: QuizImages | None = None,
+        *,
+        clock: Callable[[], float] = time.time,
+        busy_timeout_s: float = 30.0,
+    ) -> None:
+        url = _database_url(database) if database is not None else default_database_url()
+        self.images = images if images is not None else QuizImages()
+        self._clock = clock
+        self._is_sqlite = url.startswith("sqlite")
+        self._write_lock = threading.Lock()
+        self._verified_quizzes: set[int] = set()
+        self._engine = self._make_engine(url, busy_timeout_s)
+        metadata.create_all(self._engine)
+
+    # ------------------------------------------------------------------ database plumbing
+
+    def _make_engine(self, url: str, busy_timeout_s: float) -> Engine:
+        if not self._is_sqlite:
+            return create_engine(url, pool_pre_ping=True)
+        if url in ("sqlite://", "sqlite:///:memory:") or "mode=memory" in url:
+            raise QuizError(
+                "the quiz store needs a database file (answers must survive a restart); got an in-memory URL"
+            )
+        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(
+            url,
+            connect_args={"check_same_thread": False, "timeout": busy_timeout_s},
+            pool_size=8,
+            max_overflow=120,  # a class of 100+ may hit the server at once; connections are cheap
+            pool_timeout=busy_timeout_s,
+        )
+        busy_ms = int(busy_timeout_s * 1000)
+
+        @event.listens_for(engine, "connect")
+        def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+            # We issue BEGIN ourselves (below): pysqlite's implicit transactions would start
+            # DEFERRED and could fail to upgrade to a write lock under contention.
+            dbapi_connection.isolation_level = None
+            cursor = dbapi_connection.cursor()
+            mode = cursor.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+            if str(mode).lower() != "wal":
+                raise QuizError(
+                    f"could not switch the quiz database to WAL mode (got {mode!r}); is it on a network drive?"
+                )
+            cursor.execute("PRAGMA synchronous=FULL")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute(f"PRAGMA busy_timeout={busy_ms}")
+            cursor.close()
+
+        @event.listens_for(engine, "begin")
+        def _on_begin(connection: Connection) -> None:
+            write = connection.get_execution_options().get("ganlab_write", False)
+            connection.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+
+        return engine
+
+    @contextmanager
+    def _transaction(self, *, write: bool) -> Iterator[Connection]:
+        """One short transaction; committed when the block ends without an exception."""
+        lock = self._write_lock if (write and self._is_sqlite) else nullcontext()
+        with lock, self._engine.connect() as connection:
+            connection.execution_options(ganlab_write=write)
+            with connection.begin():
+                yield connection
+
+    def close(self) -> None:
+        """Release database connections (the file stays consistent at any point anyway)."""
+        self._engine.dispose()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    # ------------------------------------------------------------------ lookups
+
+    def _quiz_by_code(self, conn: Connection, code: object) -> dict[str, Any]:
+        canonical = normalise_code(code)
+        row = conn.execute(select(quizzes).where(quizzes.c.code == canonical)).mappings().first()
+        if row is None:
+            raise QuizError(f"there is no quiz with code {canonical}; check the code and try again")
+        return dict(row)
+
+    def _owned_quiz(self, conn: Connection, code: object, owner_key: object) -> dict[str, Any]:
+        quiz = self._quiz_by_code(conn, code)
+        if not isinstance(owner_key, str) or not hmac.compare_digest(_hash_secret(owner_key), quiz["owner_key_hash"]):
+            raise QuizError(f"wrong owner key for quiz {quiz['code']}; only the person who created it can do this")
+        return quiz
+
+    def _participant(self, conn: Connection, token: object) -> tuple[dict[str, Any], dict[str, Any]]:
+        if not isinstance(token, str) or not 16 <= len(token) <= 128:
+            raise QuizError("this participant token is not valid; join the quiz again with its code and your nickname")
+        row = (
+            conn.execute(select(participants).where(participants.c.token_hash == _hash_secret(token)))
+            .mappings()
+            .first()
+        )
+        if row is None:
+            raise QuizError("this participant token is not valid; join the quiz again with its code and your nickname")
+        quiz = conn.execute(select(quizzes).where(quizzes.c.id == row["quiz_id"])).mappings().one()
+        return dict(row), dict(quiz)
+
+    @staticmethod
+    def _require_open(quiz: dict[str, Any]) -> None:
+        if not quiz["is_open"]:
+            raise QuizError(f"quiz {quiz['code']} is closed; ask the person running it to reopen it")
+
+    def _pool(self, quiz: dict[str, Any], name: str) -> ImagePool:
+        """A registered pool of this quiz. On first use, every pool of the quiz is checked
+        against what the quiz was created with (all at once, so the check costs the same
+        whichever kind of image comes first)."""
+        if quiz["id"] not in self._verified_quizzes:
+            for pool_name, expected in json.loads(quiz["pools"]).items():
+                if self.images.get(pool_name).fingerprint != expected["fingerprint"]:
+                    raise QuizError(
+                        f"image pool {pool_name!r} is not the one quiz {quiz['code']} was created "
+                        "with (different images); load the saved pools (QuizImages.load) "
+                        "instead of regenerating them"
+                    )
+            self._verified_quizzes.add(quiz["id"])
+        return self.images.get(name)
+
+    # ------------------------------------------------------------------ quizzes (owner)
+
+    def create_quiz(
+        self,
+        *,
+        sources: Sequence[str] | str,
+        real_pool: str | None = None,
+        deck_size: int = 20,
+        mode: str = "single",
+        feedback: bool = False,
+        practice_trials: int = 0,
+        timed: bool = False,
+        qualification: float | None = None,
+        fast_ms: int = 300,
+        ask_confidence: bool = False,
+        title: str = "",
+        seed: int | None = None,
+        display_size: int = 280,
+        staircase: StaircaseRule | None = None,
+    ) -> CreatedQuiz:
+        """Create an open quiz and return its join code and the secret owner key.
+
+        sources: generator pool name(s) whose images are the fakes (split evenly in each deck).
+        real_pool: the held-out real pool; may be left out when exactly one is registered.
+        deck_size: scored trials per participant (even). practice_trials: unscored ones first (even).
+        feedback: tell participants after each answer whether they were right (teaching).
+        timed: HYPE-time: flash each image, exposure set by ``staircase``.
+        qualification: e.g. 0.65: participants below it on real or on fake images are flagged.
+        fast_ms: answers faster than this (server-measured) are flagged.
+        """
+        if mode not in MODES:
+            raise QuizError(f"mode must be 'single' or 'pair'; got {mode!r}")
+        for name, value, low, high in (
+            ("deck_size", deck_size, 2, MAX_DECK),
+            ("practice_trials", practice_trials, 0, MAX_PRACTICE),
+        ):
+            if not _is_int(value) or not low <= value <= high or value % 2:
+                raise QuizError(f"{name} must be an even whole number from {low} to {high}; got {value!r}")
+        feedback = _as_bool(feedback, "feedback")
+        timed = _as_bool(timed, "timed")
+        ask_confidence = _as_bool(ask_confidence, "ask_confidence")
+        if qualification is not None and (
+            isinstance(qualification, bool)
+            or not isinstance(qualification, (int, float))
+            or not 0 <= qualification <= 1
+        ):
+            raise QuizError(
+                f"qualification must be a share between 0 and 1 (HYPE uses 0.65) or None; got {qualification!r}"
+            )
+        if not _is_int(fast_ms) or not 0 <= fast_ms <= 10_000:
+            raise QuizError(f"fast_ms must be a whole number of milliseconds from 0 to 10000; got {fast_ms!r}")
+        if not _is_int(display_size) or not 28 <= display_size <= 1024:
+            raise QuizError(f"display_size must be 28-1024 pixels; got {display_size!r}")
+        if not isinstance(title, str) or len(title) > 120:
+            raise QuizError("the title must be text of at most 120 characters")
+        staircase = staircase if staircase is not None else StaircaseRule()
+        if not isinstance(staircase, StaircaseRule):
+            raise QuizError("staircase must be a StaircaseRule")
+        if seed is None:
+            seed = secrets.randbits(62)
+        elif not _is_int(seed) or not 0 <= seed < 2**62:
+            raise QuizError(f"seed must be a whole number from 0 to 2**62 - 1; got {seed!r}")
+
+        source_names = [sources] if isinstance(sources, str) else list(sources)
+        if not source_names or not all(isinstance(s, str) for s in source_names):
+            raise QuizError("choose at least one generator source (a registered pool name)")
+        if len(set(source_names)) != len(source_names):
+            raise QuizError(f"each source may be listed once; got {source_names}")
+        if real_pool is None:
+            reals = self.images.real_names
+            if len(reals) != 1:
+                raise QuizError(f"say which real pool to use (real_pool=...); registered real pools: {reals or 'none'}")
+            real_pool = reals[0]
+        real = self.images.get(real_pool)
+        if not real.is_real:
+            raise QuizError(f"pool {real_pool!r} holds generated images; real_pool must be a pool of real images")
+        fakes = [self.images.get(name) for name in source_names]
+        for pool in fakes:
+            if pool.is_real:
+                raise QuizError(f"pool {pool.name!r} holds real images; sources must be generated pools")
+            if pool.image_shape != real.image_shape:
+                # Different sizes or channels would give the fakes away at a glance.
+                raise QuizError(
+                    f"pool {pool.name!r} has images of shape {pool.image_shape} but the real pool "
+                    f"{real.name!r} has {real.image_shape}; all images of a quiz must match"
+                )
+        n_real, per_source = images_needed(mode, deck_size, practice_trials, len(fakes))
+        if len(real) < n_real:
+            raise QuizError(f"each deck needs {n_real} real images but pool {real.name!r} has only {len(real)}")
+        for pool in fakes:
+            if len(pool) < per_source:
+                raise QuizError(
+                    f"each deck needs up to {per_source} images from {pool.name!r}; it has only {len(pool)}"
+                )
+
+        owner_key = secrets.token_urlsafe(24)
+        pools = {
+            p.name: {
+                "size": len(p),
+                "shape": list(p.image_shape),
+                "fingerprint": p.fingerprint,
+            }
+            for p in [real, *fakes]
+        }
+        row = {
+            "owner_key_hash": _hash_secret(owner_key),
+            "title": title.strip() or ("Spot the fake" + (" (pairs)" if mode == "pair" else "")),
+            "mode": mode,
+            "deck_size": int(deck_size),
+            "practice_trials": int(practice_trials),
+            "feedback": feedback,
+            "timed": timed,
+            "ask_confidence": ask_confidence,
+            "qualification": None if qualification is None else float(qualification),
+            "fast_ms": int(fast_ms),
+            "real_pool": real.name,
+            "sources": json.dumps(source_names),
+            "pools": json.dumps(pools, sort_keys=True),
+            "seed": int(seed),
+            "display_size": int(display_size),
+            "staircase": json.dumps(staircase.to_dict()),
+            "is_open": True,
+            "created_at": self._clock(),
+        }
+        for _ in range(50):
+            code = new_join_code()
+            try:
+                with self._transaction(write=True) as conn:
+                    conn.execute(quizzes.insert().values(code=code, **row))
+                return CreatedQuiz(code=code, owner_key=owner_key)
+            except IntegrityError:
+                continue  # the code is taken (1 in ~10^9 per existing quiz); draw another
+        raise QuizError("could not find a free quiz code; try again")
+
+    def _set_open(self, code: str, owner_key: str, is_open: bool) -> None:
+        with self._transaction(write=True) as conn:
+            quiz = self._owned_quiz(conn, code, owner_key)
+            conn.execute(
+                update(quizzes)
+                .where(quizzes.c.id == quiz["id"])
+                .values(is_open=is_open, closed_at=None if is_open else self._clock())
+            )
+
+    def close_quiz(self, code: str, owner_key: str) -> None:
+        """Stop accepting joins and answers (results stay available)."""
+        self._set_open(code, owner_key, False)
+
+    def reopen_quiz(self, code: str, owner_key: str) -> None:
+        self._set_open(code, owner_key, True)
+
+    def quiz_info(self, code: str) -> QuizInfo:
+        """What a participant may know before joining (nothing about sources or seed)."""
+        with self._transaction(write=False) as conn:
+            return _quiz_info(self._quiz_by_code(conn, code))
+
+    # ------------------------------------------------------------------ participants
+
+    def join(self, code: str, nickname: str, *, token: str | None = None) -> JoinResult:
+        """Join a quiz with its code and a nickname; returns the secret participant token.
+
+        One deck per nickname per quiz: joining again with the same nickname resumes the same
+        deck, but only when the participant's token comes along (the UI keeps it in the
+        browser), so nobody can answer in someone else's name. Without it, the nickname is
+        refused as taken; the owner can issue a new token with ``reissue_token``.
+        """
+        shown, key = normalise_nickname(nickname)
+        try:
+            return self._join(code, shown, key, token)
+        except IntegrityError:
+            # Only reachable on databases without BEGIN IMMEDIATE: someone took the nickname
+            # between our check and our insert.
+            raise QuizError(f"the nickname {shown!r} was just taken; pick another nickname") from None
+
+    def _join(self, code: str, shown: str, key: str, token: str | None) -> JoinResult:
+        with self._transaction(write=True) as conn:
+            quiz = self._quiz_by_code(conn, code)
+            self._require_open(quiz)
+            existing = (
+                conn.execute(
+                    select(participants).where(
+                        participants.c.quiz_id == quiz["id"],
+                        participants.c.nickname_key == key,
+                    )
+                )
+                .mappings()
+                .first()
+            )
+            if existing is not None:
+                if isinstance(token, str) and hmac.compare_digest(_hash_secret(token), existing["token_hash"]):
+                    answered = self._count_answers(conn, existing["id"])
+                    total = quiz["deck_size"] + quiz["practice_trials"]
+                    return JoinResult(
+                        token=token,
+                        nickname=existing["nickname"],
+                        resumed=True,
+                        quiz=_quiz_info(quiz),
+                        next_trial=answered + 1 if answered < total else None,
+                        total=total,
+                    )
+                raise QuizError(
+                    f"the nickname {shown!r} is already taken in quiz {quiz['code']}. If it is yours, continue "
+                    "in the browser where you started; otherwise pick another nickname"
+                )
+            new_token = secrets.token_urlsafe(24)
+            number = (
+                conn.execute(
+                    select(func.coalesce(func.max(participants.c.number), 0)).where(
+                        participants.c.quiz_id == quiz["id"]
+                    )
+                ).scalar_one()
+                + 1
+            )
+            participant_id = conn.execute(
+                participants.insert().values(
+                    quiz_id=quiz["id"],
+                    nickname=shown,
+                    nickname_key=key,
+                    token_hash=_hash_secret(new_token),
+                    number=number,
+                    joined_at=self._clock(),
+                )
+            ).inserted_primary_key[0]
+            deck = self._deck_for(quiz, key)
+            conn.execute(
+                trials.insert(),
+                [_trial_row(participant_id, i, spec) for i, spec in enumerate(deck)],
+            )
+        return JoinResult(
+            token=new_token,
+            nickname=shown,
+            resumed=False,
+            quiz=_quiz_info(quiz),
+            next_trial=1,
+            total=len(deck),
+        )
+
+    @staticmethod
+    def _deck_for(quiz: dict[str, Any], participant_key: str) -> list[TrialSpec]:
+        pools = json.loads(quiz["pools"])
+        return build_deck(
+            mode=quiz["mode"],
+            deck_size=quiz["deck_size"],
+            practice_trials=quiz["practice_trials"],
+            real_pool=(quiz["real_pool"], pools[quiz["real_pool"]]["size"]),
+            sources=[(name, pools[name]["size"]) for name in json.loads(quiz["sources"])],
+            seed=quiz["seed"],
+            participant_key=participant_key,
+        )
+
+    @staticmethod
+    def _count_answers(conn: Connection, participant_id: int) -> int:
+        return conn.execute(
+            select(func.count()).select_from(answers).where(answers.c.participant_id == participant_id)
+        ).scalar_one()
+
+    def render_trial(self, token: str) -> ClientTrial | None:
+        """Serve the participant's current trial (None once the deck is finished).
+
+        Marks the trial as served now (response time counts from here; a reload restarts the
+        clock and is counted). Real and fake trials take exactly the same path: one write
+        transaction, the same pool lookups, the same rendering, a noise mask when timed.
+        """
+        with self._transaction(write=True) as conn:
+            now = self._clock()  # after any wait for the database, as close to sending as we get
+            participant, quiz = self._participant(conn, token)
+            self._require_open(quiz)
+            total = quiz["deck_size"] + quiz["practice_trials"]
+            index = self._count_answers(conn, participant["id"])
+            if index >= total:
+                return None
+            trial = (
+                conn.execute(
+                    select(trials).where(
+                        trials.c.participant_id == participant["id"],
+                        trials.c.trial_index == index,
+                    )
+                )
+                .mappings()
+                .one()
+            )
+            # Look the images up before marking the trial served: a changed pool fails here.
+            refs = [(trial["image_a_pool"], trial["image_a_index"])]
+            if trial["image_b_pool"] is not None:
+                refs.append((trial["image_b_pool"], trial["image_b_index"]))
+            pixels = [self._pool(quiz, pool).images[image_index] for pool, image_index in refs]
+            exposure = trial["exposure_ms"]
+            if quiz["timed"] and exposure is None:
+                rule = StaircaseRule(**json.loads(quiz["staircase"]))
+                if trial["practice"]:
+                    exposure = rule.start_ms  # practice shows the starting exposure and moves nothing
+                else:
+                    scored = conn.execute(
+                        select(answers.c.correct)
+                        .where(
+                            answers.c.participant_id == participant["id"],
+                            answers.c.practice.is_(False),
+                        )
+                        .order_by(answers.c.trial_index)
+                    ).scalars()
+                    exposure = run_staircase(rule, [bool(c) for c in scored]).next_exposure_ms
+            conn.execute(
+                update(trials)
+                .where(trials.c.id == trial["id"])
+                .values(
+                    served_at=now,
+                    first_served_at=func.coalesce(trials.c.first_served_at, now),
+                    serve_count=trials.c.serve_count + 1,
+                    exposure_ms=exposure,
+                )
+            )
+        # Rendering happens outside the transaction: the database lock is held for ms only.
+        size = quiz["display_size"]
+        images = tuple(render_png(image, size=size) for image in pixels)
+        mask = None
+        if quiz["timed"]:
+            shape = tuple(json.loads(quiz["pools"])[quiz["real_pool"]]["shape"])
+            mask = render_png(noise_mask(shape, np.random.default_rng()), size=size)
+        return ClientTrial(
+            trial_id=trial["trial_id"],
+            trial_number=index + 1,
+            total=total,
+            practice=bool(trial["practice"]),
+            mode=quiz["mode"],
+            images=images,
+            exposure_ms=exposure if quiz["timed"] else None,
+            mask=mask,
+        )
+
+    def answer(
+        self,
+        token: str,
+        trial_number: int,
+        answer: str,
+        confidence: int | None = None,
+        client_ms: float | None = None,
+        *,
+        trial_id: str | None = None,
+    ) -> AnswerReceipt:
+        """Record an answer to the current trial; returns only after it is committed.
+
+        answer: "real" or "fake" (single mode), "left" or "right" = the side of the real image
+        (pair mode). confidence: 1-5, required exactly when the quiz asks for it. client_ms:
+        the browser's own timing, stored beside the server's. trial_id: if given, must be the
+        id of the trial that was served (guards against answering a stale page).
+        """
+        if not _is_int(trial_number) or trial_number < 1:
+            raise QuizError(f"trial_number must be a whole number from 1; got {trial_number!r}")
+        if not isinstance(answer, str):
+            raise QuizError(f"the answer must be text such as 'real' or 'fake'; got {answer!r}")
+        choice = answer.strip().lower()
+        if confidence is not None:
+            if isinstance(confidence, float) and confidence.is_integer():
+                confidence = int(confidence)
+            if not _is_int(confidence) or not 1 <= confidence <= 5:
+                raise QuizError(f"confidence must be a whole number from 1 to 5; got {confidence!r}")
+            confidence = int(confidence)
+        if client_ms is not None:
+            if isinstance(client_ms, bool) or not isinstance(client_ms, (int, float, np.number)):
+                raise QuizError(f"client_ms must be a number of milliseconds; got {client_ms!r}")
+            client_ms = float(client_ms)
+            if not math.isfinite(client_ms) or not 0 <= client_ms <= MAX_CLIENT_MS:
+                raise QuizError(f"client_ms must be between 0 and {MAX_CLIENT_MS}; got {client_ms!r}")
+        if trial_id is not None and not isinstance(trial_id, str):
+            raise QuizError("trial_id must be the text id of the trial that was shown")
+
+        arrived = self._clock()  # before any wait for the database: waiting is not thinking
+        for attempt in range(2):
+            try:
+                return self._record_answer(
+                    token,
+                    trial_number - 1,
+                    choice,
+                    confidence,
+                    client_ms,
+                    trial_id,
+                    arrived,
+                )
+            except IntegrityError:
+                # Another process inserted this answer between our check and our insert (only
+                # possible on servers without BEGIN IMMEDIATE); the retry reports it properly.
+                if attempt:
+                    raise
+        raise AssertionError("unreachable")
+
+    def _record_answer(
+        self,
+        token: str,
+        index: int,
+        choice: str,
+        confidence: int | None,
+        client_ms: float | None,
+        trial_id: str | None,
+        now: float,
+    ) -> AnswerReceipt:
+        with self._transaction(write=True) as conn:
+            participant, quiz = self._participant(conn, token)
+            self._require_open(quiz)
+            choices = _choices(quiz["mode"])
+            if choice not in choices:
+                raise QuizError(f"the answer must be {choices[0]!r} or {choices[1]!r}; got {choice!r}")
+            if quiz["ask_confidence"] and confidence is None:
+                raise QuizError("this quiz asks how sure you are: give a confidence from 1 to 5")
+            if not quiz["ask_confidence"] and confidence is not None:
+                raise QuizError("this quiz does not ask for a confidence rating; send none")
+            total = quiz["deck_size"] + quiz["practice_trials"]
+            if index >= total:
+                raise QuizError(f"trial {index + 1} does not exist; the deck has {total} trials")
+            previous = (
+                conn.execute(
+                    select(answers).where(
+                        answers.c.participant_id == participant["id"],
+                        answers.c.trial_index == index,
+                    )
+                )
+                .mappings()
+                .first()
+            )
+            if previous is not None:
+                if previous["answer"] == choice and previous["confidence"] == confidence:
+                    return _receipt(previous, total, duplicate=True)
+                raise QuizError(
+                    f"trial {index + 1} was already answered ({previous['answer']!r}); an answer cannot be changed"
+                )
+            current = self._count_answers(conn, participant["id"])
+            if current >= total:
+                raise QuizError("this deck is already finished")
+            if index != current:
+                raise QuizError(f"trial {index + 1} is not the current trial; answer trial {current + 1} first")
+            trial = (
+                conn.execute(
+                    select(trials).where(
+                        trials.c.participant_id == participant["id"],
+                        trials.c.trial_index == index,
+                    )
+                )
+                .mappings()
+                .one()
+            )
+            if trial_id is not None and not hmac.compare_digest(trial_id, trial["trial_id"]):
+                raise QuizError("this answer belongs to another trial than the one on screen; reload the page")
+            if trial["served_at"] is None:
+                raise QuizError(f"trial {index + 1} has not been shown yet; load it before answering")
+            response_ms = max(0.0, (now - trial["served_at"]) * 1000.0)
+            practice = bool(trial["practice"])
+            row = {
+                "quiz_id": quiz["id"],
+                "participant_id": participant["id"],
+                "trial_index": index,
+                "image_a_pool": trial["image_a_pool"],
+                "image_a_index": trial["image_a_index"],
+                "image_b_pool": trial["image_b_pool"],
+                "image_b_index": trial["image_b_index"],
+                "source": trial["source"],
+                "truth": trial["truth"],
+                "answer": choice,
+                "correct": choice == trial["truth"],
+                "response_ms": response_ms,
+                "client_ms": client_ms,
+                "exposure_ms": trial["exposure_ms"],
+                "confidence": confidence,
+                "feedback": bool(quiz["feedback"]) or practice,  # practice always teaches
+                "practice": practice,
+                "fast": response_ms < quiz["fast_ms"],
+                "serve_count": trial["serve_count"],
+                "answered_at": now,
+            }
+            conn.execute(answers.insert().values(**row))
+            if index + 1 == total:
+                conn.execute(update(participants).where(participants.c.id == participant["id"]).values(finished_at=now))
+        return _receipt(row, total, duplicate=False)
+
+    def progress(self, token: str) -> Progress:
+        """The participant's own progress; their score only once they have finished."""
+        with self._transaction(write=False) as conn:
+            participant, quiz = self._participant(conn, token)
+            total = quiz["deck_size"] + quiz["practice_trials"]
+            rows = conn.execute(
+                select(answers.c.correct, answers.c.practice).where(answers.c.participant_id == participant["id"])
+            ).all()
+        finished = len(rows) >= total
+        scored = [bool(correct) for correct, practice in rows if not practice]
+        return Progress(
+            nickname=participant["nickname"],
+            answered=len(rows),
+            total=total,
+            finished=finished,
+            correct=sum(scored) if finished else None,
+            scored=len(scored) if finished else None,
+        )
+
+    # ------------------------------------------------------------------ owner: results
+
+    def reissue_token(self, code: str, owner_key: str, nickname: str) -> str:
+        """Give a participant who lost their browser a new token (the old one stops working)."""
+        _, key = normalise_nickname(nickname)
+        new_token = secrets.token_urlsafe(24)
+        with self._transaction(write=True) as conn:
+            quiz = self._owned_quiz(conn, code, owner_key)
+            result = conn.execute(
+                update(participants)
+                .where(
+                    participants.c.quiz_id == quiz["id"],
+                    participants.c.nickname_key == key,
+                )
+                .values(token_hash=_hash_secret(new_token))
+            )
+            if result.rowcount != 1:
+                raise QuizError(f"nobody called {nickname!r} has joined quiz {quiz['code']}")
+        return new_token
+
+    def _load(self, conn: Connection, quiz: dict[str, Any]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        people = [
+            dict(r) for r in conn.execute(select(participants).where(participants.c.quiz_id == quiz["id"])).mappings()
+        ]
+        rows = [dict(r) for r in conn.execute(select(answers).where(answers.c.quiz_id == quiz["id"])).mappings()]
+        return people, rows
+
+    def results(
+        self,
+        code: str,
+        owner_key: str,
+        *,
+        exclude_unqualified: bool | None = None,
+        exclude_fast: bool = False,
+        bootstrap_seed: int = 0,
+    ) -> QuizReport:
+        """The owner's report (see ganlab.quiz.report). Raises QuizError on a wrong owner key."""
+        with self._transaction(write=False) as conn:
+            quiz = self._owned_quiz(conn, code, owner_key)
+            people, rows = self._load(conn, quiz)
+        settings = dict(
+            quiz,
+            sources=json.loads(quiz["sources"]),
+            staircase=json.loads(quiz["staircase"]),
+        )
+        return build_report(
+            settings,
+            people,
+            rows,
+            exclude_unqualified=exclude_unqualified,
+            exclude_fast=exclude_fast,
+            bootstrap_seed=bootstrap_seed,
+        )
+
+    def _export_rows(self, code: str, owner_key: str) -> list[dict[str, Any]]:
+        """One row per trial of every deck, answered or not, in deck order."""
+        with self._transaction(write=False) as conn:
+            quiz = self._owned_quiz(conn, code, owner_key)
+            people = {
+                r["id"]: r
+                for r in conn.execute(select(participants).where(participants.c.quiz_id == quiz["id"])).mappings()
+            }
+            deck = (
+                conn.execute(
+                    select(trials)
+                    .where(trials.c.participant_id.in_(list(people)))
+                    .order_by(trials.c.participant_id, trials.c.trial_index)
+                )
+                .mappings()
+                .all()
+            )
+            given = {
+                (r["participant_id"], r["trial_index"]): r
+                for r in conn.execute(select(answers).where(answers.c.quiz_id == quiz["id"])).mappings()
+            }
+        rows = []
+        for trial in deck:
+            person = people[trial["participant_id"]]
+            answer = given.get((trial["participant_id"], trial["trial_index"]))
+            rows.append(
+                {
+                    "quiz": quiz["code"],
+                    "participant": person["number"],
+                    "nickname": person["nickname"],
+                    "trial_number": trial["trial_index"] + 1,
+                    "practice": bool(trial["practice"]),
+                    "mode": quiz["mode"],
+                    "image_a": f"{trial['image_a_pool']}:{trial['image_a_index']}",
+                    "image_b": f"{trial['image_b_pool']}:{trial['image_b_index']}" if trial["image_b_pool"] else None,
+                    "source": trial["source"],
+                    "truth": trial["truth"],
+                    "served": trial["served_at"] is not None,
+                    "serve_count": trial["serve_count"],
+                    "answer": answer["answer"] if answer else None,
+                    "correct": bool(answer["correct"]) if answer else None,
+                    "response_ms": round(answer["response_ms"], 1) if answer else None,
+                    "client_ms": answer["client_ms"] if answer else None,
+                    "exposure_ms": trial["exposure_ms"],
+                    "confidence": answer["confidence"] if answer else None,
+                    "feedback": bool(answer["feedback"]) if answer else None,
+                    "fast": bool(answer["fast"]) if answer else None,
+                    "answered_at": _iso(answer["answered_at"]) if answer else None,
+                }
+            )
+        return rows
+
+    def export_json(self, code: str, owner_key: str) -> str:
+        """Every trial of every deck as a JSON array (owner only)."""
+        return json.dumps(self._export_rows(code, owner_key), indent=1, ensure_ascii=False)
+
+    def export_csv(self, code: str, owner_key: str) -> str:
+        """Every trial of every deck as CSV with a header row (owner only)."""
+        rows = self._export_rows(code, owner_key)
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, fieldnames=EXPORT_COLUMNS, lineterminator="\n")
+        writer.writeheader()
+        for row in rows:
+            writer.writerow({k: "" if v is None else v for k, v in row.items()})
+        return buffer.getvalue()
+
+    def owner_image(self, code: str, owner_key: str, pool: str, index: int) -> bytes:
+        """Render one image of a quiz for its owner (e.g. the most deceptive fakes of a report)."""
+        with self._transaction(write=False) as conn:
+            quiz = self._owned_quiz(conn, code, owner_key)
+        pools = json.loads(quiz["pools"])
+        if pool not in pools:
+            raise QuizError(f"pool {pool!r} is not part of quiz {quiz['code']}")
+        if not _is_int(index) or not 0 <= index < pools[pool]["size"]:
+            raise QuizError(f"image index must be from 0 to {pools[pool]['size'] - 1}; got {index!r}")
+        return render_png(self._pool(quiz, pool).images[index], size=quiz["display_size"])
+
+
+EXPORT_COLUMNS = [
+    "quiz",
+    "participant",
+    "nickname",
+    "trial_number",
+    "practice",
+    "mode",
+    "image_a",
+    "image_b",
+    "source",
+    "truth",
+    "served",
+    "serve_count",
+    "answer",
+    "correct",
+    "response_ms",
+    "client_ms",
+    "exposure_ms",
+    "confidence",
+    "feedback",
+    "fast",
+    "answered_at",
+]
+
+
+def _choices(mode: str) -> tuple[str, str]:
+    return ("real", "fake") if mode == "single" else ("left", "right")
+
+
+def _iso(seconds: float) -> str:
+    return datetime.fromtimestamp(seconds, tz=UTC).isoformat(timespec="milliseconds")
+
+
+def _trial_row(participant_id: int, index: int, spec: TrialSpec) -> dict[str, Any]:
+    return {
+        "participant_id": participant_id,
+        "trial_index": index,
+        "trial_id": secrets.token_urlsafe(12),  # random: carries nothing about the image
+        "practice": spec.practice,
+        "truth": spec.truth,
+        "source": spec.source,
+        "image_a_pool": spec.image_a[0],
+        "image_a_index": int(spec.image_a[1]),
+        "image_b_pool": spec.image_b[0] if spec.image_b else None,
+        "image_b_index": int(spec.image_b[1]) if spec.image_b else None,
+        "serve_count": 0,
+    }
+
+
+def _receipt(row: Any, total: int, *, duplicate: bool) -> AnswerReceipt:
+    index = row["trial_index"]
+    feedback = Feedback(correct=bool(row["correct"]), truth=row["truth"]) if row["feedback"] else None
+    finished = index + 1 >= total
+    return AnswerReceipt(
+        recorded=True,
+        trial_number=index + 1,
+        duplicate=duplicate,
+        feedback=feedback,
+        next_trial=None if finished else index + 2,
+        finished=finished,
+    )
+
+
+def _quiz_info(quiz: dict[str, Any]) -> QuizInfo:
+    mode = quiz["mode"]
+    if mode == "single":
+        lines = [
+            "Half of the images are real and half were made by a generator network, in random order.",
+            "For each image, answer Real or Fake.",
+        ]
+    else:
+        lines = [
+            "Each time you see two images: one is real, the other was made by a generator network.",
+            "Pick the real one.",
+        ]
+    if quiz["timed"]:
+        lines.append("Each image appears only briefly and is then covered by noise; answer as well as you can.")
+    if quiz["practice_trials"]:
+        lines.append(f"The first {quiz['practice_trials']} trials are practice and do not count.")
+    if quiz["ask_confidence"]:
+        lines.append("With each answer, say how sure you are (1 = guessing, 5 = certain).")
+    lines.append(
+        "You will see after each answer whether you were right."
+        if quiz["feedback"]
+        else "You will see your score at the end."
+    )
+    return QuizInfo(
+        code=quiz["code"],
+        title=quiz["title"],
+        mode=mode,
+        deck_size=quiz["deck_size"],
+        practice_trials=quiz["practice_trials"],
+        feedback=bool(quiz["feedback"]),
+        timed=bool(quiz["timed"]),
+        ask_confidence=bool(quiz["ask_confidence"]),
+        is_open=bool(quiz["is_open"]),
+        choices=_choices(mode),
+        instructions=" ".join(lines),
+    )
