@@ -65,7 +65,11 @@ def build_parser() -> argparse.ArgumentParser:
         ("--lr-g", float, "generator learning rate"), ("--lr-d", float, "discriminator learning rate"),
         ("--beta1", float, "Adam beta1"), ("--beta2", float, "Adam beta2"), ("--batch-size", int, "batch size"),
         ("--d-steps", int, "D steps per G step"), ("--noise-dim", int, "noise dimension"),
-        ("--width", int, "model width"), ("--depth", int, "MLP depth"), ("--gp-weight", float, "WGAN-GP lambda"),
+        ("--width", int, "model width"), ("--d-width", int, "discriminator width (default: --width)"),
+        ("--depth", int, "MLP hidden layers"),
+        ("--refine", int, "DCGAN: extra 3x3 conv layers per resolution in G (0 = classic)"),
+        ("--gp-weight", float, "WGAN-GP lambda"),
+        ("--ema-decay", float, "keep an exponential moving average of G's weights (e.g. 0.999; 0 = off)"),
     ]:
         hyper.add_argument(flag, type=kind, help=text)
     hyper.add_argument("--noise-distribution", choices=["normal", "uniform"])
@@ -133,8 +137,8 @@ def cmd_train(args: argparse.Namespace) -> int:
             data, dataset = from_csv(args.points_csv), "custom"
         overrides = {
             name: value
-            for name in ("lr_g", "lr_d", "beta1", "beta2", "batch_size", "d_steps", "noise_dim", "width", "depth",
-                         "gp_weight", "noise_distribution", "spectral_norm", "loss")
+            for name in ("lr_g", "lr_d", "beta1", "beta2", "batch_size", "d_steps", "noise_dim", "width", "d_width",
+                         "depth", "refine", "gp_weight", "ema_decay", "noise_distribution", "spectral_norm", "loss")
             if (value := getattr(args, name)) is not None
         }
         config = default_config(dataset if dataset != "custom" else "custom", args.model, seed=args.seed,

@@ -60,8 +60,10 @@ class TrainingConfig:
     width: int = 128
     depth: int = 2
     d_width: int | None = None  # D's width when it differs from G's
+    refine: int = 0  # DCGAN G: extra 3x3 conv layers per hidden resolution
     activation: str = "relu"
     spectral_norm: bool = False
+    ema_decay: float = 0.0  # > 0: also keep an exponential moving average of G's weights (see below)
     gp_weight: float = 10.0  # live: lambda of WGAN-GP
     clip_value: float = 0.01  # live: weight clipping of WGAN
     seed: int = 0
@@ -98,8 +100,10 @@ class TrainingConfig:
         check(self.d_width is None or (_is_int(self.d_width) and 1 <= self.d_width <= 2048),
               f"D width must be 1..2048; got {self.d_width}")
         check(_is_int(self.depth) and 0 <= self.depth <= 8, f"model depth must be 0..8; got {self.depth}")
+        check(_is_int(self.refine) and 0 <= self.refine <= 8, f"refine layers must be 0..8; got {self.refine}")
         check(_finite(self.gp_weight) and self.gp_weight >= 0, f"gradient penalty weight must be >= 0; got {self.gp_weight}")
         check(_finite(self.clip_value) and self.clip_value > 0, f"weight clip must be > 0; got {self.clip_value}")
+        check(_finite(self.ema_decay) and 0 <= self.ema_decay < 1, f"EMA decay must be in [0, 1); got {self.ema_decay}")
         check(_is_int(self.seed) and 0 <= self.seed < 2**63, f"seed must be a non-negative integer; got {self.seed}")
         check(self.device in ("auto", "cuda", "mps", "cpu"), f"device must be auto, cuda, mps or cpu; got {self.device!r}")
         if problems:
@@ -221,13 +225,16 @@ class Trainer:
             self.generator = Generator(GeneratorConfig(
                 arch=config.architecture, data_shape=self.stream.data_shape, noise_dim=config.noise_dim,
                 noise_distribution=config.noise_distribution, num_classes=num_classes, width=config.width,
-                depth=config.depth, activation=config.activation,
+                depth=config.depth, activation=config.activation, refine=config.refine,
                 class_names=self.stream.class_names if num_classes else [],
             )).to(self.device)
             self.discriminator = Discriminator(DiscriminatorConfig(
                 arch=config.architecture, data_shape=self.stream.data_shape, num_classes=num_classes,
                 width=config.d_width or config.width, depth=config.depth, spectral_norm=config.spectral_norm,
             )).to(self.device)
+        # Averaging G's weights over the last steps (Yazici et al. 2019) smooths out the oscillation of
+        # the game: the average is a far better generator than the latest iterate, at no training cost.
+        self.ema_generator = copy.deepcopy(self.generator).eval() if config.ema_decay > 0 else None
         self.objective = get_objective(config.loss)
         self.opt_g = torch.optim.Adam(self.generator.parameters(), lr=config.lr_g, betas=(config.beta1, config.beta2))
         self.opt_d = torch.optim.Adam(self.discriminator.parameters(), lr=config.lr_d, betas=(config.beta1, config.beta2))
@@ -303,9 +310,26 @@ class Trainer:
             self.discriminator.zero_grad(set_to_none=True)
             self._apply(self.opt_g, loss, grad_norm, "generator")
             self.step_count += 1
+            self._update_ema()
             self.examples_seen += config.batch_size
             self._last_g = {"g_loss": loss.item(), "g_grad_norm": grad_norm}
             return self._last_g
+
+    @torch.no_grad()
+    def _update_ema(self) -> None:
+        if self.ema_generator is None:
+            return
+        # Warm-up: early on the average follows G closely, later it averages ~1/(1-decay) steps.
+        decay = min(self.config.ema_decay, (1 + self.step_count) / (10 + self.step_count))
+        for averaged, current in zip(self.ema_generator.parameters(), self.generator.parameters()):
+            averaged.lerp_(current, 1 - decay)
+        for averaged, current in zip(self.ema_generator.buffers(), self.generator.buffers()):
+            averaged.copy_(current)
+
+    @property
+    def output_generator(self) -> Generator:
+        """The generator to show and save: the weight average when EMA is on, else G itself."""
+        return self.ema_generator if self.ema_generator is not None else self.generator
 
     def _apply(self, optimizer: torch.optim.Optimizer, loss: torch.Tensor, grad_norm: float, who: str) -> None:
         if not (math.isfinite(loss.item()) and math.isfinite(grad_norm)):
@@ -423,19 +447,20 @@ class Trainer:
     def fixed_samples(self) -> torch.Tensor:
         """G's output on the fixed noise (64 samples, on the CPU), in eval mode."""
         with self._lock:
-            was_training = self.generator.training
-            self.generator.eval()
+            generator = self.output_generator
+            was_training = generator.training
+            generator.eval()
             try:
-                return self.generator(self.fixed_noise, self.fixed_labels).cpu()
+                return generator(self.fixed_noise, self.fixed_labels).cpu()
             finally:
-                self.generator.train(was_training)
+                generator.train(was_training)
 
     @torch.no_grad()
     def sample(self, n: int, seed: int = 0) -> torch.Tensor:
         from ganlab.sampling import generate
 
         with self._lock:
-            return generate(self.generator, n, seed=seed)[0]
+            return generate(self.output_generator, n, seed=seed)[0]
 
     # -- snapshots, saving and loading -----------------------------------------------------------
     def _snapshot(self) -> dict[str, Any]:
@@ -444,6 +469,7 @@ class Trainer:
             "d": copy.deepcopy(self.discriminator.state_dict()),
             "opt_g": copy.deepcopy(self.opt_g.state_dict()),
             "opt_d": copy.deepcopy(self.opt_d.state_dict()),
+            "ema": copy.deepcopy(self.ema_generator.state_dict()) if self.ema_generator is not None else None,
         }
 
     def _restore(self, state: dict[str, Any]) -> None:
@@ -451,6 +477,8 @@ class Trainer:
         self.discriminator.load_state_dict(state["d"])
         self.opt_g.load_state_dict(state["opt_g"])
         self.opt_d.load_state_dict(state["opt_d"])
+        if self.ema_generator is not None and state.get("ema") is not None:
+            self.ema_generator.load_state_dict(state["ema"])
 
     def metadata(self) -> dict[str, Any]:
         return {
@@ -467,7 +495,9 @@ class Trainer:
         read), the discriminator in ``discriminator/`` and optimizer state beside them."""
         with self._lock:
             directory = Path(directory)
-            save_model(self.generator, directory, metadata=self.metadata())
+            save_model(self.output_generator, directory, metadata=self.metadata())
+            if self.ema_generator is not None:  # the trained iterate, needed to continue the run
+                save_model(self.generator, directory / "generator-iterate", metadata={"dataset": self.config.dataset})
             save_model(self.discriminator, directory / "discriminator", metadata={"dataset": self.config.dataset})
             tensors: dict[str, torch.Tensor] = {}
             for prefix, optimizer in (("opt_g", self.opt_g), ("opt_d", self.opt_d)):
@@ -497,6 +527,9 @@ class Trainer:
         discriminator = load_model(directory / "discriminator", kind="discriminator")
         if generator.config != trainer.generator.config or discriminator.config != trainer.discriminator.config:
             raise CheckpointError(f"{directory} was trained on other data or models than its run.json describes")
+        if trainer.ema_generator is not None:
+            trainer.ema_generator.load_state_dict(generator.state_dict())
+            generator = load_model(directory / "generator-iterate", kind="generator")
         trainer.generator.load_state_dict(generator.state_dict())
         trainer.discriminator.load_state_dict(discriminator.state_dict())
         optimizer_file = directory / "optimizer.safetensors"

@@ -185,3 +185,15 @@ def test_presets_are_valid_configs():
     assert items["vanishing-gradients"].config.loss == "minimax"
     for preset in items.values():
         assert preset.what_to_look_for
+
+
+def test_ema_generator_averages_weights_and_is_what_gets_saved(tmp_path):
+    trainer = small_trainer(ema_decay=0.9)
+    list(trainer.run(max_steps=20))
+    ema, current = trainer.ema_generator, trainer.generator
+    assert ema is not None and trainer.output_generator is ema
+    assert not all(torch.equal(a, b) for a, b in zip(ema.parameters(), current.parameters()))
+    trainer.save(tmp_path)
+    resumed = Trainer.load(tmp_path)
+    assert torch.equal(resumed.sample(10), trainer.sample(10))  # samples come from the average
+    assert all(torch.equal(a, b) for a, b in zip(resumed.generator.parameters(), current.parameters()))

@@ -21,7 +21,11 @@ def upsampling_steps(size: int) -> int:
     raise ValueError(f"DCGAN supports 28x28 and 32x32 images; got {size}x{size}")
 
 
-def dcgan_generator_body(in_features: int, channels: int, size: int, width: int, act: str) -> nn.Module:
+def dcgan_generator_body(
+    in_features: int, channels: int, size: int, width: int, act: str, refine: int = 0
+) -> nn.Module:
+    """``refine`` adds that many 3x3 stride-1 conv layers at each hidden resolution: extra capacity
+    where it is cheap (small maps), without changing the DCGAN shape."""
     steps = upsampling_steps(size)
     seed = size // 2**steps
     top = width * 2 ** (steps - 1)
@@ -33,6 +37,8 @@ def dcgan_generator_body(in_features: int, channels: int, size: int, width: int,
     ]
     current = top
     for step in range(steps):
+        for _ in range(refine):
+            layers += [nn.Conv2d(current, current, 3, padding=1, bias=False), nn.BatchNorm2d(current), activation(act)]
         last = step == steps - 1
         out = channels if last else current // 2
         layers.append(nn.ConvTranspose2d(current, out, 4, stride=2, padding=1, bias=last))

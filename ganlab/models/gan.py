@@ -51,6 +51,7 @@ class GeneratorConfig:
     width: int = 128  # MLP hidden units, or DCGAN channels of the last hidden stage
     depth: int = 2  # MLP hidden layers (DCGAN depth follows from the image size)
     activation: str = "relu"
+    refine: int = 0  # DCGAN: extra 3x3 conv layers per hidden resolution (0 = the classic DCGAN)
     class_names: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -60,6 +61,8 @@ class GeneratorConfig:
             raise ValueError(f"noise dimension must be between 1 and 4096; got {self.noise_dim}")
         if self.noise_distribution not in NOISE_DISTRIBUTIONS:
             raise ValueError(f"noise distribution must be 'normal' or 'uniform'; got {self.noise_distribution!r}")
+        if not 0 <= self.refine <= 8:
+            raise ValueError(f"refine layers must be between 0 and 8; got {self.refine}")
         if self.conditioning not in CONDITIONINGS:
             raise ValueError(f"conditioning must be 'embedding' or 'onehot'; got {self.conditioning!r}")
 
@@ -88,7 +91,9 @@ class Generator(nn.Module):
             )
         else:
             channels, size = config.data_shape[0], config.data_shape[1]
-            self.body = dcgan_generator_body(in_features, channels, size, config.width, config.activation)
+            self.body = dcgan_generator_body(
+                in_features, channels, size, config.width, config.activation, refine=config.refine
+            )
 
     def sample_noise(
         self, n: int, *, generator: torch.Generator | None = None, device: torch.device | str | None = None
