@@ -153,12 +153,16 @@ def cmd_train(args: argparse.Namespace) -> int:
     bar = tqdm(total=steps if steps else None, unit="step", dynamic_ncols=True, file=sys.stderr,
                disable=None)
     event = None
+    log_every = max(1, (steps or 1000) // 20)  # without a terminal (a log file), a line per 5%
     try:
         for event in trainer.run(max_steps=steps, max_seconds=args.seconds):
             bar.update(1 if event.status == "running" else 0)
             if event.step % 10 == 0:
                 bar.set_postfix(d_loss=f"{event.d_loss:.3f}", g_loss=f"{event.g_loss:.3f}",
                                 d_real=f"{event.d_real:.2f}", d_fake=f"{event.d_fake:.2f}", refresh=False)
+            if bar.disable and event.step % log_every == 0 and event.status == "running":
+                print(f"step {event.step}: d_loss {event.d_loss:.3f} g_loss {event.g_loss:.3f} D(x) {event.d_real:.2f} "
+                      f"D(G(z)) {event.d_fake:.2f} ({event.wall_time:.0f} s)", file=sys.stderr, flush=True)
     except KeyboardInterrupt:
         print("\ninterrupted: saving what was trained so far", file=sys.stderr)
     finally:
