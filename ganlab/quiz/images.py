@@ -19,7 +19,9 @@ import hashlib
 import json
 import re
 import struct
+import threading
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -91,26 +93,48 @@ class ImagePool:
 
 
 class QuizImages:
-    """The registry of image pools the app fills: real held-out images + one pool per checkpoint."""
+    """The registry of image pools the app fills: real held-out images + one pool per checkpoint.
 
-    def __init__(self, pools: list[ImagePool] | None = None) -> None:
+    ``loader`` (optional) is asked for a pool that is not registered yet, e.g. one kept on disk
+    by ``ganlab.quiz.pools.PoolCache``: a restarted app then serves every quiz whose pools are
+    cached without loading them all up front. It returns the pool, or None if it has none.
+    """
+
+    def __init__(
+        self,
+        pools: list[ImagePool] | None = None,
+        *,
+        loader: Callable[[str], ImagePool | None] | None = None,
+    ) -> None:
         self._pools: dict[str, ImagePool] = {}
+        self._loader = loader
+        self._lock = threading.Lock()  # handler threads register pools while others read
         for pool in pools or []:
             self.add(pool)
 
     def add(self, pool: ImagePool) -> None:
         if not isinstance(pool, ImagePool):
             raise QuizError(f"expected an ImagePool; got {type(pool).__name__}")
-        if pool.name in self._pools:
-            raise QuizError(f"a pool named {pool.name!r} is already registered")
-        self._pools[pool.name] = pool
+        with self._lock:
+            if pool.name in self._pools:
+                raise QuizError(f"a pool named {pool.name!r} is already registered")
+            self._pools[pool.name] = pool
 
     def get(self, name: str) -> ImagePool:
-        try:
-            return self._pools[name]
-        except KeyError:
+        pool = self._pools.get(name)
+        if pool is None and self._loader is not None and isinstance(name, str) and POOL_NAME.match(name):
+            with self._lock:
+                pool = self._pools.get(name)
+                if pool is None:
+                    pool = self._loader(name)
+                    if pool is not None:
+                        if pool.name != name:
+                            raise QuizError(f"the pool loader returned {pool.name!r} when asked for {name!r}")
+                        self._pools[name] = pool
+        if pool is None:
             known = ", ".join(sorted(self._pools)) or "none"
-            raise QuizError(f"no image pool named {name!r}; registered pools: {known}") from None
+            raise QuizError(f"no image pool named {name!r}; registered pools: {known}")
+        return pool
 
     def __contains__(self, name: object) -> bool:
         return name in self._pools

@@ -163,13 +163,26 @@ class QuizStore:
         return engine
 
     @contextmanager
-    def _transaction(self, *, write: bool) -> Iterator[Connection]:
-        """One short transaction; committed when the block ends without an exception."""
+    def _transaction(self, *, write: bool, durable: bool = True) -> Iterator[Connection]:
+        """One short transaction; committed when the block ends without an exception.
+
+        ``durable=False`` (SQLite) commits without waiting for the disk (synchronous=NORMAL). Still
+        safe when the process is killed; a power cut may undo it, but never an answer: the next
+        durable commit flushes the write-ahead log with everything written before it. Used for
+        marking a trial as served, which halves the fsyncs per answered trial.
+        """
         lock = self._write_lock if (write and self._is_sqlite) else nullcontext()
         with lock, self._engine.connect() as connection:
             connection.execution_options(ganlab_write=write)
-            with connection.begin():
-                yield connection
+            relaxed = self._is_sqlite and write and not durable
+            if relaxed:  # on the raw connection: outside any transaction, as SQLite requires
+                connection.connection.driver_connection.execute("PRAGMA synchronous=NORMAL")
+            try:
+                with connection.begin():
+                    yield connection
+            finally:
+                if relaxed:
+                    connection.connection.driver_connection.execute("PRAGMA synchronous=FULL")
 
     def close(self) -> None:
         """Release database connections (the file stays consistent at any point anyway)."""
@@ -384,6 +397,13 @@ class QuizStore:
         with self._transaction(write=False) as conn:
             return _quiz_info(self._quiz_by_code(conn, code))
 
+    def participant_info(self, token: str) -> QuizInfo:
+        """What the participant holding ``token`` may know about their quiz (as ``quiz_info``),
+        found from the token alone, so a UI needs to trust nothing else the browser sends."""
+        with self._transaction(write=False) as conn:
+            _, quiz = self._participant(conn, token)
+            return _quiz_info(quiz)
+
     # ------------------------------------------------------------------ participants
 
     def join(self, code: str, nickname: str, *, token: str | None = None) -> JoinResult:
@@ -491,7 +511,7 @@ class QuizStore:
         clock and is counted). Real and fake trials take exactly the same path: one write
         transaction, the same pool lookups, the same rendering, a noise mask when timed.
         """
-        with self._transaction(write=True) as conn:
+        with self._transaction(write=True, durable=False) as conn:
             now = self._clock()  # after any wait for the database, as close to sending as we get
             participant, quiz = self._participant(conn, token)
             self._require_open(quiz)
@@ -720,6 +740,19 @@ class QuizStore:
         )
 
     # ------------------------------------------------------------------ owner: results
+
+    def activity(self, code: str, owner_key: str) -> tuple[int, int, bool]:
+        """(participants joined, answers stored, quiz open): two counts, so a live results view can
+        see cheaply whether anything changed before rebuilding the report (owner only)."""
+        with self._transaction(write=False) as conn:
+            quiz = self._owned_quiz(conn, code, owner_key)
+            joined = conn.execute(
+                select(func.count()).select_from(participants).where(participants.c.quiz_id == quiz["id"])
+            ).scalar_one()
+            answered = conn.execute(
+                select(func.count()).select_from(answers).where(answers.c.quiz_id == quiz["id"])
+            ).scalar_one()
+        return int(joined), int(answered), bool(quiz["is_open"])
 
     def reissue_token(self, code: str, owner_key: str, nickname: str) -> str:
         """Give a participant who lost their browser a new token (the old one stops working)."""

@@ -11,6 +11,7 @@ from ganlab.device import describe_device, pick_device
 TITLE = "ganlab: learn how GANs work"
 CSS = """
 .ganlab-crisp img { image-rendering: pixelated; }
+@media (max-width: 480px) { .gradio-container .main { padding-left: 8px; padding-right: 8px; } }
 """
 
 
@@ -34,8 +35,12 @@ def build_app() -> gr.Blocks:
 def launch(**kwargs) -> tuple:
     """Build and launch with the app's defaults; keyword arguments go to ``Blocks.launch``."""
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+    # Gradio rebuilds a monitoring summary after every event (~90 ms at 10k events); the quiz
+    # records thousands of answers, so rebuild it rarely.
+    os.environ.setdefault("GRADIO_ANALYTICS_CACHE_FREQUENCY", "1000")
     demo = build_app()
     demo.queue(default_concurrency_limit=None)
-    options = dict(css=CSS, footer_links=["api"], server_name="127.0.0.1")
+    # No run history: a backstop so that no quiz payload is ever listed at /gradio_api/runs.
+    options = dict(css=CSS, footer_links=["api"], server_name="127.0.0.1", run_history=False)
     options.update(kwargs)
     return demo.launch(**options)

@@ -1,7 +1,686 @@
-"""The Train tab (placeholder until its module is written)."""
+"""The Train tab: the minimax game, live.
+
+The tab only composes widgets and maps them to a :class:`ganlab.runs.RunManager`, which owns the
+runs (one background thread each). A ``gr.Timer`` reads the run's snapshot a few times a second:
+numbers for the curves and the status line, and a preview picture (the GAN Lab view for 2D data,
+the fixed-noise sample grid for images) that the manager renders at most a few times a second.
+Nothing here trains or computes a metric.
+
+Every event has a stable ``api_name`` (train_start, train_pause, train_resume, train_stop,
+train_reset, train_step, train_update, train_status, train_save, train_load, ...), so the tab can
+be driven from ``gradio_client`` as well.
+"""
+
+from __future__ import annotations
+
+import atexit
+import functools
+import logging
+import secrets
+import shutil
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
 
 import gradio as gr
+import numpy as np
+import pandas as pd
+from gradio.context import Context
+
+from ganlab.checkpoints import CheckpointError, available_generators
+from ganlab.data.errors import DataError
+from ganlab.data.toy import TOY_DISTRIBUTIONS, from_csv, from_points, make_toy
+from ganlab.losses import OBJECTIVES
+from ganlab.plots import FAKE_COLOUR, REAL_COLOUR
+from ganlab.presets import default_config, presets
+from ganlab.runs import RunError, RunManager, RunSnapshot, validate_name
+from ganlab.training import TrainingConfig, is_resumable_run
+from ganlab.views2d import drawing_to_points
+
+log = logging.getLogger(__name__)
+
+TICK_SECONDS = 0.4  # the timer: previews reach the browser at least twice a second
+PLOT_SECONDS = 1.0  # the line plots are redrawn in the browser: once a second is enough
+REATTACH_WAIT_S = 45.0  # after a reload, how long the new page looks for its released run
+
+DATASETS = [
+    ("Ring of 8 Gaussians (2D)", "ring8"),
+    ("Grid of 25 Gaussians (2D)", "grid25"),
+    ("Two moons (2D)", "moons"),
+    ("Spiral (2D)", "spiral"),
+    ("Line (2D)", "line"),
+    ("Two circles (2D)", "circles"),
+    ("Draw your own (2D)", "draw"),
+    ("Upload a CSV of x,y points (2D)", "csv"),
+    ("MNIST digits", "mnist"),
+    ("Fashion-MNIST", "fashion-mnist"),
+    ("Your own images (.zip)", "folder"),
+]
+TWO_D = (*TOY_DISTRIBUTIONS, "draw", "csv")
+MODELS = [
+    ("MLP", "mlp"),
+    ("DCGAN (images)", "dcgan"),
+    ("Conditional DCGAN (labelled images)", "cdcgan"),
+    ("Conditional MLP (labelled images)", "cmlp"),
+]
+LOSSES = [(f"{name}: {objective.description}", name) for name, objective in OBJECTIVES.items()]
+PRESET_NAMES = ("healthy", "mode-collapse", "vanishing-gradients", "oscillation")
+LIVE_FIELDS = ("lr_g", "lr_d", "beta1", "beta2", "batch_size", "d_steps", "gp_weight", "clip_value")
+# Config fields shown as controls, in the order of the handlers' parameters after the data inputs.
+CONFIG_FIELDS = ("model", "loss", "lr_g", "lr_d", "beta1", "beta2", "batch_size", "d_steps", "noise_dim",
+                 "noise_distribution", "width", "depth", "seed", "gp_weight", "clip_value", "spectral_norm")
+INT_FIELDS = {"batch_size": "batch size", "d_steps": "D steps per G step", "noise_dim": "noise dimension",
+              "width": "width", "depth": "depth", "seed": "seed"}
+FLOAT_FIELDS = {"lr_g": "learning rate G", "lr_d": "learning rate D", "beta1": "Adam beta1", "beta2": "Adam beta2",
+                "gp_weight": "gradient penalty weight", "clip_value": "weight clip"}
+# D's numbers in blue (like real data), G's in red (like its points), the 0.5 reference in grey.
+SERIES_COLOURS = {
+    "D loss": REAL_COLOUR, "G loss": FAKE_COLOUR, "D gradient norm": REAL_COLOUR, "G gradient norm": FAKE_COLOUR,
+    "D(x) on real": REAL_COLOUR, "D(G(z)) on generated": FAKE_COLOUR, "critic(x) on real": REAL_COLOUR,
+    "critic(G(z)) on generated": FAKE_COLOUR, "0.5 (D can't tell)": "#888888",
+}
+STATUS_ICONS = {"ready": "○", "queued": "⏳", "running": "●", "paused": "⏸", "stopped": "■", "finished": "■",
+                "diverged": "✖"}
+INTRO = """\
+**The minimax game, live.** D (the discriminator) learns to tell real data from G's samples;
+G (the generator) learns to fool D. Pick data and a model, press **Start**, or press **Step** to play
+one D move and one G move at a time. Learning rates, betas, batch size and D steps can be changed
+while it trains (press Enter or leave the field)."""
 
 
-def build_train_tab() -> None:
-    gr.Markdown("This tab is being built.")
+class _Friendly:
+    """Turn errors into messages for people (gr.Error), never a stack trace in the browser."""
+
+    @staticmethod
+    def wrap(fn: Callable) -> Callable:
+        @functools.wraps(fn)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            try:
+                return fn(*args, **kwargs)
+            except gr.Error:
+                raise
+            except (RunError, DataError, CheckpointError, ValueError, OSError) as error:
+                raise gr.Error(str(error)) from None
+            except Exception as error:  # noqa: BLE001 - logged in full, shown briefly
+                log.exception("Train tab: %s failed", fn.__name__)
+                raise gr.Error(f"something went wrong ({type(error).__name__}: {error})") from None
+
+        return wrapper
+
+
+friendly = _Friendly.wrap
+
+
+# -- turning widget values into a config and data ------------------------------------------------------
+def _number(name: str, value: Any) -> int | float:
+    label = INT_FIELDS.get(name) or FLOAT_FIELDS.get(name, name)
+    if value is None or (isinstance(value, str) and not value.strip()):
+        raise RunError(f"{label} is empty; give a number")
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise RunError(f"{label} must be a number; got {value!r}") from None
+    if name in INT_FIELDS:
+        if not number.is_integer():
+            raise RunError(f"{label} must be a whole number; got {value}")
+        return int(number)
+    return number
+
+
+def settings_to_config(dataset: str, values: dict[str, Any]) -> TrainingConfig:
+    """A TrainingConfig from the widgets' values; ValueError says every problem for people."""
+    fields: dict[str, Any] = {"dataset": dataset}
+    for name in CONFIG_FIELDS:
+        value = values[name]
+        if name in INT_FIELDS or name in FLOAT_FIELDS:
+            value = _number(name, value)
+        elif name == "spectral_norm":
+            value = bool(value)
+        fields[name] = value
+    return TrainingConfig(**fields)
+
+
+def resolve_data(dataset: str, drawing: Any, points_csv: str | None, images_zip: str | None) -> tuple[str, Any, str]:
+    """(dataset name for the config, the data or None to load by name, a label) for a picker choice."""
+    if dataset in TOY_DISTRIBUTIONS:
+        return dataset, make_toy(dataset), dataset
+    if dataset == "draw":
+        composite = drawing.get("composite") if isinstance(drawing, dict) else drawing
+        if composite is None:
+            raise DataError("the drawing is empty: draw the shape of your data on the canvas first")
+        points = drawing_to_points(np.asarray(composite))
+        return "custom", from_points(points, name="drawing"), f"your drawing ({len(points):,} points)"
+    if dataset == "csv":
+        if not points_csv:
+            raise DataError("upload a CSV file of x,y points first")
+        data = from_csv(points_csv)
+        return "custom", data, f"your CSV ({data.description})"
+    if dataset in ("mnist", "fashion-mnist"):
+        from ganlab.data.images import load_image_dataset
+
+        return dataset, load_image_dataset(dataset, "train"), dataset
+    if dataset == "folder":
+        if not images_zip:
+            raise DataError("upload a .zip of images first (png, jpg, ...; subfolders become classes)")
+        from ganlab.data.images import load_image_folder
+
+        data = load_image_folder(images_zip)
+        return "folder", data, f"your images ({len(data):,})"
+    raise DataError(f"unknown dataset {dataset!r}")
+
+
+def describe_dataset(dataset: str) -> str:
+    if dataset in TOY_DISTRIBUTIONS:
+        toy = make_toy(dataset)
+        return f"**{dataset}**: {toy.description}; {toy.num_modes} modes."
+    if dataset == "draw":
+        return ("Pick the **brush** (left of the canvas), then draw the shape of your data: every inked pixel "
+                "becomes a data point.")
+    if dataset == "csv":
+        return "Upload a CSV file with two columns x,y (a header row is allowed), up to 100,000 points."
+    if dataset == "folder":
+        return ("Upload a .zip of images (png, jpg, gif, bmp, webp). They are made 28x28 grayscale; if every "
+                "image sits in a subfolder, the subfolders become classes (for the conditional models).")
+    try:
+        from ganlab.data.images import load_image_dataset
+
+        return load_image_dataset(dataset, "train").describe()
+    except DataError as error:
+        return f"⚠️ {error}"
+
+
+def _dataset_defaults(dataset: str, model: str | None = None) -> TrainingConfig:
+    name = {"draw": "custom", "csv": "custom"}.get(dataset, dataset)
+    return default_config(name, model)
+
+
+# -- what the status line, curves and metrics show ------------------------------------------------------
+def status_markdown(snapshot: RunSnapshot | None) -> str:
+    if snapshot is None:
+        return "○ **no run yet**: press Start (or Step)."
+    icon = STATUS_ICONS.get(snapshot.status, "")
+    head = f"{icon} **{snapshot.status}**"
+    if snapshot.status == "queued":
+        return f"{head}: {snapshot.message}"
+    latest = snapshot.latest
+    parts = [head, f"step {snapshot.step:,}", snapshot.dataset]
+    if snapshot.status == "running":
+        parts.append(f"{snapshot.steps_per_second:,.0f} steps/s")
+        parts.append(f"{snapshot.examples_per_second:,.0f} examples/s")
+    if np.isfinite(latest.get("d_real", np.nan)):
+        name = "D" if snapshot.objective_reading == "probability" else "critic"
+        parts.append(f"{name}(x) {latest['d_real']:.3f}")
+        parts.append(f"{name}(G(z)) {latest['d_fake']:.3f}")
+    text = " · ".join(parts)
+    if snapshot.status == "paused":
+        text += "  \nPaused: **Resume** continues training, **Step** plays one D move and one G move."
+    if snapshot.message:
+        text += f"  \n{snapshot.message}"
+    return text
+
+
+def curve_frames(snapshot: RunSnapshot | None) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Long-format tables (step, value, series) for the three live line plots."""
+    if snapshot is None or not len(snapshot.history["step"]):
+        empty = pd.DataFrame({"step": [], "value": [], "series": []})
+        return empty, empty, empty
+    h = snapshot.history
+
+    def table(pairs: list[tuple[str, np.ndarray]]) -> pd.DataFrame:
+        steps = h["step"]
+        parts = [pd.DataFrame({"step": steps, "value": values, "series": name}) for name, values in pairs]
+        frame = pd.concat(parts, ignore_index=True)
+        return frame[np.isfinite(frame["value"].to_numpy())]
+
+    losses = table([("D loss", h["d_loss"]), ("G loss", h["g_loss"])])
+    probability = snapshot.objective_reading == "probability"
+    name = "D" if probability else "critic"
+    outputs = [(f"{name}(x) on real", h["d_real"]), (f"{name}(G(z)) on generated", h["d_fake"])]
+    if probability:  # 0.5 = D cannot tell them apart: where a healthy game settles
+        outputs.append(("0.5 (D can't tell)", np.full(len(h["step"]), 0.5)))
+    d_outputs = table(outputs)
+    grads = table([("D gradient norm", h["d_grad_norm"]), ("G gradient norm", h["g_grad_norm"])])
+    return losses, d_outputs, grads
+
+
+def metrics_markdown(metrics: dict[str, float] | None) -> str:
+    if not metrics:
+        return ""
+    return (f"**Modes covered** {metrics['modes_covered']} / {metrics['num_modes']} · "
+            f"**high-quality samples** {metrics['high_quality']:.0%} · "
+            f"**KL(data ‖ G)** {metrics['kl']:.3f} · **JS** {metrics['js']:.3f} nats  \n"
+            f"<small>On {metrics['n']:,} generated points: a mode is covered when a sample lies within 3 std of "
+            "it; KL/JS are histogram estimates (30x30 bins). JS is at most 0.693.</small>")
+
+
+def timelapse_update(frame: tuple[int, np.ndarray] | None) -> Any:
+    if frame is None:
+        return gr.skip()
+    step, picture = frame
+    return gr.update(value=picture, label=f"Samples at step {step:,}")
+
+
+def saved_run_choices() -> list[str]:
+    names = []
+    for label, path in available_generators().items():
+        if label.startswith("saved/"):
+            try:
+                if is_resumable_run(path):
+                    names.append(label)
+            except (CheckpointError, OSError, KeyError):
+                continue
+    return names
+
+
+def _warm_up_torch() -> None:
+    import torch
+
+    torch.optim.Adam([torch.zeros(1, requires_grad=True)])
+
+
+# -- the tab -------------------------------------------------------------------------------------------
+def build_train_tab(manager: RunManager | None = None) -> RunManager:
+    """Build the Train tab inside the current gr.Blocks; returns the RunManager behind it."""
+    if manager is None:
+        preview_dir = Path(tempfile.mkdtemp(prefix="ganlab-previews-"))
+        manager = RunManager(preview_dir=preview_dir)
+        atexit.register(shutil.rmtree, preview_dir, True)
+    if manager.preview_dir is not None:
+        # Served as they are (not copied into Gradio's cache at every tick); the manager deletes
+        # old previews itself. The folder holds nothing but preview pictures.
+        gr.set_static_paths([manager.preview_dir])
+    start_config = default_config("ring8")
+    blocks = Context.root_block  # for load/unload, which belong to the whole app
+
+    # The first optimizer built in a process imports torch's compiler stack (seconds on a busy CPU):
+    # do it now, in the background, so the first Start answers at once.
+    threading.Thread(target=_warm_up_torch, daemon=True, name="ganlab-warm-up").start()
+    gr.Markdown(INTRO)
+    token = gr.BrowserState("", storage_key="ganlab-train-run")
+    seen = gr.State({})
+    timer = gr.Timer(TICK_SECONDS, active=False)
+
+    with gr.Row():
+        # ---------------- settings ----------------
+        with gr.Column(scale=1, min_width=320):
+            dataset = gr.Dropdown(DATASETS, value="ring8", label="Data", elem_id="train-dataset")
+            dataset_note = gr.Markdown(describe_dataset("ring8"), elem_id="train-dataset-note")
+            drawing = gr.Sketchpad(label="Draw your data", canvas_size=(400, 400), type="numpy", image_mode="RGBA",
+                                   layers=False, visible=False, elem_id="train-draw")
+            points_csv = gr.File(label="CSV of x,y points", file_types=[".csv", ".txt"], type="filepath",
+                                 visible=False, elem_id="train-csv")
+            images_zip = gr.File(label="Zip of images", file_types=[".zip"], type="filepath", visible=False,
+                                 elem_id="train-zip")
+            with gr.Group(visible=True) as preset_group:
+                gr.Markdown("**Presets**: a healthy run and three classic failures. Load one, then press Start.")
+                with gr.Row():
+                    preset_buttons = {name: gr.Button(preset.title, size="sm", elem_id=f"train-preset-{name}")
+                                      for name, preset in presets("ring8").items()}
+            preset_note = gr.Markdown("", elem_id="train-preset-note")
+            with gr.Accordion("Model and loss", open=True):
+                model = gr.Dropdown(MODELS, value=start_config.model, label="Model", elem_id="train-model")
+                loss = gr.Dropdown(LOSSES, value=start_config.loss, label="Loss (objective)", elem_id="train-loss")
+                with gr.Row():
+                    noise_dim = gr.Number(start_config.noise_dim, label="Noise dimension", precision=0)
+                    noise_distribution = gr.Dropdown(["normal", "uniform"], value=start_config.noise_distribution,
+                                                     label="Noise distribution")
+                with gr.Row():
+                    width = gr.Number(start_config.width, label="Width", precision=0)
+                    depth = gr.Number(start_config.depth, label="Depth (hidden layers)", precision=0)
+                    seed = gr.Number(start_config.seed, label="Seed", precision=0)
+            with gr.Accordion("Optimisation (changes apply live)", open=True):
+                with gr.Row():
+                    lr_g = gr.Number(start_config.lr_g, label="Learning rate G", elem_id="train-lr-g")
+                    lr_d = gr.Number(start_config.lr_d, label="Learning rate D", elem_id="train-lr-d")
+                with gr.Row():
+                    beta1 = gr.Number(start_config.beta1, label="Adam beta1")
+                    beta2 = gr.Number(start_config.beta2, label="Adam beta2")
+                with gr.Row():
+                    batch_size = gr.Number(start_config.batch_size, label="Batch size", precision=0,
+                                           elem_id="train-batch-size")
+                    d_steps = gr.Number(start_config.d_steps, label="D steps per G step", precision=0)
+            with gr.Accordion("WGAN and regularisation", open=False):
+                with gr.Row():
+                    gp_weight = gr.Number(start_config.gp_weight, label="Gradient penalty weight (WGAN-GP)")
+                    clip_value = gr.Number(start_config.clip_value, label="Weight clip (WGAN)")
+                spectral_norm = gr.Checkbox(start_config.spectral_norm, label="Spectral norm in D")
+
+        # ---------------- the live game ----------------
+        with gr.Column(scale=2):
+            with gr.Row():
+                start_btn = gr.Button("Start", variant="primary", elem_id="train-start")
+                pause_btn = gr.Button("Pause", elem_id="train-pause")
+                resume_btn = gr.Button("Resume", elem_id="train-resume")
+                step_btn = gr.Button("Step (1 D + 1 G move)", elem_id="train-step")
+                stop_btn = gr.Button("Stop", variant="stop", elem_id="train-stop")
+                reset_btn = gr.Button("Reset", elem_id="train-reset")
+            status = gr.Markdown(status_markdown(None), elem_id="train-status")
+            with gr.Row():
+                live = gr.Image(label="Live view", format="png", interactive=False, height=460, elem_id="train-live",
+                                elem_classes=["ganlab-crisp"], buttons=["download", "fullscreen"])
+                with gr.Column():
+                    loss_plot = gr.LinePlot(x="step", y="value", color="series", title="Losses", height=170,
+                                            elem_id="train-losses", x_title="step", y_title="loss",
+                                            color_map=SERIES_COLOURS)
+                    dout_plot = gr.LinePlot(x="step", y="value", color="series", title="D's output (mean)",
+                                            height=170, elem_id="train-d-outputs", x_title="step",
+                                            y_title="D output", color_map=SERIES_COLOURS)
+                    grad_plot = gr.LinePlot(x="step", y="value", color="series", title="Gradient norms",
+                                            height=170, elem_id="train-grads", x_title="step", y_title="norm",
+                                            color_map=SERIES_COLOURS)
+            metrics = gr.Markdown("", elem_id="train-metrics")
+            step_note = gr.Markdown("", elem_id="train-step-note")
+            with gr.Accordion("Time-lapse (image models)", open=False, visible="hidden") as timelapse_box:
+                frame_slider = gr.Slider(0, 1, value=0, step=1, label="Snapshot", elem_id="train-timelapse-slider")
+                frame_image = gr.Image(label="Samples at this snapshot", format="png", interactive=False, height=300,
+                                       elem_classes=["ganlab-crisp"], elem_id="train-timelapse-frame")
+                gif_btn = gr.Button("Make an animated GIF", size="sm", elem_id="train-gif")
+            with gr.Accordion("Save or load a run", open=False):
+                with gr.Row():
+                    save_name = gr.Textbox(label="Checkpoint name", placeholder="e.g. ring8-healthy",
+                                           elem_id="train-save-name")
+                    overwrite = gr.Checkbox(False, label="overwrite")
+                    save_btn = gr.Button("Save", elem_id="train-save")
+                with gr.Row():
+                    saved_runs = gr.Dropdown(saved_run_choices(), label="Saved runs", allow_custom_value=False,
+                                             elem_id="train-saved-runs")
+                    refresh_btn = gr.Button("↻", size="sm", scale=0)
+                    load_btn = gr.Button("Load into the Train tab", elem_id="train-load")
+                save_note = gr.Markdown("", elem_id="train-save-note")
+                download = gr.File(label="Download", interactive=False, elem_id="train-download")
+
+    config_inputs = [model, loss, lr_g, lr_d, beta1, beta2, batch_size, d_steps, noise_dim, noise_distribution,
+                     width, depth, seed, gp_weight, clip_value, spectral_norm]
+    run_inputs = [dataset, drawing, points_csv, images_zip, *config_inputs]
+    live_inputs = [lr_g, lr_d, beta1, beta2, batch_size, d_steps, gp_weight, clip_value]
+    button_outputs = [status, step_note, timer]
+    cheap = dict(concurrency_limit=None, show_progress="hidden")
+
+    def build(values: dict[str, Any]) -> tuple[TrainingConfig, Any, str]:
+        name, data, label = resolve_data(values["dataset"], values["drawing"], values["points_csv"],
+                                         values["images_zip"])
+        return settings_to_config(name, values), data, label
+
+    def active() -> gr.Timer:
+        return gr.Timer(active=True)
+
+    # ---------------- the controls ----------------
+    @friendly
+    def train_start(dataset: str = "ring8", drawing: Any = None, points_csv: str | None = None,
+                    images_zip: str | None = None, model: str = "mlp", loss: str = "nonsaturating",
+                    lr_g: float | None = None, lr_d: float | None = None, beta1: float | None = None,
+                    beta2: float | None = None, batch_size: int | None = None, d_steps: int | None = None,
+                    noise_dim: int | None = None, noise_distribution: str = "normal", width: int | None = None,
+                    depth: int | None = None, seed: int | None = None, gp_weight: float | None = None,
+                    clip_value: float | None = None, spectral_norm: bool = False, request: gr.Request = None):
+        """Start a new run from these settings (fresh weights); it trains until paused or stopped."""
+        config, data, label = build(locals())
+        snapshot = manager.start(request.session_hash, config, data, label=label)
+        return status_markdown(snapshot), "", active()
+
+    @friendly
+    def train_step(dataset: str = "ring8", drawing: Any = None, points_csv: str | None = None,
+                   images_zip: str | None = None, model: str = "mlp", loss: str = "nonsaturating",
+                   lr_g: float | None = None, lr_d: float | None = None, beta1: float | None = None,
+                   beta2: float | None = None, batch_size: int | None = None, d_steps: int | None = None,
+                   noise_dim: int | None = None, noise_distribution: str = "normal", width: int | None = None,
+                   depth: int | None = None, seed: int | None = None, gp_weight: float | None = None,
+                   clip_value: float | None = None, spectral_norm: bool = False, request: gr.Request = None):
+        """Exactly one D move, then one G move, and what each did (pauses a running run first)."""
+        key = request.session_hash
+        if not manager.has_run(key):
+            config, data, label = build(locals())
+            manager.create(key, config, data, label=label)
+        note = manager.step(key)
+        return status_markdown(manager.snapshot(key)), note, active()
+
+    @friendly
+    def train_reset(dataset: str = "ring8", drawing: Any = None, points_csv: str | None = None,
+                    images_zip: str | None = None, model: str = "mlp", loss: str = "nonsaturating",
+                    lr_g: float | None = None, lr_d: float | None = None, beta1: float | None = None,
+                    beta2: float | None = None, batch_size: int | None = None, d_steps: int | None = None,
+                    noise_dim: int | None = None, noise_distribution: str = "normal", width: int | None = None,
+                    depth: int | None = None, seed: int | None = None, gp_weight: float | None = None,
+                    clip_value: float | None = None, spectral_norm: bool = False, request: gr.Request = None):
+        """Fresh weights from these settings; not training until Resume, Start or Step."""
+        config, data, label = build(locals())
+        snapshot = manager.reset(request.session_hash, config, data, label=label)
+        return status_markdown(snapshot), "Reset: fresh weights. Press Resume to train, or Step.", active()
+
+    @friendly
+    def train_pause(request: gr.Request):
+        """Pause training (the thread waits; Step and Resume continue from here)."""
+        return status_markdown(manager.pause(request.session_hash)), gr.skip(), active()
+
+    @friendly
+    def train_resume(request: gr.Request):
+        """Continue training the current run (or queue for a free slot)."""
+        return status_markdown(manager.resume(request.session_hash)), gr.skip(), active()
+
+    @friendly
+    def train_stop(request: gr.Request):
+        """Stop training; the weights are kept (Resume continues, Save saves them)."""
+        return status_markdown(manager.stop(request.session_hash)), gr.skip(), active()
+
+    start_btn.click(train_start, run_inputs, button_outputs, api_name="train_start", **cheap)
+    step_btn.click(train_step, run_inputs, button_outputs, api_name="train_step", **cheap)
+    reset_btn.click(train_reset, run_inputs, button_outputs, api_name="train_reset", **cheap)
+    pause_btn.click(train_pause, None, button_outputs, api_name="train_pause", **cheap)
+    resume_btn.click(train_resume, None, button_outputs, api_name="train_resume", **cheap)
+    stop_btn.click(train_stop, None, button_outputs, api_name="train_stop", **cheap)
+
+    @friendly
+    def train_update(lr_g: float, lr_d: float, beta1: float, beta2: float, batch_size: int, d_steps: int,
+                     gp_weight: float, clip_value: float, request: gr.Request):
+        """Apply learning rates, betas, batch size, D steps (and WGAN settings) to the running run."""
+        key = request.session_hash
+        if not manager.has_run(key):
+            return gr.skip()
+        values = locals()
+        try:
+            changes = {name: _number(name, values[name]) for name in LIVE_FIELDS}
+            manager.update(key, **changes)
+        except ValueError as error:
+            gr.Warning(f"not applied: {error}")
+            return gr.skip()
+        config = manager.snapshot(key).config
+        return (f"Applied live: lr G {config['lr_g']:g}, lr D {config['lr_d']:g}, betas ({config['beta1']:g}, "
+                f"{config['beta2']:g}), batch {config['batch_size']}, D steps {config['d_steps']}.")
+
+    gr.on([trigger for box in live_inputs for trigger in (box.submit, box.blur)], train_update, live_inputs, step_note,
+          api_name="train_update", trigger_mode="always_last", **cheap)
+
+    # ---------------- data and presets ----------------
+    def config_updates(config: TrainingConfig) -> list[Any]:
+        return [getattr(config, name) for name in CONFIG_FIELDS]
+
+    @friendly
+    def train_dataset(dataset: str):
+        """Show the inputs this data needs and load its default settings."""
+        config = _dataset_defaults(dataset)
+        two_d = dataset in TWO_D
+        return (
+            describe_dataset(dataset),
+            gr.update(visible=dataset == "draw"),
+            gr.update(visible=dataset == "csv"),
+            gr.update(visible=dataset == "folder"),
+            gr.update(visible=two_d),
+            "",
+            *config_updates(config),
+        )
+
+    dataset.input(train_dataset, dataset, [dataset_note, drawing, points_csv, images_zip, preset_group, preset_note,
+                                           *config_inputs], api_name="train_dataset", **cheap)
+
+    def make_preset_handler(name: str) -> Callable:
+        @friendly
+        def apply_preset(dataset: str):
+            base = {"draw": "custom", "csv": "custom"}.get(dataset, dataset)
+            if base not in (*TOY_DISTRIBUTIONS, "custom"):
+                raise RunError("the presets are for the 2D datasets; pick one of them first")
+            preset = presets(base)[name]
+            note = (f"**{preset.title}** loaded. Press **Start**, then look for this:\n\n{preset.what_to_look_for}")
+            return note, *config_updates(preset.config)
+
+        apply_preset.__name__ = f"train_preset_{name.replace('-', '_')}"
+        return apply_preset
+
+    for name, button in preset_buttons.items():
+        handler = make_preset_handler(name)
+        button.click(handler, dataset, [preset_note, *config_inputs], api_name=handler.__name__, **cheap)
+
+    # ---------------- the live view ----------------
+    tick_outputs = [status, live, loss_plot, dout_plot, grad_plot, metrics, step_note, timelapse_box, frame_slider,
+                    frame_image, seen, timer]
+
+    def nothing(seen_state: dict, keep_ticking: bool) -> tuple:
+        return (*[gr.skip()] * (len(tick_outputs) - 2), seen_state, gr.Timer(active=keep_ticking))
+
+    def train_tick(seen_state: dict, browser_token: str, shown_frame: float, request: gr.Request):
+        """The timer: read the run's snapshot and, when it changed, send the new view (undocumented API)."""
+        key = request.session_hash
+        seen_state = dict(seen_state or {})
+        snapshot = manager.snapshot(key)
+        if snapshot is None and browser_token and manager.attach(browser_token, key):
+            snapshot = manager.snapshot(key)  # a reload found the run it left behind
+        if snapshot is None:
+            waiting = seen_state.setdefault("waiting_since", time.time())
+            keep = bool(browser_token) and manager.has_run_for_token(browser_token) and \
+                time.time() - waiting < REATTACH_WAIT_S
+            return nothing(seen_state, keep)
+        seen_state.pop("waiting_since", None)
+        training = snapshot.status in ("running", "queued")
+        same_run = seen_state.get("run") == snapshot.run_id
+        if same_run and seen_state.get("version") == snapshot.version and not training:
+            return nothing(seen_state, False)
+        preview = manager.preview(key, force=not training)
+        picture = gr.skip()
+        if preview is not None and (not same_run or seen_state.get("preview") != preview.made_at):
+            picture = str(preview.path) if preview.path is not None else preview.picture
+        now = time.monotonic()
+        plots_due = not same_run or not training or now - seen_state.get("plots_at", 0.0) >= PLOT_SECONDS
+        if plots_due:
+            seen_state["plots_at"] = now
+            losses, d_outputs, grads = curve_frames(snapshot)
+            probability = snapshot.objective_reading == "probability"
+            d_outputs = gr.update(value=d_outputs, y_lim=[0, 1] if probability else None)
+        else:
+            losses = d_outputs = grads = gr.skip()
+        frames = snapshot.timelapse_frames
+        slider = frame = gr.skip()
+        if frames and (not same_run or seen_state.get("frames") != frames):
+            label = f"Snapshot ({frames} taken every few seconds)"
+            # Follow the newest frame unless the viewer went back to look at an older one.
+            if not same_run or (shown_frame or 0) >= seen_state.get("frames", 0) - 1:
+                slider = gr.update(maximum=max(1, frames - 1), value=frames - 1, label=label)
+                frame = timelapse_update(manager.timelapse_frame(key, frames - 1))
+            else:
+                slider = gr.update(maximum=max(1, frames - 1), label=label)
+        kind_changed = seen_state.get("kind") != snapshot.kind
+        note_changed = not same_run or snapshot.step_note != seen_state.get("note")
+        seen_state.update(run=snapshot.run_id, version=snapshot.version, frames=frames, kind=snapshot.kind,
+                          preview=preview.made_at if preview is not None else None, note=snapshot.step_note)
+        return (
+            status_markdown(snapshot),
+            picture,
+            losses,
+            d_outputs,
+            grads,
+            metrics_markdown(preview.metrics if preview is not None else None) if snapshot.kind == "2d" else "",
+            snapshot.step_note if note_changed else gr.skip(),
+            gr.update(visible=True if snapshot.kind == "images" else "hidden") if kind_changed else gr.skip(),
+            slider,
+            frame,
+            seen_state,
+            gr.Timer(active=training),  # a paused or stopped run was drawn one last time: rest
+        )
+
+    # always_last: a tick that arrives while the last one is in flight runs right after it (not dropped),
+    # so the update rate is the timer's, or the round trip's when that is longer.
+    timer.tick(train_tick, [seen, token, frame_slider], tick_outputs, api_name="train_tick",
+               api_visibility="undocumented", trigger_mode="always_last", **cheap)
+
+    @friendly
+    def train_timelapse_frame(index: float, request: gr.Request):
+        """One snapshot of the time-lapse (image models)."""
+        return timelapse_update(manager.timelapse_frame(request.session_hash, int(index or 0)))
+
+    frame_slider.release(train_timelapse_frame, frame_slider, frame_image, api_name="train_timelapse_frame",
+                         trigger_mode="always_last", **cheap)
+
+    @friendly
+    def train_gif(request: gr.Request):
+        """The time-lapse as an animated GIF file."""
+        return str(manager.timelapse_gif(request.session_hash))
+
+    gif_btn.click(train_gif, None, download, api_name="train_gif", concurrency_limit=2,
+                  concurrency_id="train_files")
+
+    # ---------------- saving and loading ----------------
+    @friendly
+    def train_save(name: str, overwrite: bool, request: gr.Request):
+        """Save the run as a resumable checkpoint and offer it as a .zip download."""
+        key = request.session_hash
+        name = validate_name(name)
+        directory = manager.save(key, name, overwrite=bool(overwrite))
+        archive = manager.export_zip(key, name)
+        note = (f"Saved as **saved/{name}** in `{directory}`: the Explore, Quiz and Evaluate tabs list it, and "
+                "**Load** brings it back here to keep training.")
+        return note, str(archive), gr.update(choices=saved_run_choices(), value=f"saved/{name}")
+
+    save_btn.click(train_save, [save_name, overwrite], [save_note, download, saved_runs], api_name="train_save",
+                   concurrency_limit=2, concurrency_id="train_files")
+
+    def train_saved_runs():
+        """The saved runs that can be loaded back (resumable checkpoints)."""
+        return gr.update(choices=saved_run_choices())
+
+    refresh_btn.click(train_saved_runs, None, saved_runs, api_name="train_saved_runs", **cheap)
+
+    @friendly
+    def train_load(name: str, request: gr.Request):
+        """Load a saved run into this tab (paused: Resume continues training it)."""
+        if not name:
+            raise RunError("pick a saved run first")
+        snapshot = manager.load(request.session_hash, name)
+        config = TrainingConfig(**snapshot.config)
+        note = f"Loaded **{name}** at step {snapshot.step:,}. Press **Resume** to keep training it, or **Step**."
+        return status_markdown(snapshot), note, active(), *config_updates(config)
+
+    load_btn.click(train_load, saved_runs, [*button_outputs, *config_inputs], api_name="train_load",
+                   concurrency_limit=2, concurrency_id="train_files")
+
+    # ---------------- numbers for API clients ----------------
+    def train_status(request: gr.Request) -> dict:
+        """The run's status and latest numbers as JSON (step, losses, D outputs, rates, queue position)."""
+        snapshot = manager.snapshot(request.session_hash)
+        if snapshot is None:
+            return {"status": "none", "message": "no run yet: call /train_start or /train_step", "step": 0}
+        result = snapshot.as_dict()
+        with_preview = manager.preview(request.session_hash) if snapshot.kind == "2d" else None
+        if with_preview is not None and with_preview.metrics:
+            result["metrics"] = with_preview.metrics
+        return result
+
+    gr.api(train_status, api_name="train_status", concurrency_limit=None)
+
+    # ---------------- sessions: a reload keeps the run, closing the tab frees it ----------------
+    def train_attach(browser_token: str, request: gr.Request):
+        key = request.session_hash
+        browser_token = browser_token or secrets.token_urlsafe(18)
+        manager.bind_token(key, browser_token)
+        found = manager.attach(browser_token, key) or manager.has_run_for_token(browser_token)
+        return browser_token, gr.Timer(active=found)
+
+    def train_release(request: gr.Request) -> None:
+        manager.release(request.session_hash)
+
+    if blocks is not None:
+        blocks.load(train_attach, token, [token, timer], api_name="train_attach", api_visibility="private",
+                    **cheap)
+        blocks.unload(train_release)
+    return manager
+

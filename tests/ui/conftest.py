@@ -17,6 +17,7 @@ def app_url(tmp_path_factory):
     os.environ["GRADIO_TEMP_DIR"] = str(tmp_path_factory.mktemp("gradio"))
     os.environ["GANLAB_CHECKPOINTS"] = str(tmp_path_factory.mktemp("saved-checkpoints"))
     os.environ["GANLAB_QUIZ_DB"] = str(tmp_path_factory.mktemp("quiz") / "quiz.sqlite")
+    os.environ["GANLAB_QUIZ_POOLS"] = str(tmp_path_factory.mktemp("quiz-pools"))
     os.environ.setdefault("NO_PROXY", "localhost,127.0.0.1")
     from ganlab.ui.app import launch
 

@@ -1,0 +1,263 @@
+"""Quiz under load: many participants answering whole decks at once through the app's HTTP API.
+
+Starts the full app on loopback in a subprocess (fresh database and pools in a temporary folder,
+a small random generator as the fake source), creates a quiz, then drives N simulated
+participants concurrently, each in its own browser session speaking Gradio's queue protocol (the
+same requests a browser sends): join, then answer every trial of the deck. Each answer's latency is
+the full round trip a participant waits for: the answer is committed (fsync'd), the next trial
+is rendered and sent back. At the end the database is opened directly to check that every
+answer is stored exactly once and that every acknowledged answer is there as sent.
+
+    python bench/bench_quiz_load.py                          # 100 participants x 20 trials, no pause
+    python bench/bench_quiz_load.py --participants 200 --think-ms 500
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import secrets
+import socket
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import httpx
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from ganlab.ui.quiz import PARTICIPANT_VIEW as VIEW  # noqa: E402  (the order of a participant view's outputs)
+
+NO_PARTICIPANT = {"code": "", "nickname": "", "token": ""}
+
+
+class Session:
+    """One browser session: POST /gradio_api/queue/join, then read the SSE stream for the result."""
+
+    def __init__(self, url: str, dependencies: dict[str, int]) -> None:
+        self.url = url
+        self.dependencies = dependencies
+        self.session_hash = secrets.token_hex(8)
+        self.http = httpx.Client(timeout=120)
+
+    def call(self, api_name: str, *data) -> list:
+        body = {"data": list(data), "event_data": None, "fn_index": self.dependencies[api_name],
+                "trigger_id": None, "session_hash": self.session_hash}
+        event_id = self.http.post(f"{self.url}/gradio_api/queue/join", json=body).json()["event_id"]
+        with self.http.stream("GET", f"{self.url}/gradio_api/queue/data",
+                              params={"session_hash": self.session_hash}) as stream:
+            for line in stream.iter_lines():
+                if line.startswith("data:"):
+                    message = json.loads(line[5:])
+                    if message.get("msg") == "process_completed" and message.get("event_id") == event_id:
+                        if not message.get("success"):
+                            raise RuntimeError(message.get("output", {}).get("error") or "call failed")
+                        return message["output"]["data"]
+        raise RuntimeError("stream ended without a result")
+
+    def close(self) -> None:
+        self.http.close()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def start_app(folder: Path, port: int) -> subprocess.Popen:
+    env = {
+        **os.environ,
+        "GANLAB_QUIZ_DB": str(folder / "quiz.sqlite"),
+        "GANLAB_CHECKPOINTS": str(folder / "checkpoints"),
+        "GANLAB_QUIZ_POOLS": str(folder / "pools"),
+        "GRADIO_TEMP_DIR": str(folder / "gradio"),
+        "TMPDIR": str(folder),
+        "GANLAB_OFFLINE": "1",
+        "GRADIO_ANALYTICS_ENABLED": "False",
+        "NO_PROXY": "localhost,127.0.0.1",
+    }
+    command = [sys.executable, "-c", f"from ganlab.ui.app import launch; launch(server_port={port}, quiet=True)"]
+    log = (folder / "server.log").open("ab")
+    process = subprocess.Popen(command, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
+    deadline = time.time() + 180
+    while time.time() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"the app exited; see {folder / 'server.log'}")
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/config", timeout=2).status_code == 200:
+                return process
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.5)
+    process.kill()
+    raise RuntimeError("the app did not start within 3 minutes")
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process (Linux), to report server CPU per answer: a figure that
+    does not depend on what else the (shared) machine is doing."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return float("nan")
+
+
+def save_generator(folder: Path) -> None:
+    import torch
+
+    from ganlab.checkpoints import save_model
+    from ganlab.models.gan import Generator, GeneratorConfig
+
+    torch.manual_seed(0)
+    generator = Generator(GeneratorConfig(arch="dcgan", data_shape=(1, 28, 28), noise_dim=16, width=16))
+    save_model(generator, folder, metadata={"dataset": "mnist"})
+
+
+def participant(url: str, dependencies: dict, code: str, name: str, think_s: float, start: threading.Barrier,
+                latencies: list, acknowledged: list, errors: list) -> None:
+    session = Session(url, dependencies)
+    try:
+        view = dict(zip(VIEW, session.call("quiz_join", code, name, "", NO_PARTICIPANT), strict=True))
+        start.wait()
+        while view["trial_number"] is not None:
+            if think_s:
+                time.sleep(think_s)
+            label = secrets.choice(["Real", "Fake"])
+            number = int(view["trial_number"])
+            began = time.perf_counter()
+            data = session.call("quiz_answer", label, number, view["trial_id"], None, None, view["saved"])
+            latencies.append(time.perf_counter() - began)
+            acknowledged.append((name, number, label.lower()))
+            view = dict(zip(VIEW, data, strict=True))
+            if not view["trial_id"]:
+                break  # the deck is done: the done view carries no trial
+    except Exception as error:  # noqa: BLE001 - report every failure, keep the others going
+        errors.append(f"{name}: {error}")
+        try:
+            start.abort()
+        except threading.BrokenBarrierError:
+            pass
+    finally:
+        session.close()
+
+
+def check_database(path: Path, code: str, acknowledged: list, participants: int, trials: int) -> list[str]:
+    """Every answer stored exactly once, and every acknowledged answer stored as sent."""
+    problems = []
+    connection = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        rows = connection.execute(
+            "SELECT p.nickname, a.trial_index, a.answer FROM answers a "
+            "JOIN participants p ON p.id = a.participant_id JOIN quizzes q ON q.id = a.quiz_id WHERE q.code = ?",
+            (code,),
+        ).fetchall()
+    finally:
+        connection.close()
+    stored: dict[tuple[str, int], list[str]] = {}
+    for nickname, index, answer in rows:
+        stored.setdefault((nickname, index + 1), []).append(answer)
+    duplicates = [key for key, answers in stored.items() if len(answers) != 1]
+    if duplicates:
+        problems.append(f"{len(duplicates)} trials stored more than once")
+    missing = [(n, t, a) for n, t, a in acknowledged if stored.get((n, t)) != [a]]
+    if missing:
+        problems.append(f"{len(missing)} acknowledged answers missing or different, e.g. {missing[:3]}")
+    if len(rows) != participants * trials:
+        problems.append(f"{len(rows)} answers stored; expected {participants * trials}")
+    return problems
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--participants", type=int, default=100)
+    parser.add_argument("--trials", type=int, choices=[20, 50, 100], default=20, help="deck size")
+    parser.add_argument("--think-ms", type=float, default=0, help="pause before each answer (0 = flat out)")
+    parser.add_argument("--keep", action="store_true", help="keep the temporary folder (database, log)")
+    args = parser.parse_args()
+
+    folder = Path(tempfile.mkdtemp(prefix="ganlab-bench-quiz-"))
+    save_generator(folder / "checkpoints" / "bench")
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    print(f"starting the app on {url} (data in {folder}) ...", flush=True)
+    server = start_app(folder, port)
+    try:
+        dependencies = {d["api_name"]: d["id"] for d in httpx.get(f"{url}/config").json()["dependencies"]
+                        if d.get("api_name")}
+        owner = Session(url, dependencies)
+        created = owner.call("quiz_create", "Load test", ["saved/bench"], args.trials, "single", False, False, 0,
+                             0.0, False)
+        code = created[3]
+        owner.close()
+        latencies: list[float] = []
+        acknowledged: list[tuple[str, int, str]] = []
+        errors: list[str] = []
+        barrier = threading.Barrier(args.participants + 1)
+        threads = [
+            threading.Thread(target=participant, args=(url, dependencies, code, f"p{i:04d}", args.think_ms / 1000,
+                                                       barrier, latencies, acknowledged, errors), daemon=True)
+            for i in range(args.participants)
+        ]
+        for thread in threads:
+            thread.start()
+        print(f"{args.participants} participants joining quiz {code} ...", flush=True)
+        barrier.wait(timeout=600)
+        began, cpu_before, load_before = time.perf_counter(), cpu_seconds(server.pid), os.getloadavg()[0]
+        for thread in threads:
+            thread.join()
+        wall = time.perf_counter() - began
+        server_cpu = cpu_seconds(server.pid) - cpu_before
+        load_after = os.getloadavg()[0]
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+    problems = check_database(folder / "quiz.sqlite", code, acknowledged, args.participants, args.trials)
+    ms = sorted(1000 * x for x in latencies)
+    quantile = statistics.quantiles(ms, n=100) if len(ms) > 1 else [ms[0]] * 99
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True,
+                            text=True).stdout.strip() or "?"
+    import gradio
+
+    cpu = platform.processor() or platform.machine()
+    try:
+        cpu = next(line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    print(f"\n### Quiz under load ({time.strftime('%Y-%m-%d')}, commit {commit})\n")
+    print(f"Machine: {cpu}, {os.cpu_count()} cores (shared), Python {platform.python_version()}, "
+          f"gradio {gradio.__version__}, SQLite {sqlite3.sqlite_version} (WAL, synchronous=FULL)  ")
+    print(f"Command: `python bench/bench_quiz_load.py {' '.join(sys.argv[1:])}`  ")
+    print(f"Load average (1 min) at start / end: {load_before:.1f} / {load_after:.1f} (other work on the machine "
+          "slows every figure but the server CPU per answer)  ")
+    print("Latency: the full round trip of one answer over HTTP (queue, commit with fsync, render and send "
+          "the next trial); the benchmark's clients share the machine with the server.\n")
+    print("| participants | trials each | think time | answers | wall time | answers/s | p50 latency | "
+          "p95 latency | max | server CPU per answer | errors | every answer stored exactly once |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+    verdict = "yes" if not problems else "NO: " + "; ".join(problems)
+    print(f"| {args.participants} | {args.trials} | {args.think_ms:g} ms | {len(ms)} | {wall:.1f} s | "
+          f"{len(ms) / wall:.0f} | {quantile[49]:.0f} ms | {quantile[94]:.0f} ms | {ms[-1]:.0f} ms | "
+          f"{1000 * server_cpu / max(1, len(ms)):.1f} ms | {len(errors)} | {verdict} |")
+    for error in errors[:5]:
+        print(f"\nerror: {error}")
+    if not args.keep:
+        import shutil
+
+        shutil.rmtree(folder, ignore_errors=True)
+    if problems or errors:
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

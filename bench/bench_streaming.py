@@ -1,0 +1,209 @@
+"""Does watching a run slow it down?  Training steps/s through the app's live path vs the bare loop.
+
+Three ways to train the same config for the same wall-clock time, interleaved, median of 3:
+
+1. **bare**: ``Trainer.run()`` in a loop, nothing else;
+2. **manager + reader**: a ``RunManager`` run (background thread) with a reader thread that does
+   what the Train tab's timer does every 0.4 s: snapshot, preview (GAN Lab view or sample grid,
+   metrics, PNG) and the curve tables;
+3. **app + client**: the whole app launched on loopback and a ``gradio_client`` in another process
+   (as a browser would be) that starts the run and calls the timer's endpoint (``/train_tick``)
+   every 0.4 s, downloading each new picture.
+
+It prints a markdown table (steps/s, ratio to bare, preview updates delivered per second) for
+docs/BENCHMARKS.md. Goals: ratio >= 0.9, and >= 2 preview updates per second.
+
+    python bench/bench_streaming.py                 # ring8, 8 s per measurement
+    python bench/bench_streaming.py --dataset mnist --seconds 10
+
+torch runs with ``--threads`` intra-op threads (default 1: on a shared 2-core CPU one thread per
+training is much faster for these small models, and every path gets the same setting).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+os.environ.setdefault("GANLAB_OFFLINE", "1")
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+os.environ.setdefault("NO_PROXY", "localhost,127.0.0.1")
+
+import torch  # noqa: E402
+
+from ganlab.presets import default_config  # noqa: E402
+from ganlab.runs import RunManager  # noqa: E402
+from ganlab.training import Trainer  # noqa: E402
+
+TICK_SECONDS = 0.4  # the Train tab's timer
+
+
+def bare(config, seconds: float) -> tuple[float, float]:
+    trainer = Trainer(config)
+    list(trainer.run(max_steps=5))  # warm-up: first-call costs are not throughput
+    start_steps, started = trainer.step_count, time.perf_counter()
+    for _ in trainer.run(max_seconds=seconds):
+        pass
+    return (trainer.step_count - start_steps) / (time.perf_counter() - started), float("nan")
+
+
+def manager_with_reader(config, seconds: float) -> tuple[float, float]:
+    from ganlab.ui.train import curve_frames
+
+    with tempfile.TemporaryDirectory() as folder:
+        manager = RunManager(max_trainings=1, preview_dir=folder)
+        try:
+            manager.create("bench", config)
+            for _ in range(5):
+                manager.step("bench")
+            manager.preview("bench", force=True)  # warm-up: first figure, metric imports
+            stop = threading.Event()
+            delivered = []
+
+            def reader() -> None:
+                last = None
+                while not stop.is_set():
+                    tick_started = time.perf_counter()
+                    snapshot = manager.snapshot("bench")
+                    preview = manager.preview("bench")
+                    curve_frames(snapshot)
+                    if preview is not last:
+                        delivered.append(time.perf_counter())
+                        last = preview
+                    stop.wait(max(0.0, TICK_SECONDS - (time.perf_counter() - tick_started)))
+
+            manager.resume("bench")
+            time.sleep(0.2)
+            start_steps, started = manager.snapshot("bench").step, time.perf_counter()
+            thread = threading.Thread(target=reader, daemon=True)
+            thread.start()
+            time.sleep(seconds)
+            steps = manager.snapshot("bench").step - start_steps
+            elapsed = time.perf_counter() - started
+            stop.set()
+            thread.join()
+            return steps / elapsed, len(delivered) / elapsed
+        finally:
+            manager.shutdown()
+
+
+def client_loop(url: str, dataset: str, seconds: float) -> dict:
+    """The browser's part, run in its own process: start a run, tick every 0.4 s, count new pictures."""
+    from gradio_client import Client
+
+    config = default_config(dataset)
+    client = Client(url, analytics_enabled=False, verbose=False)
+    try:
+        settings = {name: getattr(config, name) for name in (
+            "model", "loss", "lr_g", "lr_d", "beta1", "beta2", "batch_size", "d_steps", "noise_dim",
+            "noise_distribution", "width", "depth", "seed", "gp_weight", "clip_value", "spectral_norm")}
+        client.predict(dataset=dataset, **settings, api_name="/train_start")
+        client.predict("", 0, api_name="/train_tick")  # warm-up: first figure, first download
+        time.sleep(0.2)
+        start_steps, started = client.predict(api_name="/train_status")["step"], time.perf_counter()
+        delivered, last_picture = 0, None
+        while time.perf_counter() - started < seconds:
+            tick_started = time.perf_counter()
+            picture = client.predict("", 0, api_name="/train_tick")[1]
+            if isinstance(picture, str) and picture != last_picture:
+                delivered += 1
+                last_picture = picture
+            time.sleep(max(0.0, TICK_SECONDS - (time.perf_counter() - tick_started)))
+        elapsed = time.perf_counter() - started
+        steps = client.predict(api_name="/train_status")["step"] - start_steps
+        client.predict(api_name="/train_stop")
+        return {"steps_per_second": steps / elapsed, "updates_per_second": delivered / elapsed}
+    finally:
+        client.close()
+
+
+def app_with_client(url: str, dataset: str, seconds: float) -> tuple[float, float]:
+    output = subprocess.run(
+        [sys.executable, __file__, "--client", url, "--dataset", dataset, "--seconds", str(seconds)],
+        check=True, capture_output=True, text=True,
+    ).stdout
+    result = json.loads(output.strip().splitlines()[-1])
+    return result["steps_per_second"], result["updates_per_second"]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--dataset", default="ring8", help="ring8 (default), another 2D toy, or mnist")
+    parser.add_argument("--seconds", type=float, default=8.0, help="wall-clock seconds per measurement")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--no-app", action="store_true", help="skip the launched-app measurement")
+    parser.add_argument("--threads", type=int, default=1, help="torch intra-op threads (default 1)")
+    parser.add_argument("--client", metavar="URL", help=argparse.SUPPRESS)  # internal: the client process
+    args = parser.parse_args()
+    if args.client:
+        print(json.dumps(client_loop(args.client, args.dataset, args.seconds)))
+        return
+    torch.set_num_threads(args.threads)
+    config = default_config(args.dataset)
+
+    url = None
+    if not args.no_app:
+        os.environ.setdefault("GRADIO_TEMP_DIR", tempfile.mkdtemp(prefix="ganlab-bench-gradio-"))
+        os.environ.setdefault("GANLAB_CHECKPOINTS", tempfile.mkdtemp(prefix="ganlab-bench-ckpt-"))
+        from ganlab.ui.app import launch
+
+        _, url, _ = launch(prevent_thread_lock=True, quiet=True, server_port=None)
+
+    paths = {"bare Trainer.run()": lambda: bare(config, args.seconds),
+             "RunManager + reader (0.4 s previews)": lambda: manager_with_reader(config, args.seconds)}
+    if url:
+        paths["app + gradio_client (/train_tick every 0.4 s)"] = lambda: app_with_client(url, args.dataset,
+                                                                                          args.seconds)
+    # One unrecorded round first: imports, the first figure and the app's own warm-up are not throughput.
+    warm_up = {"bare Trainer.run()": lambda: bare(config, 1.5),
+               "RunManager + reader (0.4 s previews)": lambda: manager_with_reader(config, 1.5)}
+    if url:
+        warm_up["app"] = lambda: app_with_client(url, args.dataset, 1.5)
+    for measure in warm_up.values():
+        measure()
+    results: dict[str, list[tuple[float, float]]] = {name: [] for name in paths}
+    names = list(paths)
+    for repeat in range(args.repeats):
+        # Interleaved, in alternating order: a busy moment on a shared machine hurts every path alike.
+        for name in names if repeat % 2 == 0 else reversed(names):
+            results[name].append(paths[name]())
+            print(f"  repeat {repeat + 1}: {name}: {results[name][-1][0]:.1f} steps/s", file=sys.stderr)
+
+    bare_rates = [r[0] for r in results["bare Trainer.run()"]]
+    print(f"\nStreaming overhead: {args.dataset}, {config.model} width {config.width}, batch {config.batch_size}; "
+          f"{args.seconds:g} s per measurement, {args.repeats} interleaved repeats; torch threads "
+          f"{torch.get_num_threads()}, {os.cpu_count()} CPU cores\n")
+    print("| path | steps/s (median) | ratio to bare (median of paired repeats) | ratio range | preview updates/s |")
+    print("|---|---:|---:|---:|---:|")
+    verdicts = []
+    for name, values in results.items():
+        rate = statistics.median(v[0] for v in values)
+        ratios = [v[0] / b for v, b in zip(values, bare_rates, strict=True)]
+        ratio = statistics.median(ratios)
+        updates = [v[1] for v in values if v[1] == v[1]]
+        shown = f"{statistics.median(updates):.2f}" if updates else "—"
+        print(f"| {name} | {rate:.1f} | {ratio:.2f} | {min(ratios):.2f}–{max(ratios):.2f} | {shown} |")
+        if updates:
+            verdicts.append(f"{name}: ratio {ratio:.2f} ({'meets' if ratio >= 0.9 else 'below'} the 0.9 goal), "
+                            f"{statistics.median(updates):.2f} previews/s "
+                            f"({'meets' if statistics.median(updates) >= 2 else 'below'} the 2/s goal)")
+    print()
+    for line in verdicts:
+        print(f"- {line}")
+    if url:
+        import gradio as gr
+
+        gr.close_all()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,159 @@
+"""The Train tab's endpoints, called through gradio_client against the launched app.
+
+Each gradio_client session is one browser session: its run is keyed by the client's session, and
+closing the client releases (stops and frees) the run.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+from gradio_client import Client, handle_file
+from gradio_client.exceptions import AppError
+
+from ganlab.checkpoints import available_generators
+
+
+def wait_for(client: Client, condition, timeout: float = 15.0) -> dict:
+    deadline = time.monotonic() + timeout
+    status = client.predict(api_name="/train_status")
+    while not condition(status) and time.monotonic() < deadline:
+        time.sleep(0.2)
+        status = client.predict(api_name="/train_status")
+    assert condition(status), status
+    return status
+
+
+@pytest.fixture(scope="module")
+def fresh(app_url):
+    """A second client (its own session, so its own run), shared by the tests below."""
+    client = Client(app_url, analytics_enabled=False, verbose=False)
+    yield client
+    client.close()
+
+
+def test_every_train_event_has_a_stable_api_name(client):
+    endpoints = set(client.view_api(return_format="dict", print_info=False)["named_endpoints"])
+    expected = {"/train_start", "/train_pause", "/train_resume", "/train_stop", "/train_reset", "/train_step",
+                "/train_update", "/train_status", "/train_save", "/train_load", "/train_saved_runs", "/train_gif",
+                "/train_dataset", "/train_timelapse_frame", "/train_preset_healthy", "/train_preset_mode_collapse",
+                "/train_preset_vanishing_gradients", "/train_preset_oscillation"}
+    assert expected <= endpoints
+
+
+def test_start_status_pause_step_update_stop(client):
+    assert client.predict(api_name="/train_status")["status"] in ("none", "stopped", "paused", "ready")
+    status_line, _, _ = client.predict(batch_size=64, width=32, api_name="/train_start")
+    assert "running" in status_line
+    first = wait_for(client, lambda s: s["status"] == "running" and s["step"] > 0)
+    grown = wait_for(client, lambda s: s["step"] > first["step"] + 10)
+    assert 0 < grown["latest"]["d_real"] < 1 and grown["steps_per_second"] > 0
+    assert "metrics" in wait_for(client, lambda s: "metrics" in s)  # live mode coverage for 2D data
+
+    paused_line = client.predict(api_name="/train_pause")[0]
+    assert "paused" in paused_line
+    time.sleep(0.2)
+    before = client.predict(api_name="/train_status")["step"]
+    _, note, _ = client.predict(api_name="/train_step")
+    assert "D move" in note and "G move" in note
+    assert client.predict(api_name="/train_status")["step"] == before + 1
+
+    applied = client.predict(lr_g=5e-4, lr_d=1e-3, beta1=0.5, beta2=0.999, batch_size=32, d_steps=2,
+                             gp_weight=10, clip_value=0.01, api_name="/train_update")
+    assert "lr G 0.0005" in applied and "D steps 2" in applied
+    config = client.predict(api_name="/train_status")["config"]
+    assert config["lr_g"] == 5e-4 and config["batch_size"] == 32 and config["d_steps"] == 2
+
+    assert "running" in client.predict(api_name="/train_resume")[0]
+    assert "stopped" in client.predict(api_name="/train_stop")[0]
+    assert client.predict(api_name="/train_status")["status"] == "stopped"
+    assert "Reset" in client.predict(api_name="/train_reset")[1]
+    assert client.predict(api_name="/train_status")["step"] == 0
+
+
+@pytest.mark.parametrize("bad, message", [
+    (dict(lr_g=5), "learning rate lr_g must be > 0 and <= 1; got 5"),
+    (dict(batch_size=0), "batch size must be between 1 and"),
+    (dict(beta1=1.5), "Adam beta1 must be in [0, 1)"),
+    (dict(width=None), "width is empty"),
+    (dict(model="dcgan"), "DCGAN models need image data"),
+    (dict(width=2048, depth=8), "million parameters"),
+    (dict(dataset="csv"), "upload a CSV file"),
+    (dict(dataset="folder"), "upload a .zip of images"),
+    (dict(dataset="draw"), "drawing is empty"),
+])
+def test_bad_settings_give_a_clear_error(fresh, bad, message):
+    if bad == dict(lr_g=5):  # the first: this session has no run yet
+        with pytest.raises(AppError, match="no run yet"):
+            fresh.predict(api_name="/train_pause")
+        assert fresh.predict(api_name="/train_status")["status"] == "none"
+    with pytest.raises(AppError) as error:
+        fresh.predict(**bad, api_name="/train_start")
+    assert message in str(error.value)
+    assert "Traceback" not in str(error.value)
+
+
+def test_csv_upload_trains_on_the_points_and_bad_csv_is_explained(fresh, tmp_path):
+    good = tmp_path / "points.csv"
+    good.write_text("x,y\n" + "\n".join(f"{i % 7 * 0.3},{i % 5 * 0.2}" for i in range(200)))
+    line = fresh.predict(dataset="csv", points_csv=handle_file(str(good)), width=16, batch_size=32,
+                         api_name="/train_start")[0]
+    assert "running" in line and "your CSV" in line
+    wait_for(fresh, lambda s: s["step"] > 3)
+    bad = tmp_path / "bad.csv"
+    bad.write_text("x,y\n1,2\n3,banana\n")
+    with pytest.raises(AppError, match="line 3: x and y must be numbers"):
+        fresh.predict(dataset="csv", points_csv=handle_file(str(bad)), api_name="/train_start")
+
+
+def test_an_upload_that_is_not_images_is_refused(fresh, tmp_path):
+    fake_zip = tmp_path / "holiday.zip"
+    fake_zip.write_bytes(b"this is not a zip file")
+    with pytest.raises(AppError, match="neither a folder nor a .zip"):
+        fresh.predict(dataset="folder", images_zip=handle_file(str(fake_zip)), api_name="/train_start")
+
+
+def test_presets_and_dataset_defaults(fresh):
+    note, model, loss, lr_g, lr_d, *rest = fresh.predict("ring8", api_name="/train_preset_mode_collapse")
+    assert "Mode collapse" in note and "modes covered" in note and lr_g == 5e-3 and lr_d == 5e-4
+    note = fresh.predict("ring8", api_name="/train_preset_vanishing_gradients")
+    assert note[2] == "minimax"
+    with pytest.raises(AppError, match="presets are for the 2D datasets"):
+        fresh.predict("mnist", api_name="/train_preset_healthy")
+    described, *settings = fresh.predict("mnist", api_name="/train_dataset")
+    assert "MNIST train" in described and "dcgan" in settings and 2e-4 in settings  # the image defaults
+
+
+def test_save_lists_downloads_and_loads_back(fresh):
+    fresh.predict(width=16, batch_size=32, api_name="/train_reset")  # fresh weights, this session's run
+    fresh.predict(api_name="/train_step")
+    fresh.predict(api_name="/train_step")
+    note, archive, choices = fresh.predict("api-run", True, api_name="/train_save")
+    assert "saved/api-run" in note and Path(archive).name == "api-run.zip" and Path(archive).stat().st_size > 0
+    assert "saved/api-run" in available_generators()
+    with pytest.raises(AppError, match="letters, digits"):
+        fresh.predict("../escape", False, api_name="/train_save")
+    listed = [c[0] for c in fresh.predict(api_name="/train_saved_runs")["choices"]]
+    assert "saved/api-run" in listed
+    status_line, note, *_ = fresh.predict("saved/api-run", api_name="/train_load")
+    assert "step 2" in status_line and "Loaded" in note
+    assert fresh.predict(api_name="/train_status")["step"] == 2
+
+
+def test_closing_the_client_frees_its_run(app_url, monkeypatch):
+    # The server notices a closed session at its next heartbeat (every 15 s by default): beat faster.
+    monkeypatch.setenv("GRADIO_HEARTBEAT_INTERVAL", "0.5")
+    client = Client(app_url, analytics_enabled=False, verbose=False)
+    client.predict(width=16, batch_size=32, api_name="/train_start")
+    wait_for(client, lambda s: s["step"] > 0)
+    from ganlab.runs import RunManager
+
+    managers = [m for m in RunManager.instances() if m.run_count]
+    before = sum(m.run_count for m in managers)
+    client.close()
+    deadline = time.monotonic() + 20
+    while sum(m.run_count for m in managers) >= before and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert sum(m.run_count for m in managers) < before
