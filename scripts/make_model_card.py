@@ -37,7 +37,6 @@ def main() -> None:
     folder: Path = args.checkpoint
     generator = load_model(folder, kind="generator")
     meta = generator.checkpoint_metadata
-    run = json.loads((folder / "run.json").read_text()) if (folder / "run.json").is_file() else {}
 
     images, _ = generate_images(generator, 64, seed=0)
     save_png(upscale(make_grid(images, columns=8), 2), folder / "samples.png")
@@ -98,7 +97,7 @@ training set than unseen real digits do.
 {grids}
 """
     (folder / "README.md").write_text(card)
-    for leftover in ("discriminator", "optimizer.safetensors", "run.json"):
+    for leftover in ("discriminator", "generator-iterate", "optimizer.safetensors", "run.json"):
         path = folder / leftover
         if path.is_dir():
             shutil.rmtree(path)
