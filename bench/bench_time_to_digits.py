@@ -44,7 +44,11 @@ def textbook_config(seed: int):
                           beta1=0.5, loss="nonsaturating", spectral_norm=False, seed=seed)
 
 
-CONFIGS = {"app": lambda seed: default_config("mnist", "dcgan", seed=seed), "textbook": textbook_config}
+CONFIGS = {
+    "app": lambda seed: default_config("mnist", "dcgan", seed=seed),
+    "app-conditional": lambda seed: default_config("mnist", "cdcgan", seed=seed),
+    "textbook": textbook_config,
+}
 
 
 def measure(name: str, seed: int, data, classifier, real_features, real_ref_fid, max_seconds: float,

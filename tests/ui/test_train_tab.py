@@ -75,8 +75,11 @@ def test_pause_step_and_stop(train):
     page.click("#train-step")
     note = wait_text(page, "#train-step-note", "G move")
     assert "D move" in note and "D(G(z))" in note
-    page.locator("#train-lr-g input").fill("0.0005")  # a live change: applied on Enter
-    page.locator("#train-lr-g input").press("Enter")
+    box = page.locator("#train-lr-g input")
+    box.click()  # focus first: the step's own updates of the page must be done before we type
+    time.sleep(1.0)
+    box.fill("0.0005")  # a live change: applied on Enter
+    box.press("Enter")
     assert "lr G 0.0005" in wait_text(page, "#train-step-note", "Applied live")
     page.click("#train-stop")
     wait_text(page, "#train-status .md", "stopped")
