@@ -45,8 +45,8 @@ def textbook_config(seed: int):
 
 
 CONFIGS = {
-    "app": lambda seed: default_config("mnist", "dcgan", seed=seed),
-    "app-conditional": lambda seed: default_config("mnist", "cdcgan", seed=seed),
+    "app": lambda seed: default_config("mnist", seed=seed),  # the app's default MNIST run (conditional)
+    "app-unconditional": lambda seed: default_config("mnist", "dcgan", seed=seed),
     "textbook": textbook_config,
 }
 

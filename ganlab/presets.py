@@ -15,7 +15,9 @@ from ganlab.training import IMAGE_DATASETS, TrainingConfig
 def default_config(dataset: str = "ring8", model: str | None = None, **overrides: object) -> TrainingConfig:
     """The configuration a new run starts from for ``dataset`` (and ``model``)."""
     if dataset in IMAGE_DATASETS or dataset == "folder":
-        model = model or "dcgan"
+        # Labelled data defaults to the conditional DCGAN: it makes recognisable digits about twice as fast
+        # on a CPU (bench/bench_time_to_digits.py) and its fixed-noise grid shows one class per column.
+        model = model or ("cdcgan" if dataset in IMAGE_DATASETS else "dcgan")
         base = dict(
             # Measured in bench/bench_time_to_digits.py (docs/BENCHMARKS.md): a width-32 DCGAN at lr 1e-3 with
             # an EMA of G reaches a higher classifier IS per CPU-second than the textbook width-64 model at 2e-4.

@@ -240,7 +240,7 @@ def test_user_drawn_data_is_saved_with_the_run(manager):
 def test_image_runs_show_sample_grids_and_a_time_lapse(tmp_path):
     manager = RunManager(max_trainings=1, timelapse_every_s=0.3)
     try:
-        config = default_config("mnist", width=8, batch_size=16, noise_dim=16)
+        config = default_config("mnist", "dcgan", width=8, batch_size=16, noise_dim=16)
         manager.start("img", config)
         assert wait_until(lambda: manager.snapshot("img").timelapse_frames >= 2, timeout=20)
         preview = manager.preview("img")

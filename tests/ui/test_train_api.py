@@ -123,7 +123,7 @@ def test_presets_and_dataset_defaults(fresh):
     with pytest.raises(AppError, match="presets are for the 2D datasets"):
         fresh.predict("mnist", api_name="/train_preset_healthy")
     described, *settings = fresh.predict("mnist", api_name="/train_dataset")
-    assert "MNIST train" in described and "dcgan" in settings and 1e-3 in settings  # the image defaults
+    assert "MNIST train" in described and "cdcgan" in settings and 1e-3 in settings  # the image defaults
 
 
 def test_save_lists_downloads_and_loads_back(fresh):
