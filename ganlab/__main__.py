@@ -213,10 +213,11 @@ def cmd_sample(args: argparse.Namespace) -> int:
         if labels is not None:
             arrays["labels"] = labels
         np.savez_compressed(base.with_suffix(".npz"), **arrays)
-        shown = images[:256]
-        if labels is not None:  # sort by class so each row of the grid reads as one digit
-            shown = images[np.argsort(labels, kind="stable")][:256] if args.label is None else shown
-        save_png(make_grid(shown, columns=k if k and args.label is None and args.n >= k else None), base.with_suffix(".png"))
+        by_class = labels is not None and args.label is None
+        if by_class:  # sort by class so each row of the grid reads as one class
+            images = images[np.argsort(labels, kind="stable")]
+        columns = k if by_class and args.n >= k else None
+        save_png(make_grid(images[:256], columns=columns), base.with_suffix(".png"))
     else:
         points, _ = generate(generator, args.n, seed=args.seed)
         np.savez_compressed(base.with_suffix(".npz"), points=points.numpy())

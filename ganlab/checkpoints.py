@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import importlib
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -159,23 +160,30 @@ def load_model(
 
 def user_checkpoint_dir() -> Path:
     """Where checkpoints saved from the app live (``GANLAB_CHECKPOINTS``, else ~/.cache/ganlab/checkpoints)."""
-    import os
-
     root = os.environ.get("GANLAB_CHECKPOINTS")
     return Path(root) if root else Path.home() / ".cache" / "ganlab" / "checkpoints"
 
 
-def available_generators() -> dict[str, Path]:
-    """Every generator a user can pick: shipped ones by name, then saved ones as "saved/<name>"."""
+def available_generators(*, images_only: bool = False) -> dict[str, Path]:
+    """Every generator a user can pick: shipped ones by name, then saved ones as "saved/<name>".
+
+    ``images_only`` leaves out generators of 2D points (what Explore, Evaluate and the quiz show).
+    """
+
+    def wanted(folder: Path) -> bool:
+        document = read_config(folder)
+        is_image = len(document["config"].get("data_shape", ())) == 3
+        return document["kind"] == "generator" and (is_image or not images_only)
+
     found: dict[str, Path] = {}
     for name in shipped_checkpoints():
-        if read_config(name)["kind"] == "generator":
+        if wanted(SHIPPED_DIR / name):
             found[name] = SHIPPED_DIR / name
     saved = user_checkpoint_dir()
     if saved.is_dir():
         for folder in sorted(saved.iterdir()):
             try:
-                if (folder / CONFIG_FILE).is_file() and read_config(folder)["kind"] == "generator":
+                if (folder / CONFIG_FILE).is_file() and wanted(folder):
                     found[f"saved/{folder.name}"] = folder
             except CheckpointError:
                 continue  # a broken folder must not hide the others

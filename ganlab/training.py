@@ -111,7 +111,7 @@ class TrainingConfig:
 
     @property
     def conditional(self) -> bool:
-        return self.model.startswith("c") and self.model != "custom"
+        return self.model in ("cdcgan", "cmlp")
 
     @property
     def architecture(self) -> str:
@@ -340,7 +340,7 @@ class Trainer:
     def step(self) -> TrainingEvent:
         """``d_steps`` D moves, then one G move; returns the event (never raises on divergence)."""
         with self._lock:
-            if self.status in ("diverged",):
+            if self.status == "diverged":
                 return self._event()
             started = time.perf_counter()
             seen = self.examples_seen
@@ -484,7 +484,7 @@ class Trainer:
         return {
             "dataset": self.config.dataset,
             "data_source": getattr(self.data, "source", "toy"),
-            "training": {k: v for k, v in dataclasses.asdict(self.config).items()},
+            "training": dataclasses.asdict(self.config),
             "steps": self.step_count,
             "wall_time_seconds": round(self.wall_time, 2),
             "device": str(self.device),
@@ -519,7 +519,7 @@ class Trainer:
             raise CheckpointError(f"{run_file} is missing: this folder holds a generator, not a resumable run")
         try:
             run = json.loads(run_file.read_text())
-            config = TrainingConfig(**{k: v for k, v in run["config"].items()})
+            config = TrainingConfig(**run["config"])
         except (json.JSONDecodeError, KeyError, TypeError, ValueError) as error:
             raise CheckpointError(f"{run_file} is corrupt: {error}") from None
         trainer = cls(config, data)

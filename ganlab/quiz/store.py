@@ -81,6 +81,11 @@ def _database_url(database: str | Path) -> str:
     return text if "://" in text else f"sqlite:///{Path(text).expanduser().resolve()}"
 
 
+def _trials_in_deck(quiz: Any) -> int:
+    """A participant's whole deck: the practice trials, then the scored ones."""
+    return quiz["deck_size"] + quiz["practice_trials"]
+
+
 def _hash_secret(secret: str) -> str:
     return hashlib.sha256(secret.encode("utf-8")).hexdigest()
 
@@ -439,7 +444,7 @@ class QuizStore:
             if existing is not None:
                 if isinstance(token, str) and hmac.compare_digest(_hash_secret(token), existing["token_hash"]):
                     answered = self._count_answers(conn, existing["id"])
-                    total = quiz["deck_size"] + quiz["practice_trials"]
+                    total = _trials_in_deck(quiz)
                     return JoinResult(
                         token=token,
                         nickname=existing["nickname"],
@@ -515,7 +520,7 @@ class QuizStore:
             now = self._clock()  # after any wait for the database, as close to sending as we get
             participant, quiz = self._participant(conn, token)
             self._require_open(quiz)
-            total = quiz["deck_size"] + quiz["practice_trials"]
+            total = _trials_in_deck(quiz)
             index = self._count_answers(conn, participant["id"])
             if index >= total:
                 return None
@@ -653,7 +658,7 @@ class QuizStore:
                 raise QuizError("this quiz asks how sure you are: give a confidence from 1 to 5")
             if not quiz["ask_confidence"] and confidence is not None:
                 raise QuizError("this quiz does not ask for a confidence rating; send none")
-            total = quiz["deck_size"] + quiz["practice_trials"]
+            total = _trials_in_deck(quiz)
             if index >= total:
                 raise QuizError(f"trial {index + 1} does not exist; the deck has {total} trials")
             previous = (
@@ -724,7 +729,7 @@ class QuizStore:
         """The participant's own progress; their score only once they have finished."""
         with self._transaction(write=False) as conn:
             participant, quiz = self._participant(conn, token)
-            total = quiz["deck_size"] + quiz["practice_trials"]
+            total = _trials_in_deck(quiz)
             rows = conn.execute(
                 select(answers.c.correct, answers.c.practice).where(answers.c.participant_id == participant["id"])
             ).all()

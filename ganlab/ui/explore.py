@@ -21,7 +21,7 @@ import numpy as np
 from gradio.context import Context
 from PIL import Image
 
-from ganlab.checkpoints import CheckpointError, available_generators, read_config
+from ganlab.checkpoints import CheckpointError, available_generators
 from ganlab.imaging import upscale
 from ganlab.latent import INTERPOLATION_METHODS, LatentCache, LatentExplorer, gif_bytes, strip, truncate
 
@@ -42,14 +42,7 @@ Pick a generator, then move the sliders: **z[i]** sets one coordinate of the noi
 
 def image_generator_names() -> list[str]:
     """Names (shipped, then "saved/<name>") of every generator checkpoint that makes images."""
-    names = []
-    for name, folder in available_generators().items():
-        try:
-            if len(read_config(folder)["config"].get("data_shape", ())) == 3:
-                names.append(name)
-        except CheckpointError:
-            continue
-    return names
+    return list(available_generators(images_only=True))
 
 
 def refresh_choices(current: str | None) -> dict:
