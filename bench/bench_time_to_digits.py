@@ -47,6 +47,8 @@ def textbook_config(seed: int):
 CONFIGS = {
     "app": lambda seed: default_config("mnist", seed=seed),  # the app's default MNIST run (conditional)
     "app-unconditional": lambda seed: default_config("mnist", "dcgan", seed=seed),
+    "app-batch32": lambda seed: default_config("mnist", seed=seed, batch_size=32),
+    "app-unconditional-batch32": lambda seed: default_config("mnist", "dcgan", seed=seed, batch_size=32),
     "textbook": textbook_config,
 }
 

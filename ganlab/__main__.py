@@ -74,6 +74,8 @@ def build_parser() -> argparse.ArgumentParser:
         hyper.add_argument(flag, type=kind, help=text)
     hyper.add_argument("--noise-distribution", choices=["normal", "uniform"])
     hyper.add_argument("--spectral-norm", action="store_true", default=None, help="spectral norm in D")
+    hyper.add_argument("--minibatch-std", action=argparse.BooleanOptionalAction, default=None,
+                       help="DCGAN D sees each group's sample spread (against mode collapse)")
     hyper.add_argument("--image-size", type=int, choices=[28, 32], default=28, help="size for --data-folder images")
     hyper.add_argument("--channels", type=int, choices=[1, 3], default=1, help="1 = grayscale, 3 = RGB (--data-folder)")
     train.add_argument("--device", choices=["auto", "cuda", "mps", "cpu"], default="auto")
@@ -138,7 +140,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         overrides = {
             name: value
             for name in ("lr_g", "lr_d", "beta1", "beta2", "batch_size", "d_steps", "noise_dim", "width", "d_width",
-                         "depth", "refine", "gp_weight", "ema_decay", "noise_distribution", "spectral_norm", "loss")
+                         "depth", "refine", "gp_weight", "ema_decay", "noise_distribution", "spectral_norm", "minibatch_std", "loss")
             if (value := getattr(args, name)) is not None
         }
         config = default_config(dataset if dataset != "custom" else "custom", args.model, seed=args.seed,

@@ -45,3 +45,29 @@ def test_uniform_noise_is_in_minus_one_one():
 def test_bad_configs_are_refused_with_a_clear_message(bad, message):
     with pytest.raises(ValueError, match=message):
         GeneratorConfig(**bad)
+
+
+def test_minibatch_stddev_feature_measures_the_spread_of_each_group():
+    from ganlab.models.layers import MinibatchStdDev
+
+    layer = MinibatchStdDev(group_size=4)
+    same = torch.ones(8, 3, 5, 5)
+    out = layer(same)
+    assert out.shape == (8, 4, 5, 5)
+    assert torch.allclose(out[:, :3], same)
+    assert out[:, 3].abs().max() < 1e-3  # identical samples: no spread (a collapsed G shows up as ~0)
+    varied = torch.randn(8, 3, 5, 5)
+    spread = layer(varied)[:, 3]
+    assert spread.min() > 0.3  # unit-variance samples: spread near 1
+    # Group membership is i % (n / group): samples 0, 2, 4, 6 share one value, 1, 3, 5, 7 the other.
+    assert torch.allclose(spread[0], spread[2]) and torch.allclose(spread[1], spread[7])
+    assert not torch.allclose(spread[0], spread[1])
+    assert layer(torch.randn(6, 3, 5, 5)).shape == (6, 4, 5, 5)  # 6 does not divide by 4: one group
+
+
+def test_discriminator_with_minibatch_stddev_sees_collapse():
+    d = Discriminator(DiscriminatorConfig(arch="dcgan", data_shape=(1, 28, 28), width=8, minibatch_std=True)).eval()
+    varied = torch.rand(8, 1, 28, 28) * 2 - 1
+    collapsed = varied[:1].repeat(8, 1, 1, 1)
+    # Same first image, different company: without the feature D's output for it could not change.
+    assert not torch.allclose(d(varied)[0], d(collapsed)[0])

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from torch import nn
 
-from ganlab.models.layers import activation, maybe_spectral
+from ganlab.models.layers import MinibatchStdDev, activation, maybe_spectral
 
 
 def upsampling_steps(size: int) -> int:
@@ -48,7 +48,8 @@ def dcgan_generator_body(
 
 
 def dcgan_discriminator_body(
-    in_channels: int, size: int, width: int, act: str, spectral_norm: bool, batch_norm: bool
+    in_channels: int, size: int, width: int, act: str, spectral_norm: bool, batch_norm: bool,
+    minibatch_std: bool = False,
 ) -> nn.Module:
     steps = upsampling_steps(size)
     layers: list[nn.Module] = []
@@ -62,5 +63,8 @@ def dcgan_discriminator_body(
         layers.append(activation(act))
         current, out = out, out * 2
     final = size // 2**steps
+    if minibatch_std:
+        layers.append(MinibatchStdDev())
+        current += 1
     layers += [nn.Flatten(), maybe_spectral(nn.Linear(current * final * final, 1), spectral_norm)]
     return nn.Sequential(*layers)

@@ -132,6 +132,7 @@ class DiscriminatorConfig:
     activation: str = "leaky_relu"
     spectral_norm: bool = False
     batch_norm: bool = True  # DCGAN only
+    minibatch_std: bool = False  # DCGAN only: let D see the spread of each small group of samples
 
     def __post_init__(self) -> None:
         self.data_shape = tuple(int(d) for d in self.data_shape)
@@ -156,7 +157,8 @@ class Discriminator(nn.Module):
         else:
             channels, size = config.data_shape[0], config.data_shape[1]
             self.body = dcgan_discriminator_body(
-                channels + k, size, config.width, config.activation, config.spectral_norm, config.batch_norm
+                channels + k, size, config.width, config.activation, config.spectral_norm, config.batch_norm,
+                minibatch_std=config.minibatch_std,
             )
 
     def forward(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
