@@ -78,8 +78,8 @@ def measure(name: str, dataset: str, seed: int, max_seconds: float, check_every:
         if covered == distribution.num_modes and quality >= 0.9:
             reached = trainer.wall_time
             break
-    print(f"  {dataset} {name} seed {seed}: "
-          f"{'reached at %.1f s' % reached if reached is not None else 'not reached'} "
+    outcome = f"reached at {reached:.1f} s" if reached is not None else "not reached"
+    print(f"  {dataset} {name} seed {seed}: {outcome} "
           f"(step {trainer.step_count}, {covered}/{distribution.num_modes} modes, {quality:.0%} high quality)",
           flush=True)
     return {"seconds": reached, "steps": trainer.step_count, "covered": covered, "quality": quality,

@@ -140,7 +140,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         overrides = {
             name: value
             for name in ("lr_g", "lr_d", "beta1", "beta2", "batch_size", "d_steps", "noise_dim", "width", "d_width",
-                         "depth", "refine", "gp_weight", "ema_decay", "noise_distribution", "spectral_norm", "minibatch_std", "loss")
+                         "depth", "refine", "gp_weight", "ema_decay", "noise_distribution", "spectral_norm", "minibatch_std",
+                         "loss")
             if (value := getattr(args, name)) is not None
         }
         config = default_config(dataset if dataset != "custom" else "custom", args.model, seed=args.seed,

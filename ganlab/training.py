@@ -272,55 +272,71 @@ class Trainer:
     def step_discriminator(self) -> dict[str, float]:
         """One D move: push D(x) up on real data and D(G(z)) down on generated data."""
         with self._lock:
-            config, objective = self.config, self.objective
-            real, real_labels = self.stream.next_batch(config.batch_size)
-            fake_labels = real_labels if real_labels is not None else self._fake_labels(config.batch_size)
-            z = self.generator.sample_noise(config.batch_size, generator=self.rng)
+            real, real_labels = self.stream.next_batch(self.config.batch_size)
+            fake_labels = real_labels if real_labels is not None else self._fake_labels(self.config.batch_size)
+            z = self.generator.sample_noise(self.config.batch_size, generator=self.rng)
             with torch.no_grad():
                 fake = self.generator(z, fake_labels)
-            real_logits = self.discriminator(real, real_labels)
-            fake_logits = self.discriminator(fake, fake_labels)
-            loss = objective.d_loss(real_logits, fake_logits)
-            if objective.gradient_penalty and config.gp_weight > 0:
-                penalty = gradient_penalty(self.discriminator, real, fake, real_labels, generator=self.rng)
-                loss = loss + config.gp_weight * penalty
-            self.opt_d.zero_grad(set_to_none=True)
-            loss.backward()
-            grad_norm = _grad_norm(self.discriminator)
-            self._apply(self.opt_d, loss, grad_norm, "discriminator")
-            if objective.clip_weights:
-                with torch.no_grad():
-                    for p in self.discriminator.parameters():
-                        p.clamp_(-config.clip_value, config.clip_value)
-            self.d_step_count += 1
-            self.examples_seen += 2 * config.batch_size
-            self._last_d = {
-                "d_loss": loss.item(),
-                "d_real": objective.d_score(real_logits.detach()).mean().item(),
-                "d_fake": objective.d_score(fake_logits.detach()).mean().item(),
-                "d_grad_norm": grad_norm,
-            }
-            return self._last_d
+            return self._discriminator_move(real, real_labels, fake, fake_labels)
 
     def step_generator(self) -> dict[str, float]:
         """One G move: change G so that D scores its samples as more real."""
         with self._lock:
-            config = self.config
-            labels = self._fake_labels(config.batch_size)
-            z = self.generator.sample_noise(config.batch_size, generator=self.rng)
-            fake_logits = self.discriminator(self.generator(z, labels), labels)
-            loss = self.objective.g_loss(fake_logits)
-            self.opt_g.zero_grad(set_to_none=True)
-            loss.backward()
-            grad_norm = _grad_norm(self.generator)
-            # D got gradients too (it was in the graph) but is not updated in G's move.
-            self.discriminator.zero_grad(set_to_none=True)
-            self._apply(self.opt_g, loss, grad_norm, "generator")
-            self.step_count += 1
-            self._update_ema()
-            self.examples_seen += config.batch_size
-            self._last_g = {"g_loss": loss.item(), "g_grad_norm": grad_norm}
-            return self._last_g
+            labels = self._fake_labels(self.config.batch_size)
+            z = self.generator.sample_noise(self.config.batch_size, generator=self.rng)
+            return self._generator_move(self.generator(z, labels), labels)
+
+    def _step_sharing_samples(self) -> None:
+        """One D move then one G move on the same generated batch, as in the PyTorch DCGAN tutorial:
+        G's forward pass runs once instead of twice (the G move still meets the updated D)."""
+        real, real_labels = self.stream.next_batch(self.config.batch_size)
+        labels = real_labels if real_labels is not None else self._fake_labels(self.config.batch_size)
+        z = self.generator.sample_noise(self.config.batch_size, generator=self.rng)
+        fake = self.generator(z, labels)
+        self._discriminator_move(real, real_labels, fake.detach(), labels)
+        self._generator_move(fake, labels)
+
+    def _discriminator_move(self, real: torch.Tensor, real_labels: torch.Tensor | None, fake: torch.Tensor,
+                            fake_labels: torch.Tensor | None) -> dict[str, float]:
+        config, objective = self.config, self.objective
+        real_logits = self.discriminator(real, real_labels)
+        fake_logits = self.discriminator(fake, fake_labels)
+        loss = objective.d_loss(real_logits, fake_logits)
+        if objective.gradient_penalty and config.gp_weight > 0:
+            penalty = gradient_penalty(self.discriminator, real, fake, real_labels, generator=self.rng)
+            loss = loss + config.gp_weight * penalty
+        self.opt_d.zero_grad(set_to_none=True)
+        loss.backward()
+        grad_norm = _grad_norm(self.discriminator)
+        self._apply(self.opt_d, loss, grad_norm, "discriminator")
+        if objective.clip_weights:
+            with torch.no_grad():
+                for p in self.discriminator.parameters():
+                    p.clamp_(-config.clip_value, config.clip_value)
+        self.d_step_count += 1
+        self.examples_seen += 2 * config.batch_size
+        self._last_d = {
+            "d_loss": loss.item(),
+            "d_real": objective.d_score(real_logits.detach()).mean().item(),
+            "d_fake": objective.d_score(fake_logits.detach()).mean().item(),
+            "d_grad_norm": grad_norm,
+        }
+        return self._last_d
+
+    def _generator_move(self, fake: torch.Tensor, labels: torch.Tensor | None) -> dict[str, float]:
+        fake_logits = self.discriminator(fake, labels)
+        loss = self.objective.g_loss(fake_logits)
+        self.opt_g.zero_grad(set_to_none=True)
+        loss.backward()
+        grad_norm = _grad_norm(self.generator)
+        # D got gradients too (it was in the graph) but is not updated in G's move.
+        self.discriminator.zero_grad(set_to_none=True)
+        self._apply(self.opt_g, loss, grad_norm, "generator")
+        self.step_count += 1
+        self._update_ema()
+        self.examples_seen += self.config.batch_size
+        self._last_g = {"g_loss": loss.item(), "g_grad_norm": grad_norm}
+        return self._last_g
 
     @torch.no_grad()
     def _update_ema(self) -> None:
@@ -352,9 +368,12 @@ class Trainer:
             started = time.perf_counter()
             seen = self.examples_seen
             try:
-                for _ in range(self.config.d_steps):
-                    self.step_discriminator()
-                self.step_generator()
+                if self.config.d_steps == 1:
+                    self._step_sharing_samples()
+                else:
+                    for _ in range(self.config.d_steps):
+                        self.step_discriminator()
+                    self.step_generator()
                 if not _weights_finite(self.generator, self.discriminator):
                     raise TrainingDiverged("weights became non-finite")
             except TrainingDiverged as why:

@@ -40,6 +40,32 @@ def test_step_plays_k_discriminator_moves_per_generator_move():
     assert event.d_grad_norm > 0 and event.g_grad_norm > 0 and event.examples_per_second > 0
 
 
+def test_a_one_to_one_step_runs_g_forward_once_and_moves_both_players():
+    trainer = small_trainer()
+    calls = []
+    trainer.generator.register_forward_hook(lambda *args: calls.append(1))
+    g_before = [p.clone() for p in trainer.generator.parameters()]
+    d_before = [p.clone() for p in trainer.discriminator.parameters()]
+    event = trainer.step()
+    assert len(calls) == 1  # the D move and the G move share one generated batch
+    assert (trainer.d_step_count, trainer.step_count) == (1, 1)
+    assert not any(torch.equal(a, b) for a, b in zip(g_before, trainer.generator.parameters()))
+    assert not any(torch.equal(a, b) for a, b in zip(d_before, trainer.discriminator.parameters()))
+    assert 0 < event.d_real < 1 and 0 < event.d_fake < 1 and event.g_grad_norm > 0
+
+
+def test_dcgan_runs_channels_last_on_the_cpu_and_saves_plain_tensors(tmp_path):
+    trainer = Trainer(default_config("mnist", "dcgan", batch_size=8, width=8, noise_dim=8))
+    conv = next(m for m in trainer.generator.modules() if isinstance(m, torch.nn.ConvTranspose2d))
+    assert conv.weight.is_contiguous(memory_format=torch.channels_last)
+    list(trainer.run(max_steps=2))
+    trainer.save(tmp_path / "run")
+    resumed = Trainer.load(tmp_path / "run")
+    for a, b in zip(trainer.generator.state_dict().values(), resumed.generator.state_dict().values()):
+        assert torch.equal(a, b)
+    assert next(iter(resumed.run(max_steps=1))).step == 3
+
+
 def test_seeded_runs_are_reproducible_on_cpu():
     a, b = small_trainer(seed=5), small_trainer(seed=5)
     events_a = [e.g_loss for e in a.run(max_steps=20)]
