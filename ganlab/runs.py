@@ -18,6 +18,7 @@ Nothing here imports gradio: the Train tab (ganlab/ui/train.py) only maps these 
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import json
 import math
@@ -32,6 +33,7 @@ import weakref
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -552,12 +554,14 @@ class RunManager:
             trainer = run.trainer
             if run.kind == "2d":
                 metrics_due = now - run.metrics_at >= self.metrics_interval_s or force
-                with trainer._lock:  # a consistent G and D (between two moves)
-                    view = compute_view(trainer, run.view_real, run.view_noise)
-                    metric_fake = None
-                    if metrics_due:
-                        with torch.no_grad(), eval_mode(trainer.generator):
-                            metric_fake = trainer.generator(run.metric_noise.to(trainer.device)).float().cpu().numpy()
+                with trainer._lock:  # a consistent G and D (between two moves), copied in about a millisecond
+                    players = _frozen_players(trainer)
+                # The view and metrics are computed on the copies while training goes on.
+                view = compute_view(players, run.view_real, run.view_noise)
+                metric_fake = None
+                if metrics_due:
+                    with torch.no_grad(), eval_mode(players.generator):
+                        metric_fake = players.generator(run.metric_noise.to(trainer.device)).float().cpu().numpy()
                 if metric_fake is not None:
                     run.metrics = mode_metrics(metric_fake, trainer.data, run.metric_real)
                     run.metrics_at = now
@@ -878,3 +882,11 @@ def _load_user_data(directory: Path) -> ToyDistribution | Any:
                             location=str(path))
     raise RunError(f"{path} does not hold ganlab training data")
 
+
+
+def _frozen_players(trainer: Trainer) -> SimpleNamespace:
+    """What the 2D view reads from a Trainer, with G and D copied: call under the trainer's lock."""
+    return SimpleNamespace(
+        data=trainer.data, objective=trainer.objective, step_count=trainer.step_count,
+        generator=copy.deepcopy(trainer.generator), discriminator=copy.deepcopy(trainer.discriminator),
+    )
