@@ -552,6 +552,8 @@ class RunManager:
                     return cached
             version = run.version
             trainer = run.trainer
+            # made_at is when this computation started: a reader ticking every preview_interval_s then
+            # finds the next one due even though drawing took part of the interval.
             if run.kind == "2d":
                 metrics_due = now - run.metrics_at >= self.metrics_interval_s or force
                 with trainer._lock:  # a consistent G and D (between two moves), copied in about a millisecond
@@ -570,13 +572,13 @@ class RunManager:
 
                     run.figure = GanLabFigure(view.bounds)
                 picture = run.figure.render(view)
-                run.preview = Preview(view.step, version, "2d", picture, dict(run.metrics or {}), time.monotonic())
+                run.preview = Preview(view.step, version, "2d", picture, dict(run.metrics or {}), now)
             else:
                 step = trainer.step_count
                 grid = sample_grid(trainer)
                 # Whole-pixel enlargement to ~450 px: crisp digits on a projector, still a small PNG.
                 picture = upscale(grid, max(1, round(450 / grid.shape[1])))
-                run.preview = Preview(step, version, "images", picture, None, time.monotonic())
+                run.preview = Preview(step, version, "images", picture, None, now)
             if self.preview_dir is not None:
                 run.preview.path = self._write_preview(run, run.preview.picture)
             return run.preview
