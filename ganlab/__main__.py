@@ -51,8 +51,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="a 2D toy distribution or an image dataset (default: ring8)")
     source.add_argument("--data-folder", metavar="PATH", help="a folder or .zip of your own images")
     source.add_argument("--points-csv", metavar="PATH", help="a CSV of x,y points (a 2D distribution of your own)")
-    train.add_argument("--model", choices=MODELS, default=None, help="mlp (2D default), dcgan (image default), "
-                       "cdcgan / cmlp (conditional: choose the class)")
+    train.add_argument("--model", choices=MODELS, default=None, help="mlp (2D default), cdcgan (MNIST and "
+                       "Fashion-MNIST default; conditional: choose the class), dcgan (image-folder default), cmlp")
     train.add_argument("--loss", choices=list(OBJECTIVES), default=None, help="the GAN objective (default: nonsaturating)")
     length = train.add_mutually_exclusive_group()
     length.add_argument("--steps", type=_positive_int, help="number of generator steps")

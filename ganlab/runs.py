@@ -118,7 +118,8 @@ class Preview:
     kind: str  # "2d" | "images"
     picture: np.ndarray  # RGB (2D view) or grey/RGB sample grid, uint8
     metrics: dict[str, float] | None = None  # 2D: modes_covered, num_modes, high_quality, kl, js
-    made_at: float = 0.0
+    made_at: float = 0.0  # when its computation started
+    drawn_at: float = 0.0  # when it was finished
     path: Path | None = None  # the picture as a PNG file, when the manager has a preview_dir
 
 
@@ -548,7 +549,10 @@ class RunManager:
             now = time.monotonic()
             cached = run.preview
             if cached is not None and not force:
-                if cached.version == run.version or now - cached.made_at < self.preview_interval_s:
+                fresh = now - cached.made_at < self.preview_interval_s
+                # ... and never redraw straight after a slow drawing (a first one, a busy machine).
+                just_drawn = now - cached.drawn_at < self.preview_interval_s / 2
+                if cached.version == run.version or fresh or just_drawn:
                     return cached
             version = run.version
             trainer = run.trainer
@@ -581,6 +585,7 @@ class RunManager:
                 run.preview = Preview(step, version, "images", picture, None, now)
             if self.preview_dir is not None:
                 run.preview.path = self._write_preview(run, run.preview.picture)
+            run.preview.drawn_at = time.monotonic()
             return run.preview
 
     def _write_preview(self, run: Run, picture: np.ndarray, keep: int = 12) -> Path:

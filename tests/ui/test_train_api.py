@@ -14,6 +14,7 @@ from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
 
 from ganlab.checkpoints import available_generators
+from ganlab.presets import default_config
 
 
 def wait_for(client: Client, condition, timeout: float = 15.0) -> dict:
@@ -123,7 +124,9 @@ def test_presets_and_dataset_defaults(fresh):
     with pytest.raises(AppError, match="presets are for the 2D datasets"):
         fresh.predict("mnist", api_name="/train_preset_healthy")
     described, *settings = fresh.predict("mnist", api_name="/train_dataset")
-    assert "MNIST train" in described and "cdcgan" in settings and 1e-3 in settings  # the image defaults
+    image_defaults = default_config("mnist")
+    assert "MNIST train" in described and "cdcgan" in settings  # the image defaults, not the 2D ones
+    assert image_defaults.lr_g in settings and image_defaults.batch_size in settings and 256 not in settings
 
 
 def test_save_lists_downloads_and_loads_back(fresh):
