@@ -26,7 +26,7 @@ def default_config(dataset: str = "ring8", model: str | None = None, **overrides
             batch_size=32, noise_dim=64, width=32, depth=2, activation="relu", ema_decay=0.999,
         )
         if model in ("mlp", "cmlp"):
-            base.update(width=256, lr_g=2e-4, lr_d=2e-4, ema_decay=0.0)
+            base.update(width=256, lr_g=2e-4, lr_d=2e-4, batch_size=64, ema_decay=0.0)
     else:
         if dataset not in TOY_DISTRIBUTIONS and dataset != "custom":
             raise ValueError(f"unknown dataset {dataset!r}")

@@ -890,7 +890,6 @@ def _load_user_data(directory: Path) -> ToyDistribution | Any:
     raise RunError(f"{path} does not hold ganlab training data")
 
 
-
 def _frozen_players(trainer: Trainer) -> SimpleNamespace:
     """What the 2D view reads from a Trainer, with G and D copied: call under the trainer's lock."""
     return SimpleNamespace(
