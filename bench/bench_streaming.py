@@ -135,12 +135,55 @@ def app_with_client(url: str, dataset: str, seconds: float) -> tuple[float, floa
     return result["steps_per_second"], result["updates_per_second"]
 
 
+def app_with_browser(url: str, seconds: float) -> tuple[float, float]:
+    """The Train tab in Debian's Chromium (headless, software rendering) on the same machine: press
+    Start, read the step count from the status line before and after, count new live pictures."""
+    import re
+    import shutil
+
+    from playwright.sync_api import sync_playwright
+
+    def step_now(page) -> int:
+        text = page.locator("#train-status .md").inner_text()
+        match = re.search(r"step ([\d,]+)", text)
+        return int(match.group(1).replace(",", "")) if match else 0
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=shutil.which("chromium") or shutil.which("chromium-browser"),
+            args=["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"],
+        )
+        try:
+            page = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
+            page.goto(url)
+            page.wait_for_selector("#ganlab-header")
+            page.click("#train-start")  # a new run with the default settings
+            page.wait_for_function("document.querySelector('#train-status .md').innerText.includes('running')")
+            time.sleep(1.0)
+            start_steps, started = step_now(page), time.perf_counter()
+            pictures, last = 0, None
+            while time.perf_counter() - started < seconds:
+                image = page.locator("#train-live img")
+                source = image.first.get_attribute("src") if image.count() else None
+                if source and source != last:
+                    pictures, last = pictures + 1, source
+                time.sleep(0.25)
+            elapsed = time.perf_counter() - started
+            steps = step_now(page) - start_steps
+            page.click("#train-stop")
+            return steps / elapsed, pictures / elapsed
+        finally:
+            browser.close()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--dataset", default="ring8", help="ring8 (default), another 2D toy, or mnist")
     parser.add_argument("--seconds", type=float, default=8.0, help="wall-clock seconds per measurement")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--no-app", action="store_true", help="skip the launched-app measurement")
+    parser.add_argument("--browser", action="store_true",
+                        help="also measure the Train tab in Debian's Chromium on the same machine")
     parser.add_argument("--threads", type=int, default=1, help="torch intra-op threads (default 1)")
     parser.add_argument("--client", metavar="URL", help=argparse.SUPPRESS)  # internal: the client process
     args = parser.parse_args()
@@ -163,6 +206,8 @@ def main() -> None:
     if url:
         paths["app + gradio_client (/train_tick every 0.4 s)"] = lambda: app_with_client(url, args.dataset,
                                                                                           args.seconds)
+    if url and args.browser:
+        paths["app + Chromium (the Train tab)"] = lambda: app_with_browser(url, args.seconds)
     # One unrecorded round first: imports, the first figure and the app's own warm-up are not throughput.
     warm_up = {"bare Trainer.run()": lambda: bare(config, 1.5),
                "RunManager + reader (0.4 s previews)": lambda: manager_with_reader(config, 1.5)}
