@@ -105,14 +105,10 @@ def machine_info() -> dict[str, str]:
     import gradio
     import torch
 
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+    sys.path.insert(0, str(REPO))
+    from ganlab.device import cpu_name
+
+    cpu = cpu_name()
     chromium = shutil.which("chromium") or shutil.which("chromium-browser") or ""
     version = subprocess.run([chromium, "--version"], capture_output=True, text=True).stdout.strip() if chromium else ""
     return {

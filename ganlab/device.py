@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import platform
+from pathlib import Path
 
 import torch
 
@@ -44,3 +46,14 @@ def describe_device(device: torch.device | str | None = None) -> str:
     if device.type == "mps":
         return "GPU: Apple silicon (mps)"
     return f"CPU ({torch.get_num_threads()} threads)"
+
+
+def cpu_name() -> str:
+    """The CPU's model name (from /proc/cpuinfo on Linux), for benchmark and model-card reports."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()

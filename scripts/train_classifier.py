@@ -28,6 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a ch
 
 from ganlab.checkpoints import save_model  # noqa: E402
 from ganlab.data.images import load_image_dataset  # noqa: E402
+from ganlab.device import cpu_name  # noqa: E402
 from ganlab.metrics.classifier import Classifier, ClassifierConfig, extract, preprocess  # noqa: E402
 from ganlab.metrics.conditional import clopper_pearson  # noqa: E402
 
@@ -210,14 +211,7 @@ Command:
 
 
 def machine(threads: int) -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+    cpu = cpu_name()
     return (
         f"{cpu}, {threads} torch threads ({os.cpu_count()} cores seen, shared), "
         f"torch {torch.__version__}, {platform.system()}"

@@ -17,7 +17,7 @@ from scipy.stats import binomtest
 from torch import nn
 
 from ganlab.metrics.conditional import clopper_pearson
-from ganlab.metrics.result import MetricResult
+from ganlab.metrics.result import MetricResult, feature_pair
 
 C2ST_MIN_RELIABLE_N = 1000
 
@@ -34,10 +34,7 @@ def classifier_two_sample_test(
     name: str = "C2ST accuracy",
 ) -> MetricResult:
     """Held-out accuracy of an MLP trained to separate features_a (N1, D) from features_b (N2, D)."""
-    a = np.asarray(features_a, dtype=np.float32)
-    b = np.asarray(features_b, dtype=np.float32)
-    if a.ndim != 2 or b.ndim != 2 or a.shape[1] != b.shape[1]:
-        raise ValueError(f"features must be 2D arrays with the same width; got {a.shape} and {b.shape}")
+    a, b = feature_pair(features_a, features_b, np.float32)
     n = min(len(a), len(b))
     if n < 4:
         raise ValueError(f"C2ST needs at least 4 samples per set; got {len(a)} and {len(b)}")

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ganlab.metrics.result import MetricResult, join_warnings
+from ganlab.metrics.result import MetricResult, feature_pair, join_warnings
 
 KID_MIN_RELIABLE_N = 1000
 
@@ -53,10 +53,7 @@ def kid(
     name: str = "KID",
 ) -> MetricResult:
     """KID between two feature sets: mean of unbiased MMD^2 over random subsets ± std over subsets."""
-    a = np.asarray(features_a, dtype=np.float64)
-    b = np.asarray(features_b, dtype=np.float64)
-    if a.ndim != 2 or b.ndim != 2 or a.shape[1] != b.shape[1]:
-        raise ValueError(f"features must be 2D arrays with the same width; got {a.shape} and {b.shape}")
+    a, b = feature_pair(features_a, features_b)
     if subsets < 1:
         raise ValueError(f"subsets must be >= 1; got {subsets}")
     size = min(subset_size, len(a), len(b))

@@ -23,7 +23,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from ganlab.metrics.result import MetricResult
+from ganlab.metrics.result import MetricResult, feature_pair
 
 PRDC_MIN_RELIABLE_N = 2000
 _CHUNK = 1024
@@ -60,7 +60,7 @@ def prdc(
 
     The real-vs-fake distances are computed once, chunk by chunk, and feed all four metrics.
     """
-    real, fake = _check(real, fake)
+    real, fake = feature_pair(real, fake)
     real_radii = knn_radii_squared(real, (k_pr, k_dc))
     real_radius_pr, real_radius_dc = real_radii[:, 0], real_radii[:, 1]
     fake_radius_pr = knn_radii_squared(fake, k_pr)
@@ -97,14 +97,6 @@ def density_coverage(real: np.ndarray, fake: np.ndarray, *, k: int = 5) -> tuple
     """Density and coverage of ``fake`` with respect to ``real`` (both (N, D) features)."""
     _, _, density, coverage = prdc(real, fake, k_pr=k, k_dc=k)
     return density, coverage
-
-
-def _check(real: np.ndarray, fake: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    real = np.asarray(real, dtype=np.float64)
-    fake = np.asarray(fake, dtype=np.float64)
-    if real.ndim != 2 or fake.ndim != 2 or real.shape[1] != fake.shape[1]:
-        raise ValueError(f"features must be 2D arrays with the same width; got {real.shape} and {fake.shape}")
-    return real, fake
 
 
 def _warning(real: np.ndarray, fake: np.ndarray) -> str | None:

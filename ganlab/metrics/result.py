@@ -1,10 +1,13 @@
-"""The one shape every metric returns: a value, its spread, how many samples, and a warning."""
+"""The one shape every metric returns (a value, its spread, how many samples, and a warning), and the
+input check shared by the metrics that compare two feature sets."""
 
 from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, field
 from typing import Any
+
+import numpy as np
 
 
 @dataclass(frozen=True)
@@ -86,3 +89,12 @@ def to_jsonable(value: Any) -> Any:
     if isinstance(value, float):
         return _json_float(value)
     return value
+
+
+def feature_pair(a: np.ndarray, b: np.ndarray, dtype: type = np.float64) -> tuple[np.ndarray, np.ndarray]:
+    """Two feature sets (N1, D) and (N2, D) as arrays of ``dtype``; ValueError if they do not pair up."""
+    a = np.asarray(a, dtype=dtype)
+    b = np.asarray(b, dtype=dtype)
+    if a.ndim != 2 or b.ndim != 2 or a.shape[1] != b.shape[1]:
+        raise ValueError(f"features must be 2D arrays with the same width; got {a.shape} and {b.shape}")
+    return a, b

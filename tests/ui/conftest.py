@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from pathlib import Path
 
 import pytest
 
@@ -65,3 +66,26 @@ def page(browser, app_url):
     page.wait_for_selector("#ganlab-header")
     yield page
     context.close()
+
+
+def save_random_generator(name: str, *, seed: int = 0, classes: int = 0, noise_dim: int = 16,
+                          dataset: str = "mnist", root: str | Path | None = None) -> str:
+    """A small random DCGAN saved where the Train tab saves (``GANLAB_CHECKPOINTS``, or ``root``);
+    returns the name the app lists it under."""
+    import torch
+
+    from ganlab.checkpoints import save_model
+    from ganlab.models import Generator, GeneratorConfig
+
+    torch.manual_seed(seed)
+    config = GeneratorConfig(arch="dcgan", data_shape=(1, 28, 28), noise_dim=noise_dim, width=8, num_classes=classes,
+                             class_names=[str(i) for i in range(classes)])
+    folder = Path(root if root is not None else os.environ["GANLAB_CHECKPOINTS"]) / name
+    save_model(Generator(config).eval(), folder, metadata={"dataset": dataset, "steps": 1})
+    return f"saved/{name}"
+
+
+@pytest.fixture(scope="session")
+def save_generator():
+    """``save_generator(name, seed=..., classes=..., ...)``: see save_random_generator."""
+    return save_random_generator

@@ -13,27 +13,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 from PIL import Image
-
-from ganlab.checkpoints import save_model
-from ganlab.models import Generator, GeneratorConfig
 
 SLIDERS = 16  # 8 noise coordinates + 8 principal directions
 
 
-def save_generator(name: str, *, classes: int = 0, seed: int = 0) -> str:
-    """Save a small random DCGAN as the Train tab would; returns the name the app lists."""
-    torch.manual_seed(seed)
-    config = GeneratorConfig(arch="dcgan", data_shape=(1, 28, 28), noise_dim=16, width=8, num_classes=classes,
-                             class_names=[str(i) for i in range(classes)])
-    save_model(Generator(config).eval(), Path(os.environ["GANLAB_CHECKPOINTS"]) / name,
-               metadata={"dataset": "mnist", "steps": 1})
-    return f"saved/{name}"
-
-
 @pytest.fixture(scope="module")
-def names(app_url):
+def names(app_url, save_generator):
     return {"plain": save_generator("api-dcgan"), "conditional": save_generator("api-cdcgan", classes=10, seed=1)}
 
 
@@ -133,7 +119,7 @@ def test_neighbours_start_with_the_generated_image(client, names, monkeypatch):
     assert "pixels" in note and "300 test images" in note
 
 
-def test_broken_and_mismatched_checkpoints_give_clear_errors(client, names):
+def test_broken_and_mismatched_checkpoints_give_clear_errors(client, names, save_generator):
     from gradio_client.exceptions import AppError
 
     root = Path(os.environ["GANLAB_CHECKPOINTS"])

@@ -14,22 +14,10 @@ import uuid
 from pathlib import Path
 
 import pytest
-import torch
 
-from ganlab.checkpoints import SHIPPED_DIR, save_model
-from ganlab.models import Generator, GeneratorConfig
+from ganlab.checkpoints import SHIPPED_DIR
 
 REPO = Path(__file__).resolve().parents[2]
-
-
-def save_generator(name: str, *, classes: int = 0, seed: int = 0) -> str:
-    """Save a small random DCGAN where the Train tab saves; returns the name the app lists."""
-    torch.manual_seed(seed)
-    config = GeneratorConfig(arch="dcgan", data_shape=(1, 28, 28), noise_dim=16, width=8, num_classes=classes,
-                             class_names=[str(i) for i in range(classes)])
-    save_model(Generator(config).eval(), Path(os.environ["GANLAB_CHECKPOINTS"]) / name,
-               metadata={"dataset": "mnist", "steps": 1})
-    return f"saved/{name}"
 
 
 def open_explore(page, name: str) -> None:
@@ -52,7 +40,7 @@ def wait_for_new_image(page, old_src: str) -> str:
     return image_src(page)
 
 
-def test_move_a_slider_pick_a_class_and_interpolate(page):
+def test_move_a_slider_pick_a_class_and_interpolate(page, save_generator):
     name = save_generator("ui-cdcgan", classes=10, seed=2)
     open_explore(page, name)
     first = image_src(page)
@@ -83,7 +71,7 @@ def test_move_a_slider_pick_a_class_and_interpolate(page):
     assert rendering == "pixelated"
 
 
-def test_a_checkpoint_saved_while_the_page_is_open_appears_after_refresh(page):
+def test_a_checkpoint_saved_while_the_page_is_open_appears_after_refresh(page, save_generator):
     page.get_by_role("tab", name="Explore").click()
     folder = f"ui-fresh-{uuid.uuid4().hex[:6]}"
     page.locator("#explore-checkpoint input").click()

@@ -22,7 +22,6 @@ import zlib
 
 import httpx
 import pytest
-import torch
 
 # Pools go to a throw-away cache, not ~/.cache (read when the app builds the tab; set before it starts).
 if "GANLAB_QUIZ_POOLS" not in os.environ:
@@ -39,20 +38,9 @@ CLIENT_VIEW = [n for n in RAW_VIEW if n not in ("join_panel", "trial_panel", "do
 DATA_URL = re.compile(r"data:image/png;base64,([A-Za-z0-9+/=]+)")
 
 
-def save_generator(name: str, seed: int, dataset: str = "mnist") -> str:
-    """A small random DCGAN saved where the app looks for saved checkpoints; returns its app name."""
-    from ganlab.checkpoints import save_model
-    from ganlab.models.gan import Generator, GeneratorConfig
-
-    torch.manual_seed(seed)
-    generator = Generator(GeneratorConfig(arch="dcgan", data_shape=(1, 28, 28), noise_dim=8, width=8))
-    save_model(generator, os.path.join(os.environ["GANLAB_CHECKPOINTS"], name), metadata={"dataset": dataset})
-    return f"saved/{name}"
-
-
 @pytest.fixture(scope="module")
-def generators(app_url):
-    return [save_generator("quiz-api-a", 1), save_generator("quiz-api-b", 2)]
+def generators(app_url, save_generator):
+    return [save_generator("quiz-api-a", seed=1, noise_dim=8), save_generator("quiz-api-b", seed=2, noise_dim=8)]
 
 
 def create(client, generators, *, deck=20, mode="single", timed=False, feedback=False, practice=0,

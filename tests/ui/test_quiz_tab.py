@@ -22,7 +22,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-import torch
 
 if "GANLAB_QUIZ_POOLS" not in os.environ:
     os.environ["GANLAB_QUIZ_POOLS"] = tempfile.mkdtemp(prefix="ganlab-test-quiz-pools-")
@@ -38,19 +37,9 @@ NO_PARTICIPANT = {"code": "", "nickname": "", "token": ""}
 PHONE = {"width": 390, "height": 844}
 
 
-def save_generator(folder: Path, seed: int) -> None:
-    from ganlab.checkpoints import save_model
-    from ganlab.models.gan import Generator, GeneratorConfig
-
-    torch.manual_seed(seed)
-    generator = Generator(GeneratorConfig(arch="dcgan", data_shape=(1, 28, 28), noise_dim=8, width=8))
-    save_model(generator, folder, metadata={"dataset": "mnist"})
-
-
 @pytest.fixture(scope="module")
-def generator(app_url):
-    save_generator(Path(os.environ["GANLAB_CHECKPOINTS"]) / "quiz-tab", 3)
-    return "saved/quiz-tab"
+def generator(app_url, save_generator):
+    return save_generator("quiz-tab", seed=3, noise_dim=8)
 
 
 def view(out) -> dict:
@@ -236,11 +225,11 @@ def start_app(port: int, env: dict, log: Path) -> subprocess.Popen:
     raise RuntimeError("the app did not start within 3 minutes")
 
 
-def test_a_killed_server_loses_no_acknowledged_answer_and_the_participant_resumes(tmp_path):
+def test_a_killed_server_loses_no_acknowledged_answer_and_the_participant_resumes(tmp_path, save_generator):
     from gradio_client import Client
 
     checkpoints = tmp_path / "checkpoints"
-    save_generator(checkpoints / "crash", 4)
+    save_generator("crash", seed=4, noise_dim=8, root=checkpoints)
     env = {
         **os.environ,
         "GANLAB_QUIZ_DB": str(tmp_path / "quiz.sqlite"),
