@@ -70,6 +70,8 @@ def build_parser() -> argparse.ArgumentParser:
         ("--refine", int, "DCGAN: extra 3x3 conv layers per resolution in G (0 = classic)"),
         ("--gp-weight", float, "WGAN-GP lambda"),
         ("--ema-decay", float, "keep an exponential moving average of G's weights (e.g. 0.999; 0 = off)"),
+        ("--clusters", int, "unconditional image models: train on this many k-means clusters of the images, found "
+                            "without labels (default 50 for dcgan; 0 = off)"),
     ]:
         hyper.add_argument(flag, type=kind, help=text)
     hyper.add_argument("--noise-distribution", choices=["normal", "uniform"])
@@ -141,7 +143,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             name: value
             for name in ("lr_g", "lr_d", "beta1", "beta2", "batch_size", "d_steps", "noise_dim", "width", "d_width",
                          "depth", "refine", "gp_weight", "ema_decay", "noise_distribution", "spectral_norm", "minibatch_std",
-                         "loss")
+                         "loss", "clusters")
             if (value := getattr(args, name)) is not None
         }
         config = default_config(dataset if dataset != "custom" else "custom", args.model, seed=args.seed,
@@ -213,10 +215,10 @@ def cmd_sample(args: argparse.Namespace) -> int:
         images, labels = generate_images(generator, args.n, labels=args.label, seed=args.seed)
         stored = images[:, 0] if images.shape[1] == 1 else images.transpose(0, 2, 3, 1)
         arrays = {"images": stored}
-        if labels is not None:
+        if labels is not None and generator.config.conditional:  # not clusters: the model is unconditional to users
             arrays["labels"] = labels
         np.savez_compressed(base.with_suffix(".npz"), **arrays)
-        by_class = labels is not None and args.label is None
+        by_class = labels is not None and args.label is None and generator.config.conditional
         if by_class:  # sort by class so each row of the grid reads as one class
             images = images[np.argsort(labels, kind="stable")]
         columns = k if by_class and args.n >= k else None

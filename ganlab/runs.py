@@ -42,6 +42,8 @@ from PIL import Image
 from safetensors.torch import load_file, save_file
 
 from ganlab.checkpoints import CheckpointError, user_checkpoint_dir
+from ganlab.clusters import effective_k
+from ganlab.curves import draw_curves, training_panels
 from ganlab.data.errors import DataError
 from ganlab.data.toy import TOY_DISTRIBUTIONS, ToyDistribution, from_points
 from ganlab.imaging import make_grid, to_uint8, upscale
@@ -99,11 +101,15 @@ def count_parameters(config: TrainingConfig, data: ToyDistribution | Any) -> int
         raise RunError("the DCGAN models need image data; use the MLP for 2D points")
     labelled = not isinstance(data, ToyDistribution) and data.labels is not None
     num_classes = len(data.class_names) if (config.conditional and labelled) else 0
+    clusters = effective_k(config.clusters, len(data)) if len(shape) == 3 else 0
     with torch.device("meta"):
         g = Generator(GeneratorConfig(arch=config.architecture, data_shape=shape, noise_dim=config.noise_dim,
-                                      noise_distribution=config.noise_distribution, num_classes=num_classes,
-                                      width=config.width, depth=config.depth, activation=config.activation))
-        d = Discriminator(DiscriminatorConfig(arch=config.architecture, data_shape=shape, num_classes=num_classes,
+                                      noise_distribution=config.noise_distribution,
+                                      num_classes=num_classes or clusters, width=config.width, depth=config.depth,
+                                      activation=config.activation))
+        d = Discriminator(DiscriminatorConfig(arch=config.architecture, data_shape=shape,
+                                              num_classes=num_classes or clusters,
+                                              conditioning="projection" if clusters else "channels",
                                               width=config.d_width or config.width, depth=config.depth,
                                               spectral_norm=config.spectral_norm))
     return sum(p.numel() for p in g.parameters()) + sum(p.numel() for p in d.parameters())
@@ -121,6 +127,8 @@ class Preview:
     made_at: float = 0.0  # when its computation started
     drawn_at: float = 0.0  # when it was finished
     path: Path | None = None  # the picture as a PNG file, when the manager has a preview_dir
+    curves: np.ndarray | None = None  # the training curves up to this preview (ganlab.curves), RGB uint8
+    curves_path: Path | None = None
 
 
 @dataclass
@@ -583,12 +591,26 @@ class RunManager:
                 # Whole-pixel enlargement to ~450 px: crisp digits on a projector, still a small PNG.
                 picture = upscale(grid, max(1, round(450 / grid.shape[1])))
                 run.preview = Preview(step, version, "images", picture, None, now)
+            run.preview.curves = self._curves(run)
             if self.preview_dir is not None:
                 run.preview.path = self._write_preview(run, run.preview.picture)
+                run.preview.curves_path = self._write_preview(run, run.preview.curves)
             run.preview.drawn_at = time.monotonic()
             return run.preview
 
-    def _write_preview(self, run: Run, picture: np.ndarray, keep: int = 12) -> Path:
+    @staticmethod
+    def _curves(run: Run, max_points: int = 1000) -> np.ndarray:
+        """The run's curves as a picture; more points than pixel columns show as value ranges."""
+        with run.lock:
+            rows = run.history
+            if len(rows) > max_points:
+                rows = [rows[i] for i in np.linspace(0, len(rows) - 1, max_points).round().astype(int)]
+            array = np.array(rows, dtype=np.float64).reshape(-1, len(HISTORY_FIELDS))
+        history = {name: array[:, i] for i, name in enumerate(HISTORY_FIELDS)}
+        probability = run.trainer.objective.d_output == "probability"
+        return draw_curves(history["step"], training_panels(history, probability))
+
+    def _write_preview(self, run: Run, picture: np.ndarray, keep: int = 24) -> Path:
         """Write a preview PNG (fast compression: it lives a few seconds) and delete old ones."""
         run.preview_count += 1
         path = self.preview_dir / f"{run.run_id}-{run.preview_count}.png"

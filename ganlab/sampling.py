@@ -26,7 +26,7 @@ def generate(
     device: torch.device | str | None = None,
     truncation: float | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """``n`` raw samples (float, on the CPU) and their labels (conditional models only).
+    """``n`` raw samples (float, on the CPU) and their labels (conditional and cluster models only).
 
     Noise is drawn from a generator seeded with ``seed``, so the same call gives the same samples.
     ``truncation`` clips each noise coordinate to [-t, t] (the truncation trick, Brock et al. 2019).
@@ -40,7 +40,9 @@ def generate(
         z = z.clamp(-truncation, truncation)
     k = generator.config.num_classes
     if k:
-        if labels is None:
+        if labels is None and generator.config.clustered:
+            labels = generator.sample_labels(n, generator=rng)  # clusters as often as in the data
+        elif labels is None:
             labels = balanced_labels(n, k, generator=rng)
         elif isinstance(labels, int):
             labels = torch.full((n,), labels, dtype=torch.long)

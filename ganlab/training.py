@@ -31,6 +31,7 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from ganlab.checkpoints import CheckpointError, load_model, read_config, save_model
+from ganlab.clusters import Clusters, cluster_images, effective_k
 from ganlab.data.errors import DataError
 from ganlab.data.toy import TOY_DISTRIBUTIONS, ToyDistribution, make_toy
 from ganlab.device import pick_device
@@ -64,6 +65,7 @@ class TrainingConfig:
     activation: str = "relu"
     spectral_norm: bool = False
     minibatch_std: bool = False  # DCGAN D: a minibatch standard-deviation feature against mode collapse
+    clusters: int = 0  # unconditional image models: condition G and D on this many k-means clusters (ganlab.clusters)
     ema_decay: float = 0.0  # > 0: also keep an exponential moving average of G's weights (see below)
     gp_weight: float = 10.0  # live: lambda of WGAN-GP
     clip_value: float = 0.01  # live: weight clipping of WGAN
@@ -104,6 +106,10 @@ class TrainingConfig:
         check(_is_int(self.refine) and 0 <= self.refine <= 8, f"refine layers must be 0..8; got {self.refine}")
         check(_finite(self.gp_weight) and self.gp_weight >= 0, f"gradient penalty weight must be >= 0; got {self.gp_weight}")
         check(_finite(self.clip_value) and self.clip_value > 0, f"weight clip must be > 0; got {self.clip_value}")
+        check(_is_int(self.clusters) and (self.clusters == 0 or 2 <= self.clusters <= 1000),
+              f"clusters must be 0 (off) or 2..1000; got {self.clusters}")
+        check(self.clusters == 0 or not self.conditional,
+              "clusters are for the unconditional models; a conditional model already has its classes")
         check(_finite(self.ema_decay) and 0 <= self.ema_decay < 1, f"EMA decay must be in [0, 1); got {self.ema_decay}")
         check(_is_int(self.seed) and 0 <= self.seed < 2**63, f"seed must be a non-negative integer; got {self.seed}")
         check(self.device in ("auto", "cuda", "mps", "cpu"), f"device must be auto, cuda, mps or cpu; got {self.device!r}")
@@ -154,7 +160,8 @@ class TrainingDiverged(RuntimeError):
 class DataStream:
     """Batches of real data (and labels) on the training device."""
 
-    def __init__(self, data: ToyDistribution | Any, device: torch.device, generator: torch.Generator) -> None:
+    def __init__(self, data: ToyDistribution | Any, device: torch.device, generator: torch.Generator,
+                 clusters: Clusters | None = None) -> None:
         self.device = device
         self.generator = generator
         if isinstance(data, ToyDistribution):
@@ -171,6 +178,10 @@ class DataStream:
             self.data_shape = tuple(self.images.shape[1:])
             self.num_classes = len(data.class_names) if data.labels is not None else 0
             self.class_names = list(data.class_names) if data.labels is not None else []
+            if clusters is not None:  # the batches carry their cluster in place of a label
+                self.labels = clusters.assignments.to(device)
+                self.num_classes = clusters.k
+                self.class_names = [f"cluster {c + 1}" for c in range(clusters.k)]
             self._order = torch.empty(0, dtype=torch.long)
             self._cursor = 0
 
@@ -200,7 +211,8 @@ def load_training_data(dataset: str) -> ToyDistribution | Any:
 class Trainer:
     """Holds G, D, their optimizers and the data stream; plays the game step by step."""
 
-    def __init__(self, config: TrainingConfig, data: ToyDistribution | Any | None = None) -> None:
+    def __init__(self, config: TrainingConfig, data: ToyDistribution | Any | None = None, *,
+                 clusters: Clusters | None = None) -> None:
         config.validate()
         self.config = copy.deepcopy(config)
         self.data = data if data is not None else load_training_data(config.dataset)
@@ -209,18 +221,27 @@ class Trainer:
         self._running = threading.Event()  # cleared = paused
         self._running.set()
         self._stop = threading.Event()
-        self._build()
+        self._build(clusters)
 
     # -- construction ------------------------------------------------------------------------
-    def _build(self) -> None:
+    def _build(self, clusters: Clusters | None = None) -> None:
         config = self.config
         self.rng = torch.Generator().manual_seed(config.seed)
-        self.stream = DataStream(self.data, self.device, self.rng)
+        if config.clusters and isinstance(self.data, ToyDistribution):
+            raise ValueError("clusters are for image data; the 2D datasets are drawn from their own modes")
+        if config.clusters and clusters is None:
+            k = effective_k(config.clusters, len(self.data))
+            clusters = cluster_images(self.data.images, k, seed=config.seed) if k else None
+        if clusters is not None and len(clusters.assignments) != len(self.data):
+            raise DataError(f"the saved clusters cover {len(clusters.assignments):,} images, but the data has "
+                            f"{len(self.data):,}: this is not the data the run was trained on")
+        self.clusters = clusters
+        self.stream = DataStream(self.data, self.device, self.rng, clusters)
         if config.architecture == "dcgan" and len(self.stream.data_shape) != 3:
             raise ValueError("the DCGAN models need image data; use the MLP for 2D points")
         if config.conditional and not self.stream.num_classes:
             raise ValueError("a conditional model needs labelled data (MNIST, Fashion-MNIST, or class folders)")
-        num_classes = self.stream.num_classes if config.conditional else 0
+        num_classes = self.stream.num_classes if (config.conditional or clusters is not None) else 0
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(config.seed)  # the same seed gives the same initial weights
             self.generator = Generator(GeneratorConfig(
@@ -228,11 +249,14 @@ class Trainer:
                 noise_distribution=config.noise_distribution, num_classes=num_classes, width=config.width,
                 depth=config.depth, activation=config.activation, refine=config.refine,
                 class_names=self.stream.class_names if num_classes else [],
+                cluster_prior=clusters.prior if clusters is not None else [],
             )).to(self.device)
             self.discriminator = Discriminator(DiscriminatorConfig(
                 arch=config.architecture, data_shape=self.stream.data_shape, num_classes=num_classes,
                 width=config.d_width or config.width, depth=config.depth, spectral_norm=config.spectral_norm,
                 minibatch_std=config.minibatch_std,
+                # Many clusters as input channels would make D's first layer several times dearer.
+                conditioning="projection" if clusters is not None else "channels",
             )).to(self.device)
         # Averaging G's weights over the last steps (Yazici et al. 2019) smooths out the oscillation of
         # the game: the average is a far better generator than the latest iterate, at no training cost.
@@ -248,6 +272,9 @@ class Trainer:
         # Fixed noise: the sample grid shows the same z every time, so change means learning.
         self.fixed_noise = self.generator.sample_noise(64, generator=torch.Generator().manual_seed(config.seed + 1))
         self.fixed_labels = (torch.arange(64, device=self.device) % num_classes) if num_classes else None
+        if clusters is not None:  # the preview grid shows clusters as often as the data has them
+            self.fixed_labels = self.generator.sample_labels(64, generator=torch.Generator().manual_seed(config.seed + 1))
+            self.fixed_labels = self.fixed_labels.to(self.device)
         self.step_count = 0
         self.d_step_count = 0
         self.wall_time = 0.0
@@ -267,6 +294,8 @@ class Trainer:
     def _fake_labels(self, n: int) -> torch.Tensor | None:
         if not self.num_classes:
             return None
+        if self.clusters is not None:
+            return self.generator.sample_labels(n, generator=self.rng).to(self.device)
         return torch.randint(self.num_classes, (n,), generator=self.rng).to(self.device)
 
     def step_discriminator(self) -> dict[str, float]:
@@ -447,13 +476,17 @@ class Trainer:
     def reset(self, config: TrainingConfig | None = None) -> None:
         """Start over from fresh weights (optionally with a new config), under the same data."""
         with self._lock:
+            clusters, before = self.clusters, self.config
             if config is not None:
                 config.validate()
                 if config.dataset != self.config.dataset and config.dataset != "custom":
                     self.data = load_training_data(config.dataset)
+                    clusters = None
                 self.config = copy.deepcopy(config)
                 self.device = pick_device(self.config.device)
-            self._build()
+            if (self.config.clusters, self.config.seed) != (before.clusters, before.seed):
+                clusters = None  # k-means again only when what it depends on changed
+            self._build(clusters)
 
     def update(self, **changes: Any) -> None:
         """Change live hyperparameters (learning rates, betas, batch size, D steps, ...) mid-run."""
@@ -531,6 +564,11 @@ class Trainer:
                     for key, value in state.items():
                         tensors[f"{prefix}.{index}.{key}"] = torch.as_tensor(value).detach().cpu().contiguous()
             save_file(tensors, str(directory / "optimizer.safetensors"))
+            if self.clusters is not None:  # the same clusters on resume, whatever k-means would do elsewhere
+                save_file({"centres": self.clusters.centres.contiguous(),
+                           "assignments": self.clusters.assignments.contiguous(),
+                           "prior": torch.tensor(self.clusters.prior, dtype=torch.float64)},
+                          str(directory / "clusters.safetensors"))
             run = {"config": dataclasses.asdict(self.config), "step_count": self.step_count,
                    "d_step_count": self.d_step_count, "wall_time": self.wall_time, "examples_seen": self.examples_seen}
             (directory / "run.json").write_text(json.dumps(run, indent=2) + "\n")
@@ -548,7 +586,8 @@ class Trainer:
             config = TrainingConfig(**run["config"])
         except (json.JSONDecodeError, KeyError, TypeError, ValueError) as error:
             raise CheckpointError(f"{run_file} is corrupt: {error}") from None
-        trainer = cls(config, data)
+        clusters = _load_clusters(directory / "clusters.safetensors") if config.clusters else None
+        trainer = cls(config, data, clusters=clusters)
         generator = load_model(directory, kind="generator")
         discriminator = load_model(directory / "discriminator", kind="discriminator")
         if generator.config != trainer.generator.config or discriminator.config != trainer.discriminator.config:
@@ -574,6 +613,21 @@ class Trainer:
         trainer.examples_seen = int(run.get("examples_seen", 0))
         trainer._good_state = trainer._snapshot()
         return trainer
+
+
+def _load_clusters(path: Path) -> Clusters | None:
+    """The clusters a saved run trained on (None: recompute them, e.g. for runs saved before they were kept)."""
+    if not path.is_file():
+        return None
+    try:
+        tensors = load_file(str(path))
+        clusters = Clusters(centres=tensors["centres"].float(), assignments=tensors["assignments"].long(),
+                            prior=tensors["prior"].tolist())
+    except Exception as error:  # safetensors raises its own types for a damaged file
+        raise CheckpointError(f"{path} is corrupt: {error}") from None
+    if clusters.assignments.numel() and (clusters.assignments.min() < 0 or clusters.assignments.max() >= clusters.k):
+        raise CheckpointError(f"{path} is corrupt: a cluster number is out of range")
+    return clusters
 
 
 def _adam(params: Iterator[nn.Parameter], lr: float, betas: tuple[float, float]) -> torch.optim.Adam:

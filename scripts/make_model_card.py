@@ -42,7 +42,14 @@ def main() -> None:
     save_png(upscale(make_grid(images, columns=8), 2), folder / "samples.png")
     grids = "![64 samples](samples.png)"
     k = generator.config.num_classes
-    if k:
+    if generator.config.clustered:
+        largest = np.argsort(generator.config.cluster_prior)[::-1][:10]
+        labels = np.repeat(largest, 10)
+        per_cluster, _ = generate_images(generator, len(labels), labels=labels, seed=1)
+        save_png(upscale(make_grid(per_cluster, columns=10), 2), folder / "samples_per_cluster.png")
+        grids += (f"\n\nOne row per cluster: the 10 largest of the {k} k-means clusters it was trained on "
+                  "(found without labels):\n\n![10 samples per cluster](samples_per_cluster.png)")
+    elif k:
         labels = np.repeat(np.arange(k), 10)
         per_class, _ = generate_images(generator, len(labels), labels=labels, seed=1)
         save_png(upscale(make_grid(per_class, columns=10), 2), folder / "samples_per_class.png")

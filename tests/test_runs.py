@@ -136,13 +136,15 @@ def test_preview_is_computed_by_the_reader_and_cached_between_frames(manager, tm
     assert first.kind == "2d" and first.picture.ndim == 3 and first.picture.dtype == np.uint8
     assert set(first.metrics) == {"modes_covered", "num_modes", "high_quality", "kl", "js", "n"}
     assert first.metrics["num_modes"] == 8 and first.path.is_file()
+    # The curves come with the preview, drawn up to the same moment (ganlab.curves).
+    assert first.curves.shape == (460, 520, 3) and first.curves_path.is_file() and first.curves_path != first.path
     assert manager.preview("p") is first  # within preview_interval_s: the same preview
     time.sleep(manager.preview_interval_s + 0.05)
     second = manager.preview("p")
     assert second is not first and second.step > first.step
     for _ in range(15):
         manager.preview("p", force=True)
-    assert len(list((tmp_path / "previews").glob("*.png"))) <= 12  # old previews are deleted
+    assert len(list((tmp_path / "previews").glob("*.png"))) <= 24  # old previews (12 of each) are deleted
     manager.close("p")
     assert not list((tmp_path / "previews").glob("*.png"))
 

@@ -311,7 +311,7 @@ def evaluate_checkpoint(
     if n > len(heldout):
         notes.append(f"n capped at {len(heldout):,} (asked for {n:,}): the held-out set has {len(heldout):,} images")
         n = len(heldout)
-    conditional = generator.config.num_classes > 0
+    conditional = generator.config.conditional  # real classes, whose accuracy can be checked
 
     report(0.02, f"generating {n:,} images")
     images, labels = generate_images(generator, n, seed=seed, device=device)

@@ -3,7 +3,13 @@
 ``arch`` picks the body ("mlp" or "dcgan"); ``num_classes > 0`` makes the model conditional
 (Mirza & Osindero 2014): G sees its noise concatenated with the class (a learned embedding or a
 one-hot vector) and D sees the image with one-hot class maps stacked as extra channels (or the
-one-hot vector concatenated to the flattened input for the MLP).
+one-hot vector concatenated to the flattened input for the MLP), or, with projection
+conditioning (Miyato & Koyama 2018), adds the inner product of a class embedding with its last
+features to its logit: cheap for many classes.
+
+The "classes" may be clusters found without labels (ganlab.clusters): then G's config carries
+``cluster_prior``, the share of the training images in each cluster, and sampling without a
+label draws the cluster from it, so the model is unconditional to its users.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ from ganlab.models.mlp import mlp_discriminator_body, mlp_generator_body
 ARCHITECTURES = ("mlp", "dcgan")
 NOISE_DISTRIBUTIONS = ("normal", "uniform")
 CONDITIONINGS = ("embedding", "onehot")
+D_CONDITIONINGS = ("channels", "projection")
 
 
 def _check_common(arch: str, data_shape: tuple[int, ...], num_classes: int, width: int, depth: int) -> None:
@@ -53,6 +60,7 @@ class GeneratorConfig:
     activation: str = "relu"
     refine: int = 0  # DCGAN: extra 3x3 conv layers per hidden resolution (0 = the classic DCGAN)
     class_names: list[str] = field(default_factory=list)
+    cluster_prior: list[float] = field(default_factory=list)  # the classes are unsupervised clusters drawn this often
 
     def __post_init__(self) -> None:
         self.data_shape = tuple(int(d) for d in self.data_shape)
@@ -65,10 +73,26 @@ class GeneratorConfig:
             raise ValueError(f"refine layers must be between 0 and 8; got {self.refine}")
         if self.conditioning not in CONDITIONINGS:
             raise ValueError(f"conditioning must be 'embedding' or 'onehot'; got {self.conditioning!r}")
+        if self.cluster_prior:
+            self.cluster_prior = [float(p) for p in self.cluster_prior]
+            if (len(self.cluster_prior) != self.num_classes or min(self.cluster_prior) < 0
+                    or not math.isclose(sum(self.cluster_prior), 1.0, abs_tol=1e-4)):
+                raise ValueError(f"cluster_prior must give a share >= 0 to each of the {self.num_classes} "
+                                 "clusters, summing to 1")
 
     @property
     def is_image(self) -> bool:
         return len(self.data_shape) == 3
+
+    @property
+    def clustered(self) -> bool:
+        """Conditioned on clusters found without labels: unconditional to its users."""
+        return bool(self.cluster_prior)
+
+    @property
+    def conditional(self) -> bool:
+        """Conditioned on real classes: a caller may choose the class and check it."""
+        return self.num_classes > 0 and not self.cluster_prior
 
 
 class Generator(nn.Module):
@@ -94,6 +118,14 @@ class Generator(nn.Module):
             self.body = dcgan_generator_body(
                 in_features, channels, size, config.width, config.activation, refine=config.refine
             )
+
+    def sample_labels(self, n: int, *, generator: torch.Generator | None = None) -> torch.Tensor | None:
+        """Labels for ``n`` unconditional samples: clusters drawn by their share of the data (None when
+        the model has no classes; conditional models need the caller's choice)."""
+        if not self.config.cluster_prior:
+            return None
+        prior = torch.tensor(self.config.cluster_prior, dtype=torch.float64)
+        return torch.multinomial(prior, n, replacement=True, generator=generator)
 
     def sample_noise(
         self, n: int, *, generator: torch.Generator | None = None, device: torch.device | str | None = None
@@ -133,10 +165,13 @@ class DiscriminatorConfig:
     spectral_norm: bool = False
     batch_norm: bool = True  # DCGAN only
     minibatch_std: bool = False  # DCGAN only: let D see the spread of each small group of samples
+    conditioning: str = "channels"  # "channels": one-hot maps as input; "projection": class embedding . features
 
     def __post_init__(self) -> None:
         self.data_shape = tuple(int(d) for d in self.data_shape)
         _check_common(self.arch, self.data_shape, self.num_classes, self.width, self.depth)
+        if self.conditioning not in D_CONDITIONINGS:
+            raise ValueError(f"D conditioning must be 'channels' or 'projection'; got {self.conditioning!r}")
 
 
 class Discriminator(nn.Module):
@@ -148,7 +183,8 @@ class Discriminator(nn.Module):
     def __init__(self, config: DiscriminatorConfig) -> None:
         super().__init__()
         self.config = config
-        k = config.num_classes
+        projection = config.num_classes > 0 and config.conditioning == "projection"
+        k = 0 if projection else config.num_classes  # one-hot input channels
         if config.arch == "mlp":
             in_features = math.prod(config.data_shape) + k
             self.body = mlp_discriminator_body(
@@ -160,15 +196,23 @@ class Discriminator(nn.Module):
                 channels + k, size, config.width, config.activation, config.spectral_norm, config.batch_norm,
                 minibatch_std=config.minibatch_std,
             )
+        if projection:
+            # Zero-initialised: D starts as the unconditional model and learns what each class adds.
+            last = self.body[-1]
+            self.class_projection = nn.Embedding(config.num_classes, last.in_features)
+            nn.init.zeros_(self.class_projection.weight)
 
     def forward(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         """Return logits of shape (N,): large means "real"."""
         k = self.config.num_classes
         if self.config.arch == "mlp":
             x = x.flatten(1)
+        if k and labels is None:
+            raise ValueError("this discriminator is conditional: give the class label of every sample")
+        if k and self.config.conditioning == "projection":
+            features = self.body[:-1](x)
+            return self.body[-1](features).squeeze(1) + (self.class_projection(labels) * features).sum(1)
         if k:
-            if labels is None:
-                raise ValueError("this discriminator is conditional: give the class label of every sample")
             onehot = F.one_hot(labels, k).to(x.dtype)
             if x.dim() == 4:
                 onehot = onehot[:, :, None, None].expand(-1, -1, x.shape[2], x.shape[3])

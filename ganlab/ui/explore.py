@@ -71,7 +71,11 @@ def _explorer(state: LatentExplorer | None) -> LatentExplorer:
 
 def _describe(name: str, explorer: LatentExplorer, metadata: dict[str, Any]) -> str:
     config = explorer.generator.config
-    kind = f"conditional on {explorer.num_classes} classes" if explorer.num_classes else "unconditional"
+    if config.clustered:
+        kind = (f"unconditional, trained on {explorer.num_classes} k-means clusters of its images (no labels): "
+                "pick a cluster to see what it holds")
+    else:
+        kind = f"conditional on {explorer.num_classes} classes" if explorer.num_classes else "unconditional"
     trained = ""
     if metadata.get("dataset"):
         steps = metadata.get("steps")
@@ -102,7 +106,9 @@ class ExploreHandlers:
             raise gr.Error(f"Cannot open {name}: {error}") from None
         conditional = explorer.num_classes > 0
         classes = gr.update(choices=explorer.class_names, value=explorer.class_names[0] if conditional else None,
-                            visible=conditional)
+                            visible=conditional,
+                            label="Cluster (found by k-means, without labels)" if explorer.generator.config.clustered
+                            else "Class")
         return [
             explorer,
             explorer.render(scale=SCALE),

@@ -1,0 +1,200 @@
+"""The live training curves as one small picture: losses, D's outputs and gradient norms.
+
+Drawn with Pillow on the server in a few milliseconds, so the Train tab can send it with every
+preview (2-3 times a second). Three interactive line plots redrawn in the browser cost the
+browser's share of a 2-core machine far more than one picture does (bench/bench_streaming.py).
+
+When a series has more points than its panel has pixel columns, each column shows the range of
+the values that fall in it (a light band) and their mean (the line): an oscillating loss stays
+visibly oscillating instead of being thinned into a misleading smooth curve.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+from PIL import Image, ImageDraw, ImageFont
+
+REAL_COLOUR = (31, 119, 180)  # the same blue and red as the 2D view: D / real, G / generated
+FAKE_COLOUR = (214, 39, 40)
+GUIDE_COLOUR = (136, 136, 136)
+AXIS_COLOUR = (90, 90, 90)
+GRID_COLOUR = (232, 232, 232)
+BACKGROUND = (255, 255, 255)
+
+
+@dataclass(frozen=True)
+class Series:
+    label: str
+    values: np.ndarray
+    colour: tuple[int, int, int]
+    dashed: bool = False
+
+
+@dataclass(frozen=True)
+class Panel:
+    title: str
+    series: tuple[Series, ...]
+    y_range: tuple[float, float] | None = None  # fixed (D's probabilities), else fitted to the data
+
+
+@lru_cache(maxsize=4)
+def _font(size: int) -> ImageFont.ImageFont:
+    return ImageFont.load_default(size=size)
+
+
+def training_panels(history: dict[str, np.ndarray], probability: bool) -> list[Panel]:
+    """The three panels of a run's history (as RunSnapshot.history holds it)."""
+    d = "D" if probability else "critic"
+    outputs = [Series(f"{d}(x) real", history["d_real"], REAL_COLOUR),
+               Series(f"{d}(G(z)) generated", history["d_fake"], FAKE_COLOUR)]
+    if probability:  # 0.5 = D cannot tell them apart: where a healthy game settles
+        outputs.append(Series("0.5", np.full(len(history["step"]), 0.5), GUIDE_COLOUR, dashed=True))
+    return [
+        Panel("Losses", (Series("D loss", history["d_loss"], REAL_COLOUR),
+                         Series("G loss", history["g_loss"], FAKE_COLOUR))),
+        Panel(f"{d}'s output (mean)", tuple(outputs), (0.0, 1.0) if probability else None),
+        Panel("Gradient norms", (Series("D", history["d_grad_norm"], REAL_COLOUR),
+                                 Series("G", history["g_grad_norm"], FAKE_COLOUR))),
+    ]
+
+
+LEFT, RIGHT, TOP, BOTTOM = 46, 10, 20, 18  # room for the y labels, each title line, the step labels
+
+
+def draw_curves(steps: np.ndarray, panels: list[Panel], *, width: int = 520, height: int = 460) -> np.ndarray:
+    """RGB uint8 (height, width, 3): the panels stacked, sharing the step axis."""
+    layout = _layout(len(panels), width, height)
+    image = _frame(tuple((p.title, tuple((s.label, s.colour) for s in p.series)) for p in panels), width, height).copy()
+    draw = ImageDraw.Draw(image)
+    small = _font(11)
+    steps = np.asarray(steps, dtype=np.float64)
+    x_lo, x_hi = (float(steps[0]), float(steps[-1])) if len(steps) else (0.0, 1.0)
+    if x_hi <= x_lo:
+        x_hi = x_lo + 1
+    plot_width = width - LEFT - RIGHT
+    columns = np.clip(((steps - x_lo) / (x_hi - x_lo) * (plot_width - 1)).astype(int), 0, plot_width - 1)
+    for panel, (y0, y1) in zip(panels, layout):
+        lo, hi = panel.y_range or _fit_range(panel.series)
+        for fraction in (0.0, 0.5, 1.0):
+            draw.text((LEFT - 4, y1 - fraction * (y1 - y0)), _format(lo + fraction * (hi - lo)), fill=AXIS_COLOUR,
+                      font=small, anchor="rm")
+        if not len(steps):
+            continue
+        reduced = [_per_column(columns, np.asarray(s.values, dtype=np.float64)) for s in panel.series]
+        for series, (used, _, lows, highs) in zip(panel.series, reduced):  # every band under every line
+            if lows is not None:
+                _draw_band(draw, LEFT + used, _to_y(lows, lo, hi, y0, y1), _to_y(highs, lo, hi, y0, y1), series)
+        for series, (used, means, _, _) in zip(panel.series, reduced):
+            _draw_line(draw, LEFT + used, _to_y(means, lo, hi, y0, y1), series)
+    last = layout[-1][1] if layout else height - BOTTOM
+    draw.text((LEFT, last + 3), f"step {x_lo:,.0f}", fill=AXIS_COLOUR, font=small, anchor="lt")
+    draw.text((width - RIGHT, last + 3), f"step {x_hi:,.0f}", fill=AXIS_COLOUR, font=small, anchor="rt")
+    return np.asarray(image)
+
+
+def _layout(count: int, width: int, height: int) -> list[tuple[int, int]]:
+    """(top, bottom) pixel rows of each panel's plot area."""
+    panel_height = (height - BOTTOM) // max(1, count)
+    return [(i * panel_height + TOP, (i + 1) * panel_height - 6) for i in range(count)]
+
+
+@lru_cache(maxsize=8)
+def _frame(panels: tuple, width: int, height: int) -> Image.Image:
+    """What does not change between two pictures of a run: titles, legends, boxes and grid lines
+    (text is the dearest thing to draw, so it is drawn once)."""
+    image = Image.new("RGB", (width, height), BACKGROUND)
+    draw = ImageDraw.Draw(image)
+    font, small = _font(13), _font(11)
+    for (title, legend), (y0, y1) in zip(panels, _layout(len(panels), width, height)):
+        _title_and_legend(draw, title, legend, LEFT, y0 - TOP + 3, width - RIGHT, font, small)
+        draw.rectangle([LEFT, y0, width - RIGHT, y1], outline=AXIS_COLOUR)
+        middle = (y0 + y1) / 2
+        draw.line([(LEFT + 1, middle), (width - RIGHT - 1, middle)], fill=GRID_COLOUR)
+    return image
+
+
+def _title_and_legend(draw: ImageDraw.ImageDraw, title: str, legend: tuple, x: int, y: int, x_end: int,
+                      font: ImageFont.ImageFont, small: ImageFont.ImageFont) -> None:
+    draw.text((x, y), title, fill=(20, 20, 20), font=font)
+    cursor = x_end
+    for label, colour in reversed(legend):  # right-aligned: a coloured swatch, then the label
+        cursor -= draw.textlength(label, font=small)
+        draw.text((cursor, y + 1), label, fill=AXIS_COLOUR, font=small)
+        cursor -= 18
+        draw.line([(cursor, y + 8), (cursor + 14, y + 8)], fill=colour, width=3)
+        cursor -= 10
+
+
+def _fit_range(series: tuple[Series, ...]) -> tuple[float, float]:
+    values = np.concatenate([np.asarray(s.values, dtype=np.float64) for s in series]) if series else np.array([])
+    values = values[np.isfinite(values)]
+    if not len(values):
+        return 0.0, 1.0
+    # The first steps can be far off the rest: fit the 1st-99th percentiles, so they do not flatten
+    # the whole run into a line (the off-range points are drawn at the edge).
+    if len(values) >= 50:
+        k = len(values) // 100
+        ordered = np.partition(values, [k, len(values) - 1 - k])  # two order statistics, no full sort
+        lo, hi = float(ordered[k]), float(ordered[len(values) - 1 - k])
+    else:
+        lo, hi = float(values.min()), float(values.max())
+    if 0 <= lo < 0.25 * hi:
+        lo = 0.0  # non-negative numbers near zero (norms, losses): show zero, it is the reference
+    if hi - lo < 1e-9:
+        lo, hi = lo - 0.5, hi + 0.5
+    pad = 0.06 * (hi - lo)
+    return (lo if lo == 0.0 else lo - pad), hi + pad
+
+
+def _per_column(columns: np.ndarray, values: np.ndarray) -> tuple:
+    """(used columns, mean, min, max) per pixel column; min/max are None when no column holds two values."""
+    finite = np.isfinite(values)
+    columns, values = columns[finite], values[finite]
+    if not len(values):
+        return np.array([], dtype=int), np.array([]), None, None
+    used, start = np.unique(columns, return_index=True)
+    counts = np.diff(np.append(start, len(columns)))
+    means = np.add.reduceat(values, start) / counts
+    if (counts > 1).any():
+        return used, means, np.minimum.reduceat(values, start), np.maximum.reduceat(values, start)
+    return used, means, None, None
+
+
+def _to_y(values: np.ndarray, lo: float, hi: float, y0: int, y1: int) -> np.ndarray:
+    return y1 - 1 - (np.clip(values, lo, hi) - lo) / (hi - lo) * (y1 - y0 - 2)
+
+
+def _draw_band(draw: ImageDraw.ImageDraw, xs: np.ndarray, low_y: np.ndarray, high_y: np.ndarray,
+               series: Series) -> None:
+    band = tuple(int(c * 0.25 + 255 * 0.75) for c in series.colour)  # the colour, three-quarters faded
+    outline = list(zip(xs.tolist(), high_y.tolist())) + list(zip(xs[::-1].tolist(), low_y[::-1].tolist()))
+    if len(outline) >= 3:
+        draw.polygon(outline, fill=band)
+
+
+def _draw_line(draw: ImageDraw.ImageDraw, xs: np.ndarray, ys: np.ndarray, series: Series) -> None:
+    points = list(zip(xs.tolist(), ys.tolist()))
+    if not points:
+        return
+    if len(points) == 1:
+        x, y = points[0]
+        draw.ellipse([x - 2, y - 2, x + 2, y + 2], fill=series.colour)
+    elif series.dashed:
+        for i in range(0, len(points) - 1, 8):  # 4 px on, 4 px off (points are about a pixel apart)
+            draw.line(points[i : i + 5], fill=series.colour, width=1)
+    else:
+        draw.line(points, fill=series.colour, width=2)
+
+
+def _format(value: float) -> str:
+    magnitude = abs(value)
+    if magnitude >= 1000:
+        return f"{value:,.0f}"
+    if magnitude >= 10:
+        return f"{value:.0f}"
+    if magnitude >= 1 or magnitude == 0:
+        return f"{value:.1f}"
+    return f"{value:.2f}" if magnitude >= 0.01 else f"{value:.0e}"

@@ -1,0 +1,169 @@
+"""k-means clusters and the unconditional models that train on them (ganlab.clusters)."""
+
+import dataclasses
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from ganlab.checkpoints import CheckpointError, load_model
+from ganlab.clusters import cluster_features, cluster_images, effective_k, kmeans
+from ganlab.data.errors import DataError
+from ganlab.data.images import load_mnist
+from ganlab.models import Discriminator, DiscriminatorConfig, Generator, GeneratorConfig
+from ganlab.presets import default_config
+from ganlab.sampling import generate, generate_images
+from ganlab.training import Trainer
+
+
+def blob_images(per_blob: int = 40, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """Images of three kinds (a bright left half, a bright top half, a bright centre) with pixel noise."""
+    rng = torch.Generator().manual_seed(seed)
+    shapes = torch.zeros(3, 1, 28, 28)
+    shapes[0, :, :, :14] = 1
+    shapes[1, :, :14, :] = 1
+    shapes[2, :, 8:20, 8:20] = 1
+    kinds = torch.arange(3).repeat_interleave(per_blob)
+    noisy = shapes[kinds] * 200 + torch.rand(len(kinds), 1, 28, 28, generator=rng) * 55
+    return noisy.to(torch.uint8), kinds
+
+
+def test_kmeans_finds_well_separated_groups():
+    images, kinds = blob_images()
+    clusters = cluster_images(images, 3, seed=0)
+    assert clusters.k == 3 and clusters.assignments.shape == (120,)
+    # Every kind lands in one cluster of its own (whatever the cluster's number).
+    for kind in range(3):
+        assert len(set(clusters.assignments[kinds == kind].tolist())) == 1
+    assert len(set(clusters.assignments.tolist())) == 3
+    assert clusters.prior == pytest.approx([1 / 3] * 3)
+
+
+def test_clusters_are_deterministic_for_a_seed():
+    images = load_mnist("train").images[:2000]
+    a, b = cluster_images(images, 10, seed=3), cluster_images(images, 10, seed=3)
+    assert torch.equal(a.assignments, b.assignments) and a.prior == b.prior
+    assert sum(a.prior) == pytest.approx(1.0)
+
+
+def test_kmeans_lowers_the_within_cluster_spread_below_random_centres():
+    features = cluster_features(load_mnist("train").images[:1000])
+    assert features.shape == (1000, 14 * 14)  # 2x pooled pixels
+    centres = kmeans(features, 8, seed=0)
+    fitted = torch.cdist(features, centres).min(1).values.pow(2).mean()
+    random_centres = features[torch.randperm(1000, generator=torch.Generator().manual_seed(1))[:8]]
+    assert fitted < 0.9 * torch.cdist(features, random_centres).min(1).values.pow(2).mean()
+
+
+def test_effective_k_needs_enough_images_per_cluster():
+    assert effective_k(50, 8000) == 50
+    assert effective_k(50, 200) == 10  # 20 images per cluster at least
+    assert effective_k(50, 30) == 0  # too few to cluster: the model stays plainly unconditional
+
+
+def test_projection_discriminator_starts_as_the_unconditional_one_and_needs_labels():
+    torch.manual_seed(0)
+    plain = Discriminator(DiscriminatorConfig(arch="dcgan", data_shape=(1, 28, 28), width=8))
+    torch.manual_seed(0)
+    projected = Discriminator(DiscriminatorConfig(arch="dcgan", data_shape=(1, 28, 28), width=8, num_classes=5,
+                                                  conditioning="projection"))
+    x = torch.randn(6, 1, 28, 28)
+    labels = torch.tensor([0, 1, 2, 3, 4, 0])
+    plain.eval(), projected.eval()
+    # The class embedding starts at zero, and the body has the plain model's shape (no class channels).
+    assert torch.allclose(projected(x, labels), plain(x))
+    with torch.no_grad():
+        projected.class_projection.weight[1].fill_(0.01)
+    changed = projected(x, labels) != plain(x)
+    assert changed.tolist() == [False, True, False, False, False, False]
+    with pytest.raises(ValueError, match="class label"):
+        projected(x)
+    with pytest.raises(ValueError, match="conditioning"):
+        DiscriminatorConfig(arch="dcgan", data_shape=(1, 28, 28), conditioning="magic")
+
+
+def test_cluster_generator_samples_clusters_by_their_share():
+    config = GeneratorConfig(arch="dcgan", data_shape=(1, 28, 28), noise_dim=4, width=4, num_classes=3,
+                             cluster_prior=[0.7, 0.0, 0.3])
+    generator = Generator(config)
+    assert config.clustered and not config.conditional and config.num_classes == 3
+    labels = generator.sample_labels(5000, generator=torch.Generator().manual_seed(0))
+    counts = torch.bincount(labels, minlength=3)
+    assert counts[1] == 0 and abs(counts[0] / 5000 - 0.7) < 0.03
+    _, drawn = generate(generator, 300, seed=1)
+    assert drawn is not None and 1 not in drawn.tolist()
+    _, chosen = generate(generator, 4, labels=2, seed=1)  # a cluster can still be picked
+    assert chosen.tolist() == [2, 2, 2, 2]
+    with pytest.raises(ValueError, match="cluster_prior"):
+        GeneratorConfig(num_classes=3, cluster_prior=[0.5, 0.5])
+    with pytest.raises(ValueError, match="cluster_prior"):
+        GeneratorConfig(num_classes=2, cluster_prior=[0.9, 0.9])
+
+
+def test_the_unconditional_dcgan_trains_on_clusters_without_labels(tmp_path):
+    mnist = load_mnist("train")
+    unlabelled = dataclasses.replace(mnist, labels=None, class_names=[])  # prove no label is read
+    trainer = Trainer(default_config("mnist", "dcgan", batch_size=16, width=8, noise_dim=8, clusters=12), unlabelled)
+    assert trainer.clusters is not None and trainer.clusters.k == 12
+    assert trainer.generator.config.clustered and trainer.discriminator.config.conditioning == "projection"
+    assert trainer.stream.num_classes == 12
+    list(trainer.run(max_steps=3))
+    trainer.save(tmp_path)
+    assert (tmp_path / "clusters.safetensors").is_file()
+    saved = load_model(tmp_path, kind="generator")
+    assert saved.config.clustered and len(saved.config.cluster_prior) == 12
+    images, clusters = generate_images(saved, 8, seed=0)
+    assert images.shape == (8, 1, 28, 28) and clusters is not None
+    resumed = Trainer.load(tmp_path, unlabelled)
+    assert torch.equal(resumed.clusters.assignments, trainer.clusters.assignments)
+    assert torch.equal(resumed.sample(5), trainer.sample(5))
+    list(resumed.run(max_steps=2))
+    assert resumed.step_count == 5
+
+
+def test_a_damaged_or_foreign_cluster_file_is_refused(tmp_path):
+    data = load_mnist("train")
+    trainer = Trainer(default_config("mnist", "dcgan", batch_size=8, width=4, noise_dim=4, clusters=4), data)
+    trainer.save(tmp_path)
+    fewer = dataclasses.replace(data, images=data.images[:500], labels=data.labels[:500])
+    with pytest.raises(DataError, match="not the data the run was trained on"):
+        Trainer.load(tmp_path, fewer)
+    (tmp_path / "clusters.safetensors").write_bytes(b"not a safetensors file")
+    with pytest.raises(CheckpointError, match="corrupt"):
+        Trainer.load(tmp_path, data)
+
+
+def test_cluster_settings_are_checked():
+    with pytest.raises(ValueError, match="clusters are for the unconditional"):
+        default_config("mnist", "cdcgan", clusters=10)
+    with pytest.raises(ValueError, match="clusters must be"):
+        default_config("mnist", "dcgan", clusters=1)
+    with pytest.raises(ValueError, match="image data"):
+        Trainer(default_config("ring8", clusters=5))
+    assert default_config("mnist", "dcgan").clusters == 50
+    assert default_config("mnist").clusters == 0  # the labelled default keeps its real classes
+    assert default_config("ring8").clusters == 0
+
+
+def test_a_tiny_folder_trains_plainly_unconditional():
+    images, _ = blob_images(per_blob=10)  # 30 images: too few for even two clusters of 20
+    folder = dataclasses.replace(load_mnist("train"), images=images, labels=None, class_names=[], name="folder")
+    trainer = Trainer(default_config("folder", batch_size=8, width=4, noise_dim=4), folder)
+    assert trainer.clusters is None and not trainer.generator.config.num_classes
+    list(trainer.run(max_steps=2))
+
+
+def test_cli_samples_of_a_cluster_model_are_unconditional_and_a_cluster_can_be_picked(tmp_path, capsys):
+    from ganlab.__main__ import main
+
+    trainer = Trainer(default_config("mnist", "dcgan", batch_size=8, width=4, noise_dim=4, clusters=6))
+    trainer.save(tmp_path / "run")
+    config = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert len(config["config"]["cluster_prior"]) == 6
+    assert main(["sample", str(tmp_path / "run"), "--n", "12", "--out", str(tmp_path / "s.npz")]) == 0
+    with np.load(tmp_path / "s.npz") as arrays:  # the CLI contract of an unconditional model: images only
+        assert set(arrays.files) == {"images"} and arrays["images"].shape == (12, 28, 28)
+    assert main(["sample", str(tmp_path / "run"), "--n", "3", "--label", "2", "--out", str(tmp_path / "c")]) == 0
+    assert main(["sample", str(tmp_path / "run"), "--n", "3", "--label", "6", "--out", str(tmp_path / "c")]) == 2
+    assert "between 0 and 5" in capsys.readouterr().err
