@@ -223,3 +223,22 @@ def test_ema_generator_averages_weights_and_is_what_gets_saved(tmp_path):
     resumed = Trainer.load(tmp_path)
     assert torch.equal(resumed.sample(10), trainer.sample(10))  # samples come from the average
     assert all(torch.equal(a, b) for a, b in zip(resumed.generator.parameters(), current.parameters()))
+
+
+def test_the_weight_average_measures_its_own_batch_norm_statistics(tmp_path):
+    trainer = Trainer(default_config("mnist", "dcgan", batch_size=8, width=4, noise_dim=8, clusters=0))
+    list(trainer.run(max_steps=100))  # the statistics are re-measured every 100 steps and at save
+    ema, raw = trainer.ema_generator, trainer.generator
+    first_norm = ema.body[2]
+    assert isinstance(first_norm, torch.nn.BatchNorm2d)
+    # What the averaged G's first layer really outputs on fresh noise, per channel:
+    with torch.no_grad():
+        features = ema.body[:2](ema.sample_noise(4096, generator=torch.Generator().manual_seed(5)))
+    actual = features.var(dim=(0, 2, 3))
+    assert torch.allclose(first_norm.running_var, actual, rtol=0.1)
+    with torch.no_grad():
+        raw.body[2].running_var.mul_(10)  # G's own statistics (wrong for the average) are not borrowed:
+    list(trainer.run(max_steps=1))
+    assert torch.allclose(first_norm.running_var, actual, rtol=0.1)
+    trainer.save(tmp_path)
+    assert torch.equal(Trainer.load(tmp_path).sample(4), trainer.sample(4))

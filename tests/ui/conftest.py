@@ -69,17 +69,18 @@ def page(browser, app_url):
 
 
 def save_random_generator(name: str, *, seed: int = 0, classes: int = 0, noise_dim: int = 16,
-                          dataset: str = "mnist", root: str | Path | None = None) -> str:
+                          dataset: str = "mnist", root: str | Path | None = None, clusters: bool = False) -> str:
     """A small random DCGAN saved where the Train tab saves (``GANLAB_CHECKPOINTS``, or ``root``);
-    returns the name the app lists it under."""
+    returns the name the app lists it under. ``clusters``: the classes are unsupervised clusters."""
     import torch
 
     from ganlab.checkpoints import save_model
     from ganlab.models import Generator, GeneratorConfig
 
     torch.manual_seed(seed)
+    names = [f"cluster {i + 1}" if clusters else str(i) for i in range(classes)]
     config = GeneratorConfig(arch="dcgan", data_shape=(1, 28, 28), noise_dim=noise_dim, width=8, num_classes=classes,
-                             class_names=[str(i) for i in range(classes)])
+                             class_names=names, cluster_prior=[1 / classes] * classes if clusters else [])
     folder = Path(root if root is not None else os.environ["GANLAB_CHECKPOINTS"]) / name
     save_model(Generator(config).eval(), folder, metadata={"dataset": dataset, "steps": 1})
     return f"saved/{name}"

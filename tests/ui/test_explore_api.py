@@ -20,7 +20,8 @@ SLIDERS = 16  # 8 noise coordinates + 8 principal directions
 
 @pytest.fixture(scope="module")
 def names(app_url, save_generator):
-    return {"plain": save_generator("api-dcgan"), "conditional": save_generator("api-cdcgan", classes=10, seed=1)}
+    return {"plain": save_generator("api-dcgan"), "conditional": save_generator("api-cdcgan", classes=10, seed=1),
+            "clustered": save_generator("api-clusters", classes=5, seed=2, clusters=True)}
 
 
 def pixels(path: str) -> np.ndarray:
@@ -97,6 +98,15 @@ def test_all_classes_needs_a_conditional_generator(client, names):
     assert pixels(strip_path).shape == (3 * 32, 3 * (10 * 30 + 2)) and "0, 1, 2" in note
     # picking a class changes the picture
     assert not np.array_equal(render(client, label="3"), render(client, label="8"))
+
+
+def test_a_model_trained_on_clusters_says_so_and_offers_its_clusters(client, names):
+    loaded = client.predict(names["clustered"], 0, api_name="/explore_load")
+    assert "unconditional" in loaded[1] and "5 k-means clusters" in loaded[1]
+    picker = loaded[4]
+    assert picker["visible"] is True and picker["label"].startswith("Cluster")
+    assert [choice[0] for choice in picker["choices"]] == [f"cluster {i}" for i in range(1, 6)]
+    assert not np.array_equal(render(client, label="cluster 1"), render(client, label="cluster 4"))
 
 
 def test_neighbours_start_with_the_generated_image(client, names, monkeypatch):
