@@ -17,7 +17,7 @@ from functools import lru_cache
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-REAL_COLOUR = (31, 119, 180)  # the same blue and red as the 2D view: D / real, G / generated
+REAL_COLOUR = (31, 119, 180)  # the blue and red of the 2D view (ganlab.plots): D / real, G / generated
 FAKE_COLOUR = (214, 39, 40)
 GUIDE_COLOUR = (136, 136, 136)
 AXIS_COLOUR = (90, 90, 90)
@@ -41,7 +41,8 @@ class Panel:
 
 
 @lru_cache(maxsize=4)
-def _font(size: int) -> ImageFont.ImageFont:
+def label_font(size: int) -> ImageFont.ImageFont:
+    """Pillow's bundled font at ``size`` pixels (no system font needed)."""
     return ImageFont.load_default(size=size)
 
 
@@ -69,7 +70,7 @@ def draw_curves(steps: np.ndarray, panels: list[Panel], *, width: int = 520, hei
     layout = _layout(len(panels), width, height)
     image = _frame(tuple((p.title, tuple((s.label, s.colour) for s in p.series)) for p in panels), width, height).copy()
     draw = ImageDraw.Draw(image)
-    small = _font(11)
+    small = label_font(11)
     steps = np.asarray(steps, dtype=np.float64)
     x_lo, x_hi = (float(steps[0]), float(steps[-1])) if len(steps) else (0.0, 1.0)
     if x_hi <= x_lo:
@@ -107,7 +108,7 @@ def _frame(panels: tuple, width: int, height: int) -> Image.Image:
     (text is the dearest thing to draw, so it is drawn once)."""
     image = Image.new("RGB", (width, height), BACKGROUND)
     draw = ImageDraw.Draw(image)
-    font, small = _font(13), _font(11)
+    font, small = label_font(13), label_font(11)
     for (title, legend), (y0, y1) in zip(panels, _layout(len(panels), width, height)):
         _title_and_legend(draw, title, legend, LEFT, y0 - TOP + 3, width - RIGHT, font, small)
         draw.rectangle([LEFT, y0, width - RIGHT, y1], outline=AXIS_COLOUR)

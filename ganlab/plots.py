@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from functools import lru_cache
 from pathlib import Path
 
 import matplotlib
@@ -51,17 +50,14 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: E402
 from matplotlib.collections import LineCollection  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
-from PIL import Image, ImageDraw, ImageFont  # noqa: E402
+from PIL import Image, ImageDraw  # noqa: E402
+
+from ganlab.curves import label_font  # noqa: E402
 
 MANIFOLD_COLOUR = "#d62728"
 ARROW_COLOUR = "#222222"
 HEAT_CMAP = "PRGn"  # purple = "fake" side, green = "real" side (as in GAN Lab)
 MAX_ARROWS = 96
-
-
-@lru_cache(maxsize=4)
-def _label_font(size: int) -> ImageFont.ImageFont:
-    return ImageFont.load_default(size=size)
 
 
 class GanLabFigure:
@@ -139,9 +135,9 @@ class GanLabFigure:
         # Axes corners in picture pixels (matplotlib's display y runs upwards).
         x0, y0, x1, y1 = self.axes.get_window_extent().extents
         height = picture.height
-        draw.text(((x0 + x1) / 2, height - y1 - 4), f"step {view.step:,}", fill="#000000", font=_label_font(12),
+        draw.text(((x0 + x1) / 2, height - y1 - 4), f"step {view.step:,}", fill="#000000", font=label_font(12),
                   anchor="md")
-        draw.text((x1 - 4, height - y0 - 3), self.note_text, fill="#333333", font=_label_font(10), anchor="rd")
+        draw.text((x1 - 4, height - y0 - 3), self.note_text, fill="#333333", font=label_font(10), anchor="rd")
         return np.asarray(picture)
 
     @staticmethod

@@ -229,6 +229,8 @@ class Trainer:
     def _build(self, clusters: Clusters | None = None) -> None:
         config = self.config
         self.rng = torch.Generator().manual_seed(config.seed)
+        if not config.clusters:
+            clusters = None  # clusters only when the config asks for them
         if config.clusters and isinstance(self.data, ToyDistribution):
             raise ValueError("clusters are for image data; the 2D datasets are drawn from their own modes")
         if config.clusters and clusters is None:

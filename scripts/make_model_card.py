@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import shutil
 import sys
 from pathlib import Path
@@ -22,6 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import numpy as np  # noqa: E402
 
 from ganlab.checkpoints import load_model  # noqa: E402
+from ganlab.device import cpu_name  # noqa: E402
 from ganlab.imaging import make_grid, save_png, upscale  # noqa: E402
 from ganlab.metrics.evaluate import evaluate_checkpoint  # noqa: E402
 from ganlab.sampling import generate_images  # noqa: E402
@@ -68,10 +68,13 @@ def main() -> None:
 
     training = meta.get("training", {})
     name = folder.name
+    kind = "an unconditional " if generator.config.clustered else ("a conditional " if k else "a ")
+    clusters = (f", conditioned on {k} k-means clusters of the images found without labels (sampling draws each "
+                "as often as the data has it)") if generator.config.clustered else ""
     card = f"""# {name}
 
-A {'conditional ' if k else ''}{generator.config.arch.upper()} generator trained on {meta.get('dataset')}
-({meta.get('data_source')} data, training split only). Load it with
+{kind.capitalize()}{generator.config.arch.upper()} generator trained on {meta.get('dataset')}
+({meta.get('data_source')} data, training split only){clusters}. Load it with
 `ganlab.checkpoints.load_model("{name}")` or sample it with
 `python -m ganlab sample {name} --n 2000 --out s.npz`.
 
@@ -84,7 +87,7 @@ A {'conditional ' if k else ''}{generator.config.arch.upper()} generator trained
   {training.get('d_steps')}, noise {training.get('noise_dim')}-d {training.get('noise_distribution')},
   width {training.get('width')}, seed {training.get('seed')}
 - Steps: {meta.get('steps')} generator steps; wall time {meta.get('wall_time_seconds')} s of training on
-  {platform.processor() or platform.machine()} ({os.cpu_count()} cores, device {meta.get('device')})
+  {cpu_name()} ({os.cpu_count()} cores, device {meta.get('device')})
 - Parameters: {sum(p.numel() for p in generator.parameters()):,} in G
 
 ## Evaluation
@@ -104,7 +107,7 @@ training set than unseen real digits do.
 {grids}
 """
     (folder / "README.md").write_text(card)
-    for leftover in ("discriminator", "generator-iterate", "optimizer.safetensors", "run.json"):
+    for leftover in ("discriminator", "generator-iterate", "optimizer.safetensors", "run.json", "clusters.safetensors"):
         path = folder / leftover
         if path.is_dir():
             shutil.rmtree(path)
