@@ -47,8 +47,8 @@ from ganlab.curves import draw_curves, training_panels
 from ganlab.data.errors import DataError
 from ganlab.data.toy import TOY_DISTRIBUTIONS, ToyDistribution, from_points
 from ganlab.imaging import make_grid, to_uint8, upscale
-from ganlab.models import Discriminator, DiscriminatorConfig, Generator, GeneratorConfig
-from ganlab.training import IMAGE_DATASETS, Trainer, TrainingConfig, TrainingDiverged, TrainingEvent
+from ganlab.models import Discriminator, Generator
+from ganlab.training import IMAGE_DATASETS, Trainer, TrainingConfig, TrainingDiverged, TrainingEvent, player_configs
 from ganlab.views2d import compute_view, eval_mode, mode_metrics
 
 HISTORY_FIELDS = ("step", "d_loss", "g_loss", "d_real", "d_fake", "d_grad_norm", "g_grad_norm",
@@ -102,16 +102,10 @@ def count_parameters(config: TrainingConfig, data: ToyDistribution | Any) -> int
     labelled = not isinstance(data, ToyDistribution) and data.labels is not None
     num_classes = len(data.class_names) if (config.conditional and labelled) else 0
     clusters = effective_k(config.clusters, len(data)) if len(shape) == 3 else 0
+    g_config, d_config = player_configs(config, shape, num_classes or clusters,
+                                        cluster_prior=[] if clusters else None)
     with torch.device("meta"):
-        g = Generator(GeneratorConfig(arch=config.architecture, data_shape=shape, noise_dim=config.noise_dim,
-                                      noise_distribution=config.noise_distribution,
-                                      num_classes=num_classes or clusters, width=config.width, depth=config.depth,
-                                      activation=config.activation))
-        d = Discriminator(DiscriminatorConfig(arch=config.architecture, data_shape=shape,
-                                              num_classes=num_classes or clusters,
-                                              conditioning="projection" if clusters else "channels",
-                                              width=config.d_width or config.width, depth=config.depth,
-                                              spectral_norm=config.spectral_norm))
+        g, d = Generator(g_config), Discriminator(d_config)
     return sum(p.numel() for p in g.parameters()) + sum(p.numel() for p in d.parameters())
 
 
@@ -223,6 +217,16 @@ class Run:
         self.probe_fake_labels = (trainer.fixed_labels if self.kind == "images" else None)
 
     # -- written by the training thread (and by step()) --------------------------------------------
+    def history_arrays(self, max_points: int) -> dict[str, np.ndarray]:
+        """The recorded history as one array per field, evenly thinned to at most ``max_points`` rows.
+        Call under ``self.lock``."""
+        rows = self.history
+        if len(rows) > max_points:
+            index = np.unique(np.linspace(0, len(rows) - 1, max_points).round().astype(int))
+            rows = [rows[i] for i in index]
+        array = np.array(rows, dtype=np.float64).reshape(-1, len(HISTORY_FIELDS))
+        return {name: array[:, i] for i, name in enumerate(HISTORY_FIELDS)}
+
     def record(self, event: TrainingEvent) -> None:
         row = tuple(float(getattr(event, name)) for name in HISTORY_FIELDS)
         with self.lock:
@@ -523,19 +527,11 @@ class RunManager:
             active = self.active_count
         trainer = run.trainer
         with run.lock:
-            rows = run.history
-            count = len(rows)
-            if count > max_points:
-                index = np.unique(np.linspace(0, count - 1, max_points).round().astype(int))
-                rows = [rows[i] for i in index]
-            else:
-                rows = list(rows)
+            history = run.history_arrays(max_points)
             recent = run.history[-200:]
             phase, message, version = run.phase, run.message, run.version
             latest = dict(run.latest)
             frames, note = len(run.timelapse), run.step_note
-        array = np.array(rows, dtype=np.float64).reshape(-1, len(HISTORY_FIELDS))
-        history = {name: array[:, i] for i, name in enumerate(HISTORY_FIELDS)}
         if phase == "queued":
             message = (f"{active} run{'s are' if active != 1 else ' is'} training; yours starts when one ends "
                        f"— position {position}")
@@ -602,11 +598,7 @@ class RunManager:
     def _curves(run: Run, max_points: int = 1000) -> np.ndarray:
         """The run's curves as a picture; more points than pixel columns show as value ranges."""
         with run.lock:
-            rows = run.history
-            if len(rows) > max_points:
-                rows = [rows[i] for i in np.linspace(0, len(rows) - 1, max_points).round().astype(int)]
-            array = np.array(rows, dtype=np.float64).reshape(-1, len(HISTORY_FIELDS))
-        history = {name: array[:, i] for i, name in enumerate(HISTORY_FIELDS)}
+            history = run.history_arrays(max_points)
         probability = run.trainer.objective.d_output == "probability"
         return draw_curves(history["step"], training_panels(history, probability))
 

@@ -246,22 +246,13 @@ class Trainer:
         if config.conditional and not self.stream.num_classes:
             raise ValueError("a conditional model needs labelled data (MNIST, Fashion-MNIST, or class folders)")
         num_classes = self.stream.num_classes if (config.conditional or clusters is not None) else 0
+        g_config, d_config = player_configs(config, self.stream.data_shape, num_classes,
+                                            class_names=self.stream.class_names if num_classes else [],
+                                            cluster_prior=clusters.prior if clusters is not None else None)
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(config.seed)  # the same seed gives the same initial weights
-            self.generator = Generator(GeneratorConfig(
-                arch=config.architecture, data_shape=self.stream.data_shape, noise_dim=config.noise_dim,
-                noise_distribution=config.noise_distribution, num_classes=num_classes, width=config.width,
-                depth=config.depth, activation=config.activation, refine=config.refine,
-                class_names=self.stream.class_names if num_classes else [],
-                cluster_prior=clusters.prior if clusters is not None else [],
-            )).to(self.device)
-            self.discriminator = Discriminator(DiscriminatorConfig(
-                arch=config.architecture, data_shape=self.stream.data_shape, num_classes=num_classes,
-                width=config.d_width or config.width, depth=config.depth, spectral_norm=config.spectral_norm,
-                minibatch_std=config.minibatch_std,
-                # Many clusters as input channels would make D's first layer several times dearer.
-                conditioning="projection" if clusters is not None else "channels",
-            )).to(self.device)
+            self.generator = Generator(g_config).to(self.device)
+            self.discriminator = Discriminator(d_config).to(self.device)
         # Averaging G's weights over the last steps (Yazici et al. 2019) smooths out the oscillation of
         # the game: the average is a far better generator than the latest iterate, at no training cost.
         self.ema_generator = copy.deepcopy(self.generator).eval() if config.ema_decay > 0 else None
@@ -296,11 +287,8 @@ class Trainer:
 
     # -- the two moves -------------------------------------------------------------------------
     def _fake_labels(self, n: int) -> torch.Tensor | None:
-        if not self.num_classes:
-            return None
-        if self.clusters is not None:
-            return self.generator.sample_labels(n, generator=self.rng).to(self.device)
-        return torch.randint(self.num_classes, (n,), generator=self.rng).to(self.device)
+        labels = self.generator.sample_labels(n, generator=self.rng)
+        return labels.to(self.device) if labels is not None else None
 
     def step_discriminator(self) -> dict[str, float]:
         """One D move: push D(x) up on real data and D(G(z)) down on generated data."""
@@ -403,12 +391,8 @@ class Trainer:
         try:
             for _ in range(STANDING_STATISTICS_SAMPLES // 128):
                 z = self.ema_generator.sample_noise(128, generator=rng)
-                labels = None
-                if self.ema_generator.config.clustered:
-                    labels = self.ema_generator.sample_labels(128, generator=rng).to(self.device)
-                elif self.num_classes:
-                    labels = torch.randint(self.num_classes, (128,), generator=rng).to(self.device)
-                self.ema_generator(z, labels)
+                labels = self.ema_generator.sample_labels(128, generator=rng)
+                self.ema_generator(z, labels.to(self.device) if labels is not None else None)
         finally:
             self.ema_generator.eval()
             for m, momentum in zip(norms, momenta):
@@ -651,6 +635,28 @@ class Trainer:
         trainer.examples_seen = int(run.get("examples_seen", 0))
         trainer._good_state = trainer._snapshot()
         return trainer
+
+
+def player_configs(config: TrainingConfig, data_shape: tuple[int, ...], num_classes: int, *,
+                   class_names: list[str] | None = None,
+                   cluster_prior: list[float] | None = None) -> tuple[GeneratorConfig, DiscriminatorConfig]:
+    """The G and D a run builds: ``num_classes`` real classes, or clusters when ``cluster_prior`` is
+    given (an empty list: clusters whose shares are not known yet, enough to count parameters)."""
+    clustered = cluster_prior is not None
+    generator = GeneratorConfig(
+        arch=config.architecture, data_shape=data_shape, noise_dim=config.noise_dim,
+        noise_distribution=config.noise_distribution, num_classes=num_classes, width=config.width,
+        depth=config.depth, activation=config.activation, refine=config.refine,
+        class_names=list(class_names or []), cluster_prior=list(cluster_prior or []),
+    )
+    discriminator = DiscriminatorConfig(
+        arch=config.architecture, data_shape=data_shape, num_classes=num_classes,
+        width=config.d_width or config.width, depth=config.depth, spectral_norm=config.spectral_norm,
+        minibatch_std=config.minibatch_std,
+        # Many clusters as input channels would make D's first layer several times dearer.
+        conditioning="projection" if clustered else "channels",
+    )
+    return generator, discriminator
 
 
 def _load_clusters(path: Path) -> Clusters | None:

@@ -120,12 +120,14 @@ class Generator(nn.Module):
             )
 
     def sample_labels(self, n: int, *, generator: torch.Generator | None = None) -> torch.Tensor | None:
-        """Labels for ``n`` unconditional samples: clusters drawn by their share of the data (None when
-        the model has no classes; conditional models need the caller's choice)."""
-        if not self.config.cluster_prior:
-            return None
-        prior = torch.tensor(self.config.cluster_prior, dtype=torch.float64)
-        return torch.multinomial(prior, n, replacement=True, generator=generator)
+        """Random labels for ``n`` samples (on the CPU): clusters drawn by their share of the data, classes
+        uniformly; None when the model has no classes."""
+        if self.config.cluster_prior:
+            prior = torch.tensor(self.config.cluster_prior, dtype=torch.float64)
+            return torch.multinomial(prior, n, replacement=True, generator=generator)
+        if self.config.num_classes:
+            return torch.randint(self.config.num_classes, (n,), generator=generator)
+        return None
 
     def sample_noise(
         self, n: int, *, generator: torch.Generator | None = None, device: torch.device | str | None = None
