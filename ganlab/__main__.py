@@ -70,14 +70,18 @@ def build_parser() -> argparse.ArgumentParser:
         ("--refine", int, "DCGAN: extra 3x3 conv layers per resolution in G (0 = classic)"),
         ("--gp-weight", float, "WGAN-GP lambda"),
         ("--ema-decay", float, "keep an exponential moving average of G's weights (e.g. 0.999; 0 = off)"),
-        ("--clusters", int, "unconditional image models: train on this many k-means clusters of the images, found "
-                            "without labels (default 50 for dcgan; 0 = off)"),
+        ("--clusters", _clusters, "unconditional models: train on this many k-means clusters of the data, found "
+                                  "without labels (0 = off; default 50 for dcgan on images, and 'auto' for the 2D "
+                                  "MLP: the number with the best silhouette score)"),
     ]:
         hyper.add_argument(flag, type=kind, help=text)
     hyper.add_argument("--noise-distribution", choices=["normal", "uniform"])
     hyper.add_argument("--spectral-norm", action="store_true", default=None, help="spectral norm in D")
     hyper.add_argument("--minibatch-std", action=argparse.BooleanOptionalAction, default=None,
                        help="DCGAN D sees each group's sample spread (against mode collapse)")
+    hyper.add_argument("--augment", action=argparse.BooleanOptionalAction, default=None,
+                       help="images: show D randomly shifted and cut-out real and fake images (DiffAugment), "
+                            "against a D that memorises a small dataset")
     hyper.add_argument("--image-size", type=int, choices=[28, 32], default=28, help="size for --data-folder images")
     hyper.add_argument("--channels", type=int, choices=[1, 3], default=1, help="1 = grayscale, 3 = RGB (--data-folder)")
     train.add_argument("--device", choices=["auto", "cuda", "mps", "cpu"], default="auto")
@@ -88,7 +92,8 @@ def build_parser() -> argparse.ArgumentParser:
     sample.add_argument("checkpoint", metavar="CHECKPOINT", help="a checkpoint folder or a shipped name")
     sample.add_argument("--n", type=_positive_int, default=64, help="number of samples (default 64)")
     sample.add_argument("--out", required=True, metavar="FILE", help="output name; .png and .npz are written")
-    sample.add_argument("--label", type=int, help="class to generate (conditional models; default: balanced)")
+    sample.add_argument("--label", type=int, help="class to generate (conditional models; default: balanced), or "
+                        "cluster (models on k-means clusters; default: as often as in the data)")
     sample.add_argument("--seed", type=int, default=0)
     sample.add_argument("--device", choices=["auto", "cuda", "mps", "cpu"], default="auto")
 
@@ -102,6 +107,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     commands.add_parser("checkpoints", help="list the shipped checkpoints")
     return parser
+
+
+def _clusters(text: str) -> int | str:
+    if text == "auto":
+        return text
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of clusters or 'auto'; got {text!r}") from None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -143,7 +157,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             name: value
             for name in ("lr_g", "lr_d", "beta1", "beta2", "batch_size", "d_steps", "noise_dim", "width", "d_width",
                          "depth", "refine", "gp_weight", "ema_decay", "noise_distribution", "spectral_norm", "minibatch_std",
-                         "loss", "clusters")
+                         "loss", "clusters", "augment")
             if (value := getattr(args, name)) is not None
         }
         config = default_config(dataset if dataset != "custom" else "custom", args.model, seed=args.seed,
@@ -224,7 +238,7 @@ def cmd_sample(args: argparse.Namespace) -> int:
         columns = k if by_class and args.n >= k else None
         save_png(make_grid(images[:256], columns=columns), base.with_suffix(".png"))
     else:
-        points, _ = generate(generator, args.n, seed=args.seed)
+        points, _ = generate(generator, args.n, labels=args.label, seed=args.seed)
         np.savez_compressed(base.with_suffix(".npz"), points=points.numpy())
         from ganlab.plots import save_points_figure
 

@@ -11,10 +11,16 @@ bench/bench_time_to_digits.py measures what it buys.
 
 The features are 2x average-pooled pixels (14x14 for MNIST): as pure as full resolution on MNIST
 (about 80% of each cluster's images share a digit at k = 50) and four times cheaper.
+
+2D points are clustered as they are, and their number of clusters can be chosen from the data
+(``choose_k``, by the silhouette score): the ring of 8 Gaussians gets 8 clusters, the grid 25.
+Then each cluster's G only has to make one tight blob, which plain GANs on these toys take tens
+of seconds to learn (bench/bench_2d_convergence.py).
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
@@ -22,6 +28,9 @@ import torch.nn.functional as F
 
 MIN_IMAGES_PER_CLUSTER = 20  # fewer images than this per cluster, and k is lowered
 FIT_IMAGES = 10_000  # the centres are fitted on at most this many images (all are assigned)
+FIT_POINTS = 2_000  # 2D: the centres are fitted on this many points drawn from the distribution
+AUTO_K_RANGE = (2, 32)  # 2D: the numbers of clusters "auto" chooses from
+SILHOUETTE_POINTS = 1_000  # the silhouette score is measured on at most this many of the points
 
 
 @dataclass
@@ -79,14 +88,64 @@ def assign(features: torch.Tensor, centres: torch.Tensor, chunk: int = 8192) -> 
     return torch.cat([torch.cdist(features[i : i + chunk], centres).argmin(1) for i in range(0, len(features), chunk)])
 
 
+def silhouette(distances: torch.Tensor, assignment: torch.Tensor, k: int) -> float:
+    """The mean silhouette (Rousseeuw 1987) of a clustering, from the points' pairwise ``distances``: for
+    each point, how much nearer it is to its own cluster than to the next nearest one, from -1 (wrong
+    cluster) to 1 (tight, well-separated clusters)."""
+    onehot = torch.nn.functional.one_hot(assignment, k).to(distances.dtype)
+    counts = onehot.sum(0)
+    totals = distances @ onehot  # (N, k): summed distance from each point to each cluster
+    own_count = counts[assignment]
+    own = totals.gather(1, assignment[:, None]).squeeze(1) / (own_count - 1).clamp_min(1)
+    mean_to = totals / counts.clamp_min(1)
+    mean_to[onehot.bool()] = torch.inf  # not its own cluster
+    mean_to[:, counts == 0] = torch.inf  # nor an empty one
+    nearest_other = mean_to.min(1).values
+    score = (nearest_other - own) / torch.maximum(own, nearest_other).clamp_min(1e-12)
+    score[own_count <= 1] = 0.0  # a point alone in its cluster scores 0 by definition
+    return float(score.mean())
+
+
+def choose_k(points: torch.Tensor, *, seed: int = 0, k_range: tuple[int, int] = AUTO_K_RANGE) -> int:
+    """The number of k-means clusters of ``points`` with the best silhouette score in ``k_range``
+    (0 when the range is empty)."""
+    rng = torch.Generator().manual_seed(seed)
+    if len(points) > SILHOUETTE_POINTS:
+        points = points[torch.randperm(len(points), generator=rng)[:SILHOUETTE_POINTS]]
+    points = points.float().cpu()
+    distances = torch.cdist(points, points)
+    low, high = k_range[0], min(k_range[1], len(points) - 1)
+    scores = {k: silhouette(distances, assign(points, kmeans(points, k, seed=seed)), k) for k in range(low, high + 1)}
+    # Ties (to 0.001) go to fewer clusters.
+    return max(scores, key=lambda k: (round(scores[k], 3), -k)) if scores else 0
+
+
+def cluster_points(points: torch.Tensor, k: int, *, seed: int = 0, restarts: int = 10) -> Clusters:
+    """Group 2D ``points`` (N, 2) into ``k`` clusters; the prior is each cluster's share of them.
+
+    The best (least squared distance) of ``restarts`` k-means runs: one run in five left a centre
+    between two modes of the grid of 25, which then trained as a G that must split in two."""
+    points = points.float().cpu()
+    best, best_cost = None, math.inf
+    for restart in range(restarts):
+        centres = kmeans(points, k, seed=seed * restarts + restart)
+        cost = float((torch.cdist(points, centres).min(1).values ** 2).sum())
+        if cost < best_cost:
+            best, best_cost = centres, cost
+    return _clusters(best, assign(points, best))
+
+
+def _clusters(centres: torch.Tensor, assignments: torch.Tensor) -> Clusters:
+    counts = torch.bincount(assignments, minlength=len(centres)).double()
+    # An empty cluster gets a share of 0: G is never asked for a cluster it never saw.
+    prior = (counts / counts.sum()).tolist()
+    return Clusters(centres=centres, assignments=assignments, prior=prior)
+
+
 def cluster_images(images: torch.Tensor, k: int, *, seed: int = 0) -> Clusters:
     """Group ``images`` (N, C, H, W) into ``k`` clusters; deterministic for a seed (on the CPU)."""
     features = cluster_features(images.cpu())
     rng = torch.Generator().manual_seed(seed)
     fit = features if len(features) <= FIT_IMAGES else features[torch.randperm(len(features), generator=rng)[:FIT_IMAGES]]
     centres = kmeans(fit, k, seed=seed)
-    assignments = assign(features, centres)
-    counts = torch.bincount(assignments, minlength=k).double()
-    # An empty cluster gets a share of 0: G is never asked for a cluster it never saw.
-    prior = (counts / counts.sum()).tolist()
-    return Clusters(centres=centres, assignments=assignments, prior=prior)
+    return _clusters(centres, assign(features, centres))

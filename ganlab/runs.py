@@ -42,7 +42,7 @@ from PIL import Image
 from safetensors.torch import load_file, save_file
 
 from ganlab.checkpoints import CheckpointError, user_checkpoint_dir
-from ganlab.clusters import effective_k
+from ganlab.clusters import AUTO_K_RANGE, assign, effective_k
 from ganlab.curves import draw_curves, training_panels
 from ganlab.data.errors import DataError
 from ganlab.data.toy import TOY_DISTRIBUTIONS, ToyDistribution, from_points
@@ -101,7 +101,10 @@ def count_parameters(config: TrainingConfig, data: ToyDistribution | Any) -> int
         raise RunError("the DCGAN models need image data; use the MLP for 2D points")
     labelled = not isinstance(data, ToyDistribution) and data.labels is not None
     num_classes = len(data.class_names) if (config.conditional and labelled) else 0
-    clusters = effective_k(config.clusters, len(data)) if len(shape) == 3 else 0
+    if len(shape) == 3:
+        clusters = effective_k(config.clusters, len(data))
+    else:  # 2D: "auto" may choose up to the top of its range
+        clusters = AUTO_K_RANGE[1] if config.clusters == "auto" else config.clusters
     g_config, d_config = player_configs(config, shape, num_classes or clusters,
                                         cluster_prior=[] if clusters else None)
     with torch.device("meta"):
@@ -206,15 +209,20 @@ class Run:
             self.metric_noise = trainer.generator.sample_noise(METRIC_POINTS, generator=rng, device="cpu")
             self.metric_real = data.sample_numpy(METRIC_POINTS, seed=trainer.config.seed + 8)
             self.probe_real = torch.from_numpy(data.sample_numpy(256, seed=trainer.config.seed + 9)).float()
-            self.probe_labels = None
             self.probe_noise = trainer.generator.sample_noise(256, generator=rng, device="cpu")
+            # A run on clusters: real points are in their nearest centre's cluster; G draws clusters by share.
+            clusters = trainer.clusters
+            self.probe_labels = assign(self.probe_real, clusters.centres) if clusters is not None else None
+            self.view_labels = trainer.generator.sample_labels(VIEW_POINTS, generator=rng)
+            self.metric_labels = trainer.generator.sample_labels(METRIC_POINTS, generator=rng)
+            self.probe_fake_labels = trainer.generator.sample_labels(256, generator=rng)
         else:
             stream = trainer.stream
             index = torch.randperm(len(stream.images), generator=rng)[:64].to(stream.images.device)
             self.probe_real = stream.images[index]
             self.probe_labels = stream.labels[index] if stream.labels is not None else None
             self.probe_noise = trainer.fixed_noise
-        self.probe_fake_labels = (trainer.fixed_labels if self.kind == "images" else None)
+            self.probe_fake_labels = trainer.fixed_labels
 
     # -- written by the training thread (and by step()) --------------------------------------------
     def history_arrays(self, max_points: int) -> dict[str, np.ndarray]:
@@ -567,11 +575,12 @@ class RunManager:
                 with trainer._lock:  # a consistent G and D (between two moves), copied in about a millisecond
                     players = _frozen_players(trainer)
                 # The view and metrics are computed on the copies while training goes on.
-                view = compute_view(players, run.view_real, run.view_noise)
+                view = compute_view(players, run.view_real, run.view_noise, run.view_labels)
                 metric_fake = None
                 if metrics_due:
                     with torch.no_grad(), eval_mode(players.generator):
-                        metric_fake = players.generator(run.metric_noise.to(trainer.device)).float().cpu().numpy()
+                        metric_fake = players.generator(run.metric_noise.to(trainer.device),
+                                                        _to(run.metric_labels, trainer.device)).float().cpu().numpy()
                 if metric_fake is not None:
                     run.metrics = mode_metrics(metric_fake, trainer.data, run.metric_real)
                     run.metrics_at = now
@@ -907,6 +916,6 @@ def _load_user_data(directory: Path) -> ToyDistribution | Any:
 def _frozen_players(trainer: Trainer) -> SimpleNamespace:
     """What the 2D view reads from a Trainer, with G and D copied: call under the trainer's lock."""
     return SimpleNamespace(
-        data=trainer.data, objective=trainer.objective, step_count=trainer.step_count,
+        data=trainer.data, objective=trainer.objective, step_count=trainer.step_count, clusters=trainer.clusters,
         generator=copy.deepcopy(trainer.generator), discriminator=copy.deepcopy(trainer.discriminator),
     )

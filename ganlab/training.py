@@ -30,8 +30,9 @@ import torch
 from safetensors.torch import load_file, save_file
 from torch import nn
 
+from ganlab.augment import diff_augment
 from ganlab.checkpoints import CheckpointError, load_model, read_config, save_model
-from ganlab.clusters import Clusters, cluster_images, effective_k
+from ganlab.clusters import AUTO_K_RANGE, FIT_POINTS, Clusters, assign, choose_k, cluster_images, cluster_points, effective_k
 from ganlab.data.errors import DataError
 from ganlab.data.toy import TOY_DISTRIBUTIONS, ToyDistribution, make_toy
 from ganlab.device import pick_device
@@ -67,7 +68,10 @@ class TrainingConfig:
     activation: str = "relu"
     spectral_norm: bool = False
     minibatch_std: bool = False  # DCGAN D: a minibatch standard-deviation feature against mode collapse
-    clusters: int = 0  # unconditional image models: condition G and D on this many k-means clusters (ganlab.clusters)
+    augment: bool = False  # images: D sees randomly shifted and cut-out real and fake images (ganlab.augment)
+    # Unconditional models: condition G and D on this many k-means clusters of the data (ganlab.clusters);
+    # "auto" (2D points only): the number with the best silhouette score.
+    clusters: int | str = 0
     ema_decay: float = 0.0  # > 0: also keep an exponential moving average of G's weights (see below)
     gp_weight: float = 10.0  # live: lambda of WGAN-GP
     clip_value: float = 0.01  # live: weight clipping of WGAN
@@ -108,10 +112,14 @@ class TrainingConfig:
         check(_is_int(self.refine) and 0 <= self.refine <= 8, f"refine layers must be 0..8; got {self.refine}")
         check(_finite(self.gp_weight) and self.gp_weight >= 0, f"gradient penalty weight must be >= 0; got {self.gp_weight}")
         check(_finite(self.clip_value) and self.clip_value > 0, f"weight clip must be > 0; got {self.clip_value}")
-        check(_is_int(self.clusters) and (self.clusters == 0 or 2 <= self.clusters <= 1000),
-              f"clusters must be 0 (off) or 2..1000; got {self.clusters}")
+        check(self.clusters == "auto" or (_is_int(self.clusters) and (self.clusters == 0 or 2 <= self.clusters <= 1000)),
+              f"clusters must be 0 (off), 2..1000 or 'auto' (2D); got {self.clusters!r}")
+        check(not (self.clusters == "auto" and self.dataset in IMAGE_DATASETS),
+              "clusters 'auto' is for 2D points; give images a number of clusters (50 is the default)")
         check(self.clusters == 0 or not self.conditional,
               "clusters are for the unconditional models; a conditional model already has its classes")
+        check(not (self.augment and self.dataset in TOY_DISTRIBUTIONS),
+              "augmentation is for images; the 2D datasets have no pixels to shift")
         check(_finite(self.ema_decay) and 0 <= self.ema_decay < 1, f"EMA decay must be in [0, 1); got {self.ema_decay}")
         check(_is_int(self.seed) and 0 <= self.seed < 2**63, f"seed must be a non-negative integer; got {self.seed}")
         check(self.device in ("auto", "cuda", "mps", "cpu"), f"device must be auto, cuda, mps or cpu; got {self.device!r}")
@@ -166,12 +174,17 @@ class DataStream:
                  clusters: Clusters | None = None) -> None:
         self.device = device
         self.generator = generator
+        self.centres: torch.Tensor | None = None
         if isinstance(data, ToyDistribution):
             self.toy: ToyDistribution | None = data
             self.images = self.labels = None
             self.data_shape: tuple[int, ...] = (2,)
             self.num_classes = 0
             self.class_names: list[str] = []
+            if clusters is not None:  # fresh points every batch: each is given its nearest centre's cluster
+                self.centres = clusters.centres.to(device)
+                self.num_classes = clusters.k
+                self.class_names = [f"cluster {c + 1}" for c in range(clusters.k)]
         else:
             self.toy = None
             # Keep the whole set as float on the device: no per-step conversion or copy.
@@ -189,7 +202,8 @@ class DataStream:
 
     def next_batch(self, n: int) -> tuple[torch.Tensor, torch.Tensor | None]:
         if self.toy is not None:
-            return self.toy.sample(n, generator=self.generator, device=self.device), None
+            points = self.toy.sample(n, generator=self.generator, device=self.device)
+            return points, (assign(points, self.centres) if self.centres is not None else None)
         # Epochs of a seeded permutation: every image is seen once per epoch.
         if self._cursor + n > len(self._order):
             self._order = torch.randperm(len(self.images), generator=self.generator)
@@ -231,12 +245,14 @@ class Trainer:
         self.rng = torch.Generator().manual_seed(config.seed)
         if not config.clusters:
             clusters = None  # clusters only when the config asks for them
-        if config.clusters and isinstance(self.data, ToyDistribution):
-            raise ValueError("clusters are for image data; the 2D datasets are drawn from their own modes")
+        toy = isinstance(self.data, ToyDistribution)
+        if config.clusters == "auto" and not toy:
+            raise ValueError("clusters 'auto' is for 2D points; give images a number of clusters (50 is the default)")
         if config.clusters and clusters is None:
-            k = effective_k(config.clusters, len(self.data))
-            clusters = cluster_images(self.data.images, k, seed=config.seed) if k else None
-        if clusters is not None and len(clusters.assignments) != len(self.data):
+            clusters = _cluster_toy(self.data, config) if toy else _cluster_images(self.data, config)
+        if clusters is not None and toy and clusters.centres.shape[1] != 2:
+            raise DataError("the saved clusters are of images, but the data are 2D points")
+        if clusters is not None and not toy and len(clusters.assignments) != len(self.data):
             raise DataError(f"the saved clusters cover {len(clusters.assignments):,} images, but the data has "
                             f"{len(self.data):,}: this is not the data the run was trained on")
         self.clusters = clusters
@@ -320,6 +336,7 @@ class Trainer:
     def _discriminator_move(self, real: torch.Tensor, real_labels: torch.Tensor | None, fake: torch.Tensor,
                             fake_labels: torch.Tensor | None) -> dict[str, float]:
         config, objective = self.config, self.objective
+        real, fake = self._augment(real), self._augment(fake)
         real_logits = self.discriminator(real, real_labels)
         fake_logits = self.discriminator(fake, fake_labels)
         loss = objective.d_loss(real_logits, fake_logits)
@@ -345,7 +362,7 @@ class Trainer:
         return self._last_d
 
     def _generator_move(self, fake: torch.Tensor, labels: torch.Tensor | None) -> dict[str, float]:
-        fake_logits = self.discriminator(fake, labels)
+        fake_logits = self.discriminator(self._augment(fake), labels)
         loss = self.objective.g_loss(fake_logits)
         self.opt_g.zero_grad(set_to_none=True)
         loss.backward()
@@ -358,6 +375,12 @@ class Trainer:
         self.examples_seen += self.config.batch_size
         self._last_g = {"g_loss": loss.item(), "g_grad_norm": grad_norm}
         return self._last_g
+
+    def _augment(self, images: torch.Tensor) -> torch.Tensor:
+        """What D sees of a batch: the batch itself, or its random shifts and cut-outs (``augment``)."""
+        if not self.config.augment or images.dim() != 4:
+            return images
+        return diff_augment(images, generator=self.rng)
 
     @torch.no_grad()
     def _update_ema(self) -> None:
@@ -653,10 +676,26 @@ def player_configs(config: TrainingConfig, data_shape: tuple[int, ...], num_clas
         arch=config.architecture, data_shape=data_shape, num_classes=num_classes,
         width=config.d_width or config.width, depth=config.depth, spectral_norm=config.spectral_norm,
         minibatch_std=config.minibatch_std,
-        # Many clusters as input channels would make D's first layer several times dearer.
-        conditioning="projection" if clustered else "channels",
+        # Many clusters as input channels would make a DCGAN D's first layer several times dearer; an MLP D
+        # takes them as a few more inputs, which learned the 2D toys faster than projection did.
+        conditioning="projection" if clustered and config.architecture == "dcgan" else "channels",
     )
     return generator, discriminator
+
+
+def _cluster_images(data: Any, config: TrainingConfig) -> Clusters | None:
+    k = effective_k(config.clusters, len(data))
+    return cluster_images(data.images, k, seed=config.seed) if k else None
+
+
+def _cluster_toy(data: ToyDistribution, config: TrainingConfig) -> Clusters | None:
+    """Clusters of points drawn from a 2D distribution (their own seed: training's stream is unchanged)."""
+    points = data.sample(FIT_POINTS, generator=torch.Generator().manual_seed(config.seed + 3))
+    # User points are few and jittered: at most one cluster per 20 of them.
+    most = effective_k(AUTO_K_RANGE[1] if config.clusters == "auto" else config.clusters,
+                       len(data.centres) if data.centres is not None else FIT_POINTS)
+    k = choose_k(points, seed=config.seed, k_range=(AUTO_K_RANGE[0], most)) if config.clusters == "auto" else most
+    return cluster_points(points, k, seed=config.seed) if k else None
 
 
 def _load_clusters(path: Path) -> Clusters | None:

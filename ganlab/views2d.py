@@ -11,6 +11,11 @@ Each view answers one teaching question:
 * **metrics**: how much of the data does G cover?  Mode coverage, share of high-quality samples,
   and a histogram KL/JS estimate (from ganlab.metrics.modes).
 
+A model trained on k-means clusters of the points (ganlab.clusters) is a conditional GAN on the
+clusters: D judges every point of the plane as a member of its nearest centre's cluster (so the
+heat map is drawn cell by cell), each generated point carries the cluster it was drawn for, and
+the manifold is one small grid of noise lines per cluster.
+
 The functions take modules (or a Trainer) and return arrays; ganlab.plots draws them. Callers
 that share a Trainer with a training thread should hold the Trainer's lock (RunManager does).
 """
@@ -26,6 +31,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from ganlab.clusters import assign
 from ganlab.data.errors import DataError
 from ganlab.data.toy import ToyDistribution
 from ganlab.losses import Objective
@@ -68,8 +74,11 @@ def discriminator_heatmap(
     bounds: tuple[float, float, float, float],
     resolution: int = HEATMAP_RESOLUTION,
     objective: Objective | None = None,
+    centres: torch.Tensor | None = None,
 ) -> np.ndarray:
     """D's output on a grid over ``bounds``: (resolution, resolution), row 0 at ymin.
+
+    With cluster ``centres`` (a D conditioned on clusters), each point is judged in its nearest centre's cluster.
 
     With an objective, the output is read as that objective reads it (``Objective.d_score``:
     sigmoid for minimax/non-saturating/hinge, raw score for WGAN and LSGAN); without, the logit.
@@ -78,8 +87,9 @@ def discriminator_heatmap(
         raise ValueError(f"heat map resolution must be >= 2; got {resolution}")
     device = _device(discriminator)
     points = torch.from_numpy(grid_points(bounds, resolution)).to(device)
+    labels = assign(points, centres.to(device)) if centres is not None else None
     with eval_mode(discriminator):
-        logits = discriminator(points).float()
+        logits = discriminator(points, labels).float()
     scores = objective.d_score(logits) if objective is not None else logits
     return scores.cpu().numpy().reshape(resolution, resolution)
 
@@ -97,9 +107,13 @@ def generator_manifold(
 
     noise_dim 2: ``lines`` horizontal and ``lines`` vertical grid lines; noise_dim 1: one line;
     noise_dim > 2: the same grid in the plane of the first two noise coordinates (the rest 0).
+    A G conditioned on clusters gets a coarser grid (``lines`` // 2) for each cluster it draws.
     Every polyline is a (points_per_line, 2) array of generated points.
     """
     noise_dim = generator.config.noise_dim
+    classes = _drawn_classes(generator)
+    if classes:
+        lines = max(2, lines // 2)
     r = noise_extent(generator)
     t = torch.linspace(-r, r, points_per_line)
     if noise_dim == 1:
@@ -118,26 +132,40 @@ def generator_manifold(
         what = (f"G applied to a grid of noise lines over [-{r:g}, {r:g}]^2" if noise_dim == 2 else
                 f"G applied to a grid in the (z1, z2) plane of its {noise_dim}-D noise (other coordinates 0)")
     device = _device(generator)
-    z = torch.cat(polylines_z).to(device)
+    z = torch.cat(polylines_z)
+    labels = None
+    if classes:
+        labels = torch.tensor(classes).repeat_interleave(len(z))
+        z = z.repeat(len(classes), 1)
+        what += f", for each of its {len(classes)} clusters" if generator.config.clustered else ", for each class"
     with eval_mode(generator):
-        points = generator(z).float().cpu().numpy()
+        points = generator(z.to(device), labels.to(device) if labels is not None else None).float().cpu().numpy()
     return [points[i : i + points_per_line] for i in range(0, len(points), points_per_line)], what
 
 
+def _drawn_classes(generator: nn.Module) -> list[int]:
+    """The classes (or clusters) a conditional G draws: all classes, the clusters with a share > 0."""
+    config = generator.config
+    shares = config.cluster_prior or [1.0] * config.num_classes
+    return [c for c, share in enumerate(shares) if share > 0]
+
+
 def generator_gradients(
-    discriminator: nn.Module, objective: Objective, points: torch.Tensor | np.ndarray
+    discriminator: nn.Module, objective: Objective, points: torch.Tensor | np.ndarray,
+    labels: torch.Tensor | None = None,
 ) -> np.ndarray:
     """-dL_G/dx for every generated point x (N, 2): the direction D tells each fake point to move.
 
     L_G is the objective's generator loss of that point alone (not divided by the batch size),
     so a point D already accepts gets a short arrow, and with the saturating minimax loss a point D
-    confidently rejects gets almost none (vanishing gradients).
+    confidently rejects gets almost none (vanishing gradients). A conditional D judges each point
+    in its ``labels`` (the cluster it was generated for).
     """
     device = _device(discriminator)
     x = torch.as_tensor(np.asarray(points) if not isinstance(points, torch.Tensor) else points,
                         dtype=torch.float32).detach().to(device).requires_grad_(True)
     with torch.enable_grad(), eval_mode(discriminator):
-        logits = discriminator(x)
+        logits = discriminator(x, labels.to(device) if labels is not None else None)
         loss = objective.g_loss(logits) * len(x)  # sum of per-point losses
         (grad,) = torch.autograd.grad(loss, x)  # only w.r.t. x: D's .grad stays untouched
     return (-grad).cpu().numpy()
@@ -192,19 +220,24 @@ def heat_reading(objective: Objective, heatmap: np.ndarray) -> tuple[tuple[float
 
 
 def compute_view(
-    trainer: Trainer, real: np.ndarray, noise: torch.Tensor, *, resolution: int = HEATMAP_RESOLUTION,
-    with_manifold: bool = True,
+    trainer: Trainer, real: np.ndarray, noise: torch.Tensor, labels: torch.Tensor | None = None, *,
+    resolution: int = HEATMAP_RESOLUTION, with_manifold: bool = True,
 ) -> View2D:
-    """The GAN Lab view of a 2D Trainer: fixed real points, G(noise), D's heat map, arrows, manifold."""
+    """The GAN Lab view of a 2D Trainer: fixed real points, G(noise), D's heat map, arrows, manifold.
+    ``labels``: the cluster of every noise vector, for a Trainer on clusters (``trainer.clusters``)."""
     data = trainer.data
     if not isinstance(data, ToyDistribution):
         raise ValueError("the 2D view needs a 2D dataset")
     bounds = data.bounds()
     generator, discriminator, objective = trainer.generator, trainer.discriminator, trainer.objective
-    heat = discriminator_heatmap(discriminator, bounds, resolution, objective)
+    clusters = trainer.clusters
+    heat = discriminator_heatmap(discriminator, bounds, resolution, objective,
+                                 clusters.centres if clusters is not None else None)
+    device = _device(generator)
+    labels = labels.to(device) if labels is not None else None
     with torch.no_grad(), eval_mode(generator):
-        fake_t = generator(noise.to(_device(generator))).float()
-    arrows = generator_gradients(discriminator, objective, fake_t)
+        fake_t = generator(noise.to(device), labels).float()
+    arrows = generator_gradients(discriminator, objective, fake_t, labels)
     manifold, manifold_label = generator_manifold(generator) if with_manifold else ([], "")
     heat_range, heat_label = heat_reading(objective, heat)
     return View2D(bounds=bounds, heatmap=heat, heat_range=heat_range, heat_label=heat_label, real=np.asarray(real),

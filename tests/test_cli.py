@@ -74,7 +74,7 @@ def test_errors_are_one_clear_line(argv, message, tmp_path, capsys, monkeypatch)
 
 def test_label_on_unconditional_model_is_refused(tmp_path, capsys):
     run = tmp_path / "ring"
-    assert main(["train", "--dataset", "ring8", "--steps", "1", "--out", str(run)]) == 0
+    assert main(["train", "--dataset", "ring8", "--clusters", "0", "--steps", "1", "--out", str(run)]) == 0
     assert main(["sample", str(run), "--label", "1", "--out", str(tmp_path / "x")]) == 2
     assert "only for conditional" in capsys.readouterr().err
 

@@ -139,11 +139,14 @@ def test_cluster_settings_are_checked():
         default_config("mnist", "cdcgan", clusters=10)
     with pytest.raises(ValueError, match="clusters must be"):
         default_config("mnist", "dcgan", clusters=1)
-    with pytest.raises(ValueError, match="image data"):
-        Trainer(default_config("ring8", clusters=5))
+    with pytest.raises(ValueError, match="'auto' is for 2D points"):
+        default_config("mnist", "dcgan", clusters="auto")
+    with pytest.raises(ValueError, match="clusters must be"):
+        default_config("ring8", clusters="many")
     assert default_config("mnist", "dcgan").clusters == 50
     assert default_config("mnist").clusters == 0  # the labelled default keeps its real classes
-    assert default_config("ring8").clusters == 0
+    assert default_config("ring8").clusters == "auto"
+    assert default_config("ring8", clusters=0).width == 128  # the plain GAN keeps its own measured shape
 
 
 def test_a_tiny_folder_trains_plainly_unconditional():

@@ -21,7 +21,7 @@ from ganlab.views2d import (
 
 
 def small_trainer(**overrides) -> Trainer:
-    return Trainer(default_config("ring8", width=32, batch_size=128, **overrides))
+    return Trainer(default_config("ring8", width=32, batch_size=128, **{"clusters": 0, **overrides}))
 
 
 @pytest.fixture(scope="module")

@@ -59,16 +59,18 @@ DATASETS = [
 TWO_D = (*TOY_DISTRIBUTIONS, "draw", "csv")
 MODELS = [
     ("MLP", "mlp"),
-    ("DCGAN (images; unconditional, on 50 k-means clusters found without labels)", "dcgan"),
+    ("DCGAN (images, unconditional)", "dcgan"),
     ("Conditional DCGAN (labelled images)", "cdcgan"),
     ("Conditional MLP (labelled images)", "cmlp"),
 ]
 LOSSES = [(f"{name}: {objective.description}", name) for name, objective in OBJECTIVES.items()]
+CLUSTER_CHOICES = [("auto: what measured best for this data and model", "auto"), ("off: a plain GAN", "off"),
+                   ("8", "8"), ("25", "25"), ("50", "50")]
 PRESET_NAMES = ("healthy", "mode-collapse", "vanishing-gradients", "oscillation")
 LIVE_FIELDS = ("lr_g", "lr_d", "beta1", "beta2", "batch_size", "d_steps", "gp_weight", "clip_value")
 # Config fields shown as controls, in the order of the handlers' parameters after the data inputs.
 CONFIG_FIELDS = ("model", "loss", "lr_g", "lr_d", "beta1", "beta2", "batch_size", "d_steps", "noise_dim",
-                 "noise_distribution", "width", "depth", "seed", "gp_weight", "clip_value", "spectral_norm")
+                 "noise_distribution", "width", "depth", "seed", "gp_weight", "clip_value", "spectral_norm", "clusters")
 INT_FIELDS = {"batch_size": "batch size", "d_steps": "D steps per G step", "noise_dim": "noise dimension",
               "width": "width", "depth": "depth", "seed": "seed"}
 FLOAT_FIELDS = {"lr_g": "learning rate G", "lr_d": "learning rate D", "beta1": "Adam beta1", "beta2": "Adam beta2",
@@ -131,8 +133,31 @@ def settings_to_config(dataset: str, values: dict[str, Any]) -> TrainingConfig:
             value = _number(name, value)
         elif name == "spectral_norm":
             value = bool(value)
+        elif name == "clusters":
+            value = _clusters_setting(dataset, values["model"], value)
         fields[name] = value
     return TrainingConfig(**fields)
+
+
+def _clusters_setting(dataset: str, model: str, value: Any) -> int | str:
+    """The clusters control's value as a config value: "auto" is the measured default for the data and
+    model (the number chosen by silhouette for 2D points, 50 for unconditional images, none for conditional)."""
+    text = str(value if value is not None else "auto").strip().lower()
+    if text in ("auto", ""):
+        return default_config(dataset, model).clusters
+    if text in ("off", "none"):
+        return 0
+    try:
+        return int(text)
+    except ValueError:
+        raise ValueError(f"clusters must be 'auto', 'off' or a whole number; got {value!r}") from None
+
+
+def clusters_choice(config: TrainingConfig) -> str:
+    """How the clusters control shows a config's clusters."""
+    if config.clusters == default_config(config.dataset, config.model).clusters:
+        return "auto"
+    return "off" if config.clusters == 0 else str(config.clusters)
 
 
 def resolve_data(dataset: str, drawing: Any, points_csv: str | None, images_zip: str | None) -> tuple[str, Any, str]:
@@ -291,6 +316,11 @@ def build_train_tab(manager: RunManager | None = None) -> RunManager:
             with gr.Accordion("Model and loss", open=True):
                 model = gr.Dropdown(MODELS, value=start_config.model, label="Model", elem_id="train-model")
                 loss = gr.Dropdown(LOSSES, value=start_config.loss, label="Loss (objective)", elem_id="train-loss")
+                clusters = gr.Dropdown(
+                    CLUSTER_CHOICES, value="auto", label="k-means clusters (found without labels)", allow_custom_value=True,
+                    elem_id="train-clusters",
+                    info="G and D are told which cluster of the data each sample belongs to: each cluster is an easier "
+                         "game (2D: one blob each). 'off' plays the plain game, where mode collapse can happen.")
                 with gr.Row():
                     noise_dim = gr.Number(start_config.noise_dim, label="Noise dimension", precision=0)
                     noise_distribution = gr.Dropdown(["normal", "uniform"], value=start_config.noise_distribution,
@@ -355,7 +385,7 @@ def build_train_tab(manager: RunManager | None = None) -> RunManager:
                 download = gr.File(label="Download", interactive=False, elem_id="train-download")
 
     config_inputs = [model, loss, lr_g, lr_d, beta1, beta2, batch_size, d_steps, noise_dim, noise_distribution,
-                     width, depth, seed, gp_weight, clip_value, spectral_norm]
+                     width, depth, seed, gp_weight, clip_value, spectral_norm, clusters]
     run_inputs = [dataset, drawing, points_csv, images_zip, *config_inputs]
     live_inputs = [lr_g, lr_d, beta1, beta2, batch_size, d_steps, gp_weight, clip_value]
     button_outputs = [status, step_note, timer]
@@ -377,7 +407,8 @@ def build_train_tab(manager: RunManager | None = None) -> RunManager:
                     beta2: float | None = None, batch_size: int | None = None, d_steps: int | None = None,
                     noise_dim: int | None = None, noise_distribution: str = "normal", width: int | None = None,
                     depth: int | None = None, seed: int | None = None, gp_weight: float | None = None,
-                    clip_value: float | None = None, spectral_norm: bool = False, request: gr.Request = None):
+                    clip_value: float | None = None, spectral_norm: bool = False, clusters: str = "auto",
+                    request: gr.Request = None):
         """Start a new run from these settings (fresh weights); it trains until paused or stopped."""
         config, data, label = build(locals())
         snapshot = manager.start(request.session_hash, config, data, label=label)
@@ -390,7 +421,8 @@ def build_train_tab(manager: RunManager | None = None) -> RunManager:
                    beta2: float | None = None, batch_size: int | None = None, d_steps: int | None = None,
                    noise_dim: int | None = None, noise_distribution: str = "normal", width: int | None = None,
                    depth: int | None = None, seed: int | None = None, gp_weight: float | None = None,
-                   clip_value: float | None = None, spectral_norm: bool = False, request: gr.Request = None):
+                   clip_value: float | None = None, spectral_norm: bool = False, clusters: str = "auto",
+                   request: gr.Request = None):
         """Exactly one D move, then one G move, and what each did (pauses a running run first)."""
         key = request.session_hash
         if not manager.has_run(key):
@@ -406,7 +438,8 @@ def build_train_tab(manager: RunManager | None = None) -> RunManager:
                     beta2: float | None = None, batch_size: int | None = None, d_steps: int | None = None,
                     noise_dim: int | None = None, noise_distribution: str = "normal", width: int | None = None,
                     depth: int | None = None, seed: int | None = None, gp_weight: float | None = None,
-                    clip_value: float | None = None, spectral_norm: bool = False, request: gr.Request = None):
+                    clip_value: float | None = None, spectral_norm: bool = False, clusters: str = "auto",
+                    request: gr.Request = None):
         """Fresh weights from these settings; not training until Resume, Start or Step."""
         config, data, label = build(locals())
         snapshot = manager.reset(request.session_hash, config, data, label=label)
@@ -457,7 +490,7 @@ def build_train_tab(manager: RunManager | None = None) -> RunManager:
 
     # ---------------- data and presets ----------------
     def config_updates(config: TrainingConfig) -> list[Any]:
-        return [getattr(config, name) for name in CONFIG_FIELDS]
+        return [clusters_choice(config) if name == "clusters" else getattr(config, name) for name in CONFIG_FIELDS]
 
     @friendly
     def train_dataset(dataset: str):
