@@ -144,7 +144,8 @@ def main() -> None:
         shown = ", ".join(f"{t:.1f}" if t is not None else f">{args.max_seconds:.0f}" for t in times)
         median = statistics.median(t if t is not None else float("inf") for t in times)
         ends = "; ".join(f"{r['covered']}/{r['num_modes']}, {r['quality']:.0%}" for r in runs)
-        print(f"| {dataset} | {name} | {shown} | {median:.1f} | {GOALS[dataset]:g} | "
+        median_shown = f"{median:.1f}" if median != float("inf") else "—"
+        print(f"| {dataset} | {name} | {shown} | {median_shown} | {GOALS[dataset]:g} | "
               f"{statistics.median(r['steps_per_second'] for r in runs):.0f} | "
               f"{statistics.median(r['setup'] for r in runs):.2f} | {', '.join(str(r['clusters']) for r in runs)} | {ends} |")
 

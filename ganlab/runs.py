@@ -148,6 +148,7 @@ class RunSnapshot:
     timelapse_frames: int
     step_note: str
     objective_reading: str  # how to read D's output: "probability", "critic score", ...
+    clusters: int = 0  # the k-means clusters the run trains on (0: none)
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-friendly summary (without the history arrays)."""
@@ -549,6 +550,7 @@ class RunManager:
             history=history, steps_per_second=_rate(recent), examples_per_second=_examples_rate(recent),
             queue_position=position, timelapse_frames=frames, step_note=note,
             objective_reading=trainer.objective.d_output,
+            clusters=trainer.clusters.k if trainer.clusters is not None else 0,
         )
 
     def preview(self, key: str, *, force: bool = False) -> Preview | None:

@@ -224,6 +224,8 @@ def status_markdown(snapshot: RunSnapshot | None) -> str:
         return f"{head}: {snapshot.message}"
     latest = snapshot.latest
     parts = [head, f"step {snapshot.step:,}", snapshot.dataset]
+    if snapshot.clusters:
+        parts.append(f"on {snapshot.clusters} k-means clusters")
     if snapshot.status == "running":
         parts.append(f"{snapshot.steps_per_second:,.0f} steps/s")
         parts.append(f"{snapshot.examples_per_second:,.0f} examples/s")

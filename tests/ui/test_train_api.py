@@ -96,6 +96,22 @@ def test_bad_settings_give_a_clear_error(fresh, bad, message):
     assert "Traceback" not in str(error.value)
 
 
+def test_the_clusters_control_chooses_between_clusters_and_the_plain_game(fresh):
+    line = fresh.predict(dataset="grid25", api_name="/train_reset")[0]  # the default: "auto"
+    assert "on 25 k-means clusters" in line  # the silhouette found the grid's 25 modes
+    status = fresh.predict(api_name="/train_status")
+    assert status["clusters"] == 25 and status["config"]["clusters"] == "auto"
+    line = fresh.predict(dataset="grid25", clusters="off", api_name="/train_reset")[0]
+    assert "k-means" not in line and fresh.predict(api_name="/train_status")["clusters"] == 0
+    fresh.predict(dataset="ring8", clusters="4", api_name="/train_reset")
+    assert fresh.predict(api_name="/train_status")["clusters"] == 4
+    with pytest.raises(AppError, match="clusters must be 'auto', 'off' or a whole number"):
+        fresh.predict(dataset="ring8", clusters="lots", api_name="/train_reset")
+    settings = fresh.predict("ring8", api_name="/train_preset_mode_collapse")
+    assert settings[-1] == "off"  # the failure presets play the plain game
+    assert fresh.predict("ring8", api_name="/train_preset_healthy")[-1] == "auto"
+
+
 def test_csv_upload_trains_on_the_points_and_bad_csv_is_explained(fresh, tmp_path):
     good = tmp_path / "points.csv"
     good.write_text("x,y\n" + "\n".join(f"{i % 7 * 0.3},{i % 5 * 0.2}" for i in range(200)))
