@@ -123,8 +123,8 @@ def choose_k(points: torch.Tensor, *, seed: int = 0, k_range: tuple[int, int] = 
 def cluster_points(points: torch.Tensor, k: int, *, seed: int = 0, restarts: int = 10) -> Clusters:
     """Group 2D ``points`` (N, 2) into ``k`` clusters; the prior is each cluster's share of them.
 
-    The best (least squared distance) of ``restarts`` k-means runs: one run in five left a centre
-    between two modes of the grid of 25, which then trained as a G that must split in two."""
+    The best (least squared distance) of ``restarts`` k-means runs: a single run left a centre between
+    two modes of the grid of 25 for one of the first four seeds, and that cluster's G had to split in two."""
     points = points.float().cpu()
     best, best_cost = None, math.inf
     for restart in range(restarts):

@@ -248,6 +248,8 @@ class Trainer:
         toy = isinstance(self.data, ToyDistribution)
         if config.clusters == "auto" and not toy:
             raise ValueError("clusters 'auto' is for 2D points; give images a number of clusters (50 is the default)")
+        if config.augment and toy:
+            raise ValueError("augmentation is for images; 2D points have no pixels to shift")
         if config.clusters and clusters is None:
             clusters = _cluster_toy(self.data, config) if toy else _cluster_images(self.data, config)
         if clusters is not None and toy and clusters.centres.shape[1] != 2:

@@ -2,11 +2,13 @@
 
 import json
 
+import numpy as np
 import pytest
 import torch
 
 from ganlab.__main__ import main
 from ganlab.augment import cutout, diff_augment, translate
+from ganlab.data.toy import from_points
 from ganlab.presets import default_config
 from ganlab.training import Trainer
 
@@ -72,6 +74,8 @@ def test_the_trainer_shows_d_augmented_images_when_asked(tmp_path):
 def test_augmentation_is_for_images_and_is_saved_with_the_run(tmp_path):
     with pytest.raises(ValueError, match="augmentation is for images"):
         default_config("ring8", augment=True)
+    with pytest.raises(ValueError, match="augmentation is for images"):  # user points, checked on the data
+        Trainer(default_config("custom", augment=True), from_points(np.random.default_rng(0).normal(size=(100, 2))))
     run = tmp_path / "run"
     assert main(["train", "--dataset", "mnist", "--model", "dcgan", "--augment", "--clusters", "0", "--width", "8",
                  "--batch-size", "8", "--steps", "2", "--out", str(run)]) == 0
