@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 import os
 import platform
 import statistics
@@ -30,6 +29,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import torch  # noqa: E402
+from overrides import add_set_option, parse_overrides  # noqa: E402  (bench/overrides.py)
 
 from ganlab.data.toy import make_toy  # noqa: E402
 from ganlab.device import describe_device, pick_device  # noqa: E402
@@ -111,15 +111,9 @@ def main() -> None:
     parser.add_argument("--max-seconds", type=float, default=60.0)
     parser.add_argument("--check-every", type=float, default=0.5, help="seconds of training between evaluations")
     parser.add_argument("--threads", type=int, default=None, help="torch intra-op threads (default: torch's choice)")
-    parser.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE",
-                        help="override TrainingConfig fields in every run, e.g. --set lr_g=2e-3 batch_size=256")
+    add_set_option(parser, "lr_g=2e-3 batch_size=256")
     args = parser.parse_args()
-    for item in args.set:
-        key, _, value = item.partition("=")
-        try:
-            OVERRIDES[key] = json.loads(value)  # numbers, true/false, null
-        except json.JSONDecodeError:
-            OVERRIDES[key] = value  # a word such as hinge
+    OVERRIDES.update(parse_overrides(args.set))
     if args.threads:
         torch.set_num_threads(args.threads)
     Trainer(default_config("ring8", clusters=0))  # the first optimizer in a process imports torch's compiler stack

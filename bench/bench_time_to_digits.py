@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 import os
 import statistics
 import subprocess
@@ -27,6 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
+from overrides import add_set_option, parse_overrides  # noqa: E402  (bench/overrides.py)
 
 from ganlab.data.images import load_mnist  # noqa: E402
 from ganlab.device import cpu_name, describe_device, pick_device  # noqa: E402
@@ -87,15 +87,9 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--max-seconds", type=float, default=300.0)
     parser.add_argument("--check-every", type=float, default=5.0)
-    parser.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE",
-                        help="override TrainingConfig fields in every run, e.g. --set lr_g=2e-3 width=24")
+    add_set_option(parser, "lr_g=2e-3 width=24")
     args = parser.parse_args()
-    for item in args.set:
-        key, _, value = item.partition("=")
-        try:
-            OVERRIDES[key] = json.loads(value)  # numbers, true/false, null
-        except json.JSONDecodeError:
-            OVERRIDES[key] = value  # a word such as hinge
+    OVERRIDES.update(parse_overrides(args.set))
 
     data = load_mnist("train")
     heldout = load_mnist("heldout")
