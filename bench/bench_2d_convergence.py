@@ -35,6 +35,7 @@ from ganlab.data.toy import make_toy  # noqa: E402
 from ganlab.device import describe_device, pick_device  # noqa: E402
 from ganlab.metrics.modes import mode_coverage  # noqa: E402
 from ganlab.presets import default_config  # noqa: E402
+from ganlab.sampling import generate  # noqa: E402
 from ganlab.training import Trainer  # noqa: E402
 
 N = 2500
@@ -59,19 +60,11 @@ CONFIGS = {
 }
 
 
-def _to(tensor: torch.Tensor | None, device: torch.device) -> torch.Tensor | None:
-    return tensor.to(device) if tensor is not None else None
-
-
-@torch.no_grad()
-def evaluate(trainer: Trainer, distribution, noise: torch.Tensor, labels: torch.Tensor | None,
-             averaged: bool = False) -> tuple[int, float]:
+def evaluate(trainer: Trainer, distribution, labels: torch.Tensor | None, averaged: bool = False) -> tuple[int, float]:
     # The live generator: what the Train tab draws and counts (unless asked for the weight average).
+    # The same N noise vectors every time (seed 1234) and, for a run on clusters, the same clusters.
     generator = trainer.output_generator if averaged else trainer.generator
-    was_training = generator.training
-    generator.eval()
-    samples = generator(noise.to(trainer.device), _to(labels, trainer.device)).cpu().numpy()
-    generator.train(was_training)
+    samples = generate(generator, N, labels=labels, seed=1234)[0].numpy()
     covered, quality = mode_coverage(samples, distribution.modes, distribution.std)
     return covered.value, quality.value
 
@@ -82,7 +75,6 @@ def measure(name: str, dataset: str, seed: int, max_seconds: float, check_every:
     config = dataclasses.replace(CONFIGS[name](dataset, seed), **OVERRIDES)
     trainer = Trainer(config, distribution)
     setup = time.perf_counter() - started  # building G and D, and finding the clusters: counted
-    noise = trainer.generator.sample_noise(N, generator=torch.Generator().manual_seed(1234), device="cpu")
     labels = trainer.generator.sample_labels(N, generator=torch.Generator().manual_seed(1234))
     reached, covered, quality = None, 0, 0.0
     while setup + trainer.wall_time < max_seconds:
@@ -90,7 +82,7 @@ def measure(name: str, dataset: str, seed: int, max_seconds: float, check_every:
             pass
         if trainer.status == "diverged":
             break
-        covered, quality = evaluate(trainer, distribution, noise, labels, averaged=name.endswith("-ema"))
+        covered, quality = evaluate(trainer, distribution, labels, averaged=name.endswith("-ema"))
         if covered == distribution.num_modes and quality >= 0.9:
             reached = setup + trainer.wall_time
             break
