@@ -3,12 +3,14 @@
 Three ways to train the same config for the same wall-clock time, interleaved, median of 3:
 
 1. **bare**: ``Trainer.run()`` in a loop, nothing else;
-2. **manager + reader**: a ``RunManager`` run (background thread) with a reader thread that does
-   what the Train tab's timer does every 0.4 s: snapshot, preview (GAN Lab view or sample grid,
-   metrics, the curves picture, PNGs);
+2. **manager + reader**: a ``RunManager`` run with a reader thread that does what the Train tab's
+   timer does every 0.4 s: snapshot, preview (GAN Lab view or sample grid, metrics, the curves
+   picture, PNGs); once training in a thread of the same process, once in a worker process
+   (ganlab/workers.py, what the app does);
 3. **app + client**: the whole app launched on loopback and a ``gradio_client`` in another process
-   (as a browser would be) that starts the run and calls the timer's endpoint (``/train_tick``)
-   every 0.4 s, downloading each new picture.
+   (as a browser would be) that starts the run and follows the live stream (``/train_watch``, an
+   update every 0.4 s), downloading each new picture;
+4. **app + Chromium** (``--browser``): the Train tab in Debian's Chromium on the same machine.
 
 It prints a markdown table (steps/s, ratio to bare, preview updates delivered per second) for
 docs/BENCHMARKS.md. Goals: ratio >= 0.9, and >= 2 preview updates per second.
@@ -56,9 +58,9 @@ def bare(config, seconds: float) -> tuple[float, float]:
     return (trainer.step_count - start_steps) / (time.perf_counter() - started), float("nan")
 
 
-def manager_with_reader(config, seconds: float) -> tuple[float, float]:
+def manager_with_reader(config, seconds: float, processes: bool) -> tuple[float, float]:
     with tempfile.TemporaryDirectory() as folder:
-        manager = RunManager(max_trainings=1, preview_dir=folder)
+        manager = RunManager(max_trainings=1, preview_dir=folder, processes=processes)
         try:
             manager.create("bench", config)
             for _ in range(5):
@@ -79,6 +81,9 @@ def manager_with_reader(config, seconds: float) -> tuple[float, float]:
                     stop.wait(max(0.0, TICK_SECONDS - (time.perf_counter() - tick_started)))
 
             manager.resume("bench")
+            deadline = time.monotonic() + 30
+            while manager.snapshot("bench").step <= 5 and time.monotonic() < deadline:
+                time.sleep(0.01)  # training has begun (a worker process has taken the run over)
             time.sleep(0.2)
             start_steps, started = manager.snapshot("bench").step, time.perf_counter()
             thread = threading.Thread(target=reader, daemon=True)
@@ -94,7 +99,7 @@ def manager_with_reader(config, seconds: float) -> tuple[float, float]:
 
 
 def client_loop(url: str, dataset: str, seconds: float) -> dict:
-    """The browser's part, run in its own process: start a run, tick every 0.4 s, count new pictures."""
+    """The browser's part, run in its own process: start a run, follow its live stream, count new pictures."""
     from gradio_client import Client
 
     config = default_config(dataset)
@@ -104,20 +109,24 @@ def client_loop(url: str, dataset: str, seconds: float) -> dict:
             "model", "loss", "lr_g", "lr_d", "beta1", "beta2", "batch_size", "d_steps", "noise_dim",
             "noise_distribution", "width", "depth", "seed", "gp_weight", "clip_value", "spectral_norm")}
         client.predict(dataset=dataset, **settings, api_name="/train_start")
-        client.predict("", 0, api_name="/train_tick")  # warm-up: first figure, first download
+        stream = client.submit("", 0, api_name="/train_watch")
+        deadline = time.monotonic() + 30
+        while client.predict(api_name="/train_status")["step"] == 0 and time.monotonic() < deadline:
+            time.sleep(0.05)  # training has begun
         time.sleep(0.2)
         start_steps, started = client.predict(api_name="/train_status")["step"], time.perf_counter()
         delivered, last_picture = 0, None
-        while time.perf_counter() - started < seconds:
-            tick_started = time.perf_counter()
-            picture = client.predict("", 0, api_name="/train_tick")[1]
+        for update in stream:  # one update every 0.4 s while the run trains
+            picture = update[1]
             if isinstance(picture, str) and picture != last_picture:
                 delivered += 1
                 last_picture = picture
-            time.sleep(max(0.0, TICK_SECONDS - (time.perf_counter() - tick_started)))
+            if time.perf_counter() - started >= seconds:
+                break
         elapsed = time.perf_counter() - started
         steps = client.predict(api_name="/train_status")["step"] - start_steps
         client.predict(api_name="/train_stop")
+        stream.cancel()
         return {"steps_per_second": steps / elapsed, "updates_per_second": delivered / elapsed}
     finally:
         client.close()
@@ -199,15 +208,19 @@ def main() -> None:
         _, url, _ = launch(prevent_thread_lock=True, quiet=True, server_port=None)
 
     paths = {"bare Trainer.run()": lambda: bare(config, args.seconds),
-             "RunManager + reader (0.4 s previews)": lambda: manager_with_reader(config, args.seconds)}
+             "RunManager, training thread + reader (0.4 s previews)":
+                 lambda: manager_with_reader(config, args.seconds, processes=False),
+             "RunManager, worker process + reader (0.4 s previews)":
+                 lambda: manager_with_reader(config, args.seconds, processes=True)}
     if url:
-        paths["app + gradio_client (/train_tick every 0.4 s)"] = lambda: app_with_client(url, args.dataset,
+        paths["app + gradio_client (/train_watch stream)"] = lambda: app_with_client(url, args.dataset,
                                                                                           args.seconds)
     if url and args.browser:
         paths["app + Chromium (the Train tab)"] = lambda: app_with_browser(url, args.seconds)
     # One unrecorded round first: imports, the first figure and the app's own warm-up are not throughput.
     warm_up = {"bare Trainer.run()": lambda: bare(config, 1.5),
-               "RunManager + reader (0.4 s previews)": lambda: manager_with_reader(config, 1.5)}
+               "thread": lambda: manager_with_reader(config, 1.5, processes=False),
+               "process": lambda: manager_with_reader(config, 1.5, processes=True)}
     if url:
         warm_up["app"] = lambda: app_with_client(url, args.dataset, 1.5)
     for measure in warm_up.values():

@@ -3,7 +3,9 @@
 A :class:`RunManager` owns every live run of a server, keyed by the browser session that made it:
 
 * each training run is a thread driving ``Trainer.run()``; it only records each step's numbers
-  (a list append under a lock) and, for images, a time-lapse grid every few seconds;
+  (a list append under a lock) and, for images, a time-lapse grid every few seconds. With
+  ``processes=True`` (the app) the training itself runs in a worker process of its own
+  (ganlab/workers.py) and the thread only relays: the server's Python then never slows it down;
 * readers (the UI's timer, the benchmark) ask for ``snapshot()`` (numbers, cheap) and ``preview()``
   (sample grid, GAN Lab view, 2D metrics): previews are computed by the reader, at most a few
   times a second, never after every step, so the training loop stays as fast as the bare Trainer;
@@ -50,6 +52,7 @@ from ganlab.imaging import make_grid, to_uint8, upscale
 from ganlab.models import Discriminator, Generator
 from ganlab.training import IMAGE_DATASETS, Trainer, TrainingConfig, TrainingDiverged, TrainingEvent, player_configs
 from ganlab.views2d import compute_view, eval_mode, mode_metrics
+from ganlab.workers import WORKERS, Worker, load_players
 
 HISTORY_FIELDS = ("step", "d_loss", "g_loss", "d_real", "d_fake", "d_grad_norm", "g_grad_norm",
                   "examples_per_second", "wall_time")
@@ -186,6 +189,13 @@ class Run:
         self.timelapse_cap = timelapse_cap
         self._last_frame_at = -math.inf
         self.thread: threading.Thread | None = None
+        # A run training in a worker process: its pipe, whether the worker should write its state
+        # back when stopped, and the readers waiting for an answer (ask number -> [done, reply]).
+        self.worker: Worker | None = None
+        self.keep_state = True
+        self.relaunch = False
+        self.asks = 0
+        self.answers: dict[int, list[Any]] = {}
         self.detached = False
         self.release_timer: threading.Timer | None = None
         # Preview state: only touched under render_lock, by readers.
@@ -253,12 +263,14 @@ class Run:
                     self.message = event.message
             self.version += 1
 
+    def frame_due(self) -> bool:
+        return self.kind == "images" and time.monotonic() - self._last_frame_at >= self.timelapse_every_s
+
     def maybe_add_frame(self) -> None:
         """A time-lapse frame every few seconds (images only); thinned to stay under the cap."""
-        now = time.monotonic()
-        if self.kind != "images" or now - self._last_frame_at < self.timelapse_every_s:
+        if not self.frame_due():
             return
-        self._last_frame_at = now
+        self._last_frame_at = time.monotonic()
         frame = sample_grid(self.trainer)
         with self.lock:
             self.timelapse.append((self.trainer.step_count, frame))
@@ -297,7 +309,9 @@ class RunManager:
         history_cap: int = 20_000,
         reload_grace_s: float = 20.0,
         preview_dir: str | Path | None = None,
+        processes: bool = False,
     ) -> None:
+        self.processes = processes  # train in worker processes (ganlab/workers.py) instead of threads
         self.max_trainings = max_trainings if max_trainings is not None else default_max_trainings()
         if self.max_trainings < 1:
             raise RunError(f"max_trainings must be >= 1; got {self.max_trainings}")
@@ -319,6 +333,8 @@ class RunManager:
         if self.preview_dir is not None:
             self.preview_dir.mkdir(parents=True, exist_ok=True)
         RunManager._instances.add(self)
+        if processes:
+            WORKERS.prewarm(torch.get_num_threads())
 
     # -- looking up ------------------------------------------------------------------------------
     def has_run(self, key: str) -> bool:
@@ -395,14 +411,44 @@ class RunManager:
     def pause(self, key: str) -> RunSnapshot:
         run = self._get(key)
         with self._lock:
-            if run.phase == "running":
-                run.trainer.pause()
-                self._set_phase(run, "paused", "")
-                self._schedule()  # the slot it held is free now
-            elif run.phase == "queued":
-                self._queue.remove(key)
-                self._set_phase(run, "paused", "")
+            handing_back = self._hold(run)
+        self._held(run, handing_back)
         return self.snapshot(key)
+
+    def _hold(self, run: Run) -> threading.Thread | None:
+        """Pause ``run`` (caller holds the manager lock). A run in a worker process is stopped there
+        and hands its state back: returns the thread to wait for (with ``_held``, outside the lock)."""
+        thread, was = None, run.phase
+        if was in ("running", "queued"):
+            self._set_phase(run, "paused", "")
+        if was == "running":
+            if self.processes:
+                self._halt(run)
+                thread = run.thread
+            else:
+                run.trainer.pause()
+            self._schedule()  # the slot it held is free now
+        elif was == "queued":
+            self._queue.remove(run.key)
+        return thread
+
+    def _held(self, run: Run, thread: threading.Thread | None) -> None:
+        if thread is None:
+            return
+        thread.join(timeout=60)  # the worker writes its state back, the server reads it: ~0.1 s
+        with self._lock:
+            if run.phase == "stopped":  # the worker's last event said "stopped": it was a pause
+                self._set_phase(run, "paused", run.message)
+
+    def _halt(self, run: Run, *, keep_state: bool = True) -> None:
+        """Ask the run's training to end after the step in flight (in this process or its worker)."""
+        run.trainer.stop()
+        run.keep_state = run.keep_state and keep_state
+        if run.worker is not None:
+            try:
+                run.worker.send({"do": "stop", "run": run.run_id, "keep": run.keep_state})
+            except (OSError, ValueError):
+                pass  # the worker is gone; its relay thread says so
 
     def stop(self, key: str) -> RunSnapshot:
         """Stop training (weights are kept: Resume continues, Save saves them)."""
@@ -412,7 +458,7 @@ class RunManager:
                 self._queue.remove(key)
             if run.phase in ("running", "paused", "queued", "ready"):
                 self._set_phase(run, "stopped", "")
-            run.trainer.stop()
+            self._halt(run)
             thread = run.thread
             self._schedule()
         if thread is not None:
@@ -434,6 +480,12 @@ class RunManager:
         changes = {k: v for k, v in changes.items() if getattr(run.trainer.config, k, missing) != v}
         if changes:
             run.trainer.update(**changes)  # raises ValueError with a message for people
+            worker = run.worker
+            if worker is not None:
+                try:
+                    worker.send({"do": "update", "run": run.run_id, "changes": changes})
+                except (OSError, ValueError):
+                    pass  # the worker is gone; its relay thread says so
             with run.lock:
                 run.version += 1
         return self.snapshot(key)
@@ -444,12 +496,9 @@ class RunManager:
         with self._lock:
             if run.phase == "diverged":
                 raise RunError(f"{run.message} Reset the run to play again.")
-            if run.phase == "running":
-                run.trainer.pause()
-                self._schedule()
-            elif run.phase == "queued":
-                self._queue.remove(key)
+            handing_back = self._hold(run)
             self._set_phase(run, "paused", "")
+        self._held(run, handing_back)
         trainer = run.trainer
         with trainer._lock:  # the Trainer's own step lock: the paused thread cannot move in between
             before = self._probe(run)
@@ -488,9 +537,15 @@ class RunManager:
         """Give ``run`` a training slot (caller holds the manager lock)."""
         self._set_phase(run, "running", "")
         run.trainer.resume()
+        if self.processes:
+            run.trainer._stop.clear()  # a stop asked for from now on reaches this training
+            run.keep_state = True
+            if run.thread is not None and run.thread.is_alive():
+                run.relaunch = True  # still handing the last training's state back: start when done
+                return
         if run.thread is None or not run.thread.is_alive():
-            run.thread = threading.Thread(target=self._work, args=(run,), daemon=True,
-                                          name=f"ganlab-run-{run.run_id}")
+            target = self._work_in_worker if self.processes else self._work
+            run.thread = threading.Thread(target=target, args=(run,), daemon=True, name=f"ganlab-run-{run.run_id}")
             run.thread.start()
 
     def _schedule(self) -> None:
@@ -507,23 +562,140 @@ class RunManager:
             for event in trainer.run(max_seconds=self.max_train_seconds):
                 run.record(event)
                 run.maybe_add_frame()
-            if trainer.status == "finished" and self.max_train_seconds is not None:
-                with run.lock:
-                    run.message = (f"stopped after {self.max_train_seconds / 60:g} minutes of training (this "
-                                   "server's limit per start); press Resume to continue")
+            self._note_time_limit(run)
         except Exception as error:  # noqa: BLE001 - a crash must reach the person, not a log only
-            with run.lock:
-                run.phase = "stopped"
-                run.message = f"training stopped by an error: {type(error).__name__}: {error}"
-                run.version += 1
+            self._stopped_by(run, f"training stopped by an error: {type(error).__name__}: {error}")
         finally:
-            with self._lock:
-                if run.thread is threading.current_thread():
-                    run.thread = None
-                if run.phase == "running":  # ended on its own (finished, diverged, error)
-                    self._set_phase(run, trainer.status if trainer.status in ("finished", "diverged") else "stopped",
-                                    run.message)
-                self._schedule()
+            self._training_ended(run)
+
+    def _work_in_worker(self, run: Run) -> None:
+        """The relay thread of a run that trains in a worker process: hand the state over, record the
+        steps it sends, answer the readers' asks, and take the state back at the end."""
+        trainer = run.trainer
+        folder = self._run_scratch(run) / "handover"
+        try:
+            worker = WORKERS.acquire(torch.get_num_threads())
+        except OSError:  # no process can be started here (a locked-down host): train in this thread
+            return self._work(run)
+        try:
+            shutil.rmtree(folder, ignore_errors=True)
+            with trainer._lock:
+                trainer.save(folder)
+                save_user_data(trainer, folder)
+            worker.send({"do": "train", "run": run.run_id, "folder": str(folder), "dataset": trainer.config.dataset,
+                         "max_seconds": self.max_train_seconds})
+            header, _ = worker.receive()
+            if header["event"] == "failed":
+                raise RuntimeError(header["error"])
+            with run.lock:
+                run.worker = worker
+            if trainer._stop.is_set():  # stopped or paused while the state was being handed over
+                self._halt(run)
+            output = "ema" if trainer.ema_generator is not None else "g"
+            frame_asked = False
+            while True:
+                header, tensors = worker.receive()
+                kind = header["event"]
+                if kind == "steps":
+                    for row in header["steps"]:
+                        run.record(TrainingEvent(**row))
+                    trainer.step_count, trainer.wall_time = int(row["step"]), float(row["wall_time"])
+                    if run.frame_due() and not frame_asked:  # a time-lapse frame needs G as it is now
+                        worker.send({"do": "players", "run": run.run_id, "ask": 0, "which": [output]})
+                        frame_asked = True
+                elif kind == "players":
+                    with trainer._lock:
+                        load_players(trainer, tensors)
+                        trainer.step_count = int(header["step"])
+                    if header["ask"] == 0:
+                        frame_asked = False
+                        run.maybe_add_frame()
+                    else:
+                        self._answer(run, header["ask"], header)
+                elif kind == "saved":
+                    self._answer(run, header["ask"], header)
+                elif kind == "failed":
+                    raise RuntimeError(header["error"])
+                elif kind == "done":
+                    if header["saved"]:
+                        trainer.load_state(folder)
+                    trainer.status, trainer.message = header["status"], header["message"]
+                    break
+            self._note_time_limit(run)
+        except (EOFError, OSError) as error:
+            self._stopped_by(run, f"the training process ended unexpectedly ({error}); the weights from when this "
+                                  f"training started (step {trainer.step_count}) are kept")
+            if worker is not None:
+                worker.close()
+                worker = None
+        except Exception as error:  # noqa: BLE001 - a crash must reach the person, not a log only
+            self._stopped_by(run, f"training stopped by an error: {type(error).__name__}: {error}")
+        finally:
+            with run.lock:
+                run.worker = None
+                for waiter in run.answers.values():
+                    waiter[0].set()  # nobody waits for a worker that has moved on
+            if worker is not None:
+                if worker.alive:
+                    WORKERS.release(worker)
+                else:
+                    worker.close()
+            self._training_ended(run)
+
+    def _ask(self, run: Run, message: dict[str, Any], timeout: float = 5.0) -> dict[str, Any] | None:
+        """Send ``message`` to the run's worker and wait for its answer (None: no worker, or no answer)."""
+        worker = run.worker
+        if worker is None:
+            return None
+        with run.lock:
+            run.asks += 1
+            ask = run.asks
+            waiter = run.answers[ask] = [threading.Event(), None]
+        try:
+            worker.send({**message, "run": run.run_id, "ask": ask})
+            waiter[0].wait(timeout)
+        except (OSError, ValueError):
+            pass
+        with run.lock:
+            run.answers.pop(ask, None)
+        return waiter[1]
+
+    @staticmethod
+    def _answer(run: Run, ask: int, reply: dict[str, Any]) -> None:
+        with run.lock:
+            waiter = run.answers.get(ask)
+        if waiter is not None:
+            waiter[1] = reply
+            waiter[0].set()
+
+    def _note_time_limit(self, run: Run) -> None:
+        if run.trainer.status == "finished" and self.max_train_seconds is not None:
+            with run.lock:
+                run.message = (f"stopped after {self.max_train_seconds / 60:g} minutes of training (this "
+                               "server's limit per start); press Resume to continue")
+
+    @staticmethod
+    def _stopped_by(run: Run, message: str) -> None:
+        with run.lock:
+            run.phase = "stopped"
+            run.message = message
+            run.version += 1
+
+    def _training_ended(self, run: Run) -> None:
+        trainer = run.trainer
+        with self._lock:
+            if run.thread is threading.current_thread():
+                run.thread = None
+            if run.phase == "running" and run.relaunch:  # resumed while handing back: go on
+                run.relaunch = False
+                run.thread = None
+                self._launch(run)
+                return
+            run.relaunch = False
+            if run.phase == "running":  # ended on its own (finished, diverged, error)
+                self._set_phase(run, trainer.status if trainer.status in ("finished", "diverged") else "stopped",
+                                run.message)
+            self._schedule()
 
     # -- reading -----------------------------------------------------------------------------------
     def snapshot(self, key: str, *, max_points: int = 300) -> RunSnapshot | None:
@@ -570,6 +742,10 @@ class RunManager:
                     return cached
             version = run.version
             trainer = run.trainer
+            if run.worker is not None:  # training in a worker process: fetch G (and D) as they are now
+                output = "ema" if trainer.ema_generator is not None else "g"
+                self._ask(run, {"do": "players", "which": ["g", "d", "ema"] if run.kind == "2d" else [output]},
+                          timeout=2.0)
             # made_at is when this computation started: a reader ticking every preview_interval_s then
             # finds the next one due even though drawing took part of the interval.
             if run.kind == "2d":
@@ -663,8 +839,13 @@ class RunManager:
         root.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=f".{name}-", dir=root))  # a crash leaves no half checkpoint
         try:
-            run.trainer.save(staging)
-            _save_user_data(run.trainer, staging)
+            # A run training in a worker process is saved there: the server's copy is from its start.
+            reply = self._ask(run, {"do": "save", "folder": str(staging)}, timeout=60)
+            if reply is None:
+                run.trainer.save(staging)
+            elif reply.get("error"):
+                raise RunError(f"could not save {name!r}: {reply['error']}")
+            save_user_data(run.trainer, staging)
             staging.replace(directory)
         finally:
             if staging.exists():
@@ -696,7 +877,7 @@ class RunManager:
             dataset = json.loads(run_file.read_text())["config"]["dataset"]
         except (json.JSONDecodeError, KeyError, TypeError) as error:
             raise RunError(f"{run_file} is corrupt: {error}") from None
-        data = _load_user_data(directory) if (directory / DATA_FILE).is_file() else None
+        data = load_user_data(directory) if (directory / DATA_FILE).is_file() else None
         if data is None and dataset not in TOY_DISTRIBUTIONS and dataset not in IMAGE_DATASETS:
             raise RunError(f"{name!r} was trained on data that was not saved with it ({dataset}); it cannot resume")
         try:
@@ -772,7 +953,7 @@ class RunManager:
                 self._queue.remove(key)
             if run.release_timer is not None:
                 run.release_timer.cancel()
-            run.trainer.stop()
+            self._halt(run, keep_state=False)
             thread = run.thread
             self._schedule()
         if thread is not None:
@@ -873,7 +1054,7 @@ def _load_data(dataset: str) -> ToyDistribution | Any:
         raise DataError(f"cannot load {dataset}: {error}") from None
 
 
-def _save_user_data(trainer: Trainer, directory: Path) -> None:
+def save_user_data(trainer: Trainer, directory: Path) -> None:
     """Data that cannot be found again by name (drawn points, a CSV, an uploaded folder) is saved
     with the run, so that loading it can continue training."""
     config, data = trainer.config, trainer.data
@@ -891,7 +1072,7 @@ def _save_user_data(trainer: Trainer, directory: Path) -> None:
                   metadata={"kind": "images", "name": data.name, "class_names": json.dumps(data.class_names)})
 
 
-def _load_user_data(directory: Path) -> ToyDistribution | Any:
+def load_user_data(directory: Path) -> ToyDistribution | Any:
     from safetensors import safe_open
 
     from ganlab.data.images import ImageDataset

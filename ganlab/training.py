@@ -616,6 +616,12 @@ class Trainer:
                            "assignments": self.clusters.assignments.contiguous(),
                            "prior": torch.tensor(self.clusters.prior, dtype=torch.float64)},
                           str(directory / "clusters.safetensors"))
+            # Where the data stream is: a resumed run goes on with the batches it would have had next.
+            stream = {"rng": self.rng.get_state()}
+            if self.stream.images is not None and len(self.stream._order):
+                stream["order"] = self.stream._order.contiguous()
+                stream["cursor"] = torch.tensor([self.stream._cursor])
+            save_file(stream, str(directory / "stream.safetensors"))
             run = {"config": dataclasses.asdict(self.config), "step_count": self.step_count,
                    "d_step_count": self.d_step_count, "wall_time": self.wall_time, "examples_seen": self.examples_seen}
             (directory / "run.json").write_text(json.dumps(run, indent=2) + "\n")
@@ -635,31 +641,50 @@ class Trainer:
             raise CheckpointError(f"{run_file} is corrupt: {error}") from None
         clusters = _load_clusters(directory / "clusters.safetensors") if config.clusters else None
         trainer = cls(config, data, clusters=clusters)
+        trainer.load_state(directory)
+        return trainer
+
+    def load_state(self, directory: str | Path) -> None:
+        """Weights, optimizer state, counters and the data stream's position from a run that ``save()``
+        wrote for this trainer's models (``load`` builds the trainer first; a live run's training
+        process hands its state back this way)."""
+        directory = Path(directory)
+        try:
+            run = json.loads((directory / "run.json").read_text())
+        except (OSError, json.JSONDecodeError) as error:
+            raise CheckpointError(f"{directory / 'run.json'} is unreadable: {error}") from None
         generator = load_model(directory, kind="generator")
         discriminator = load_model(directory / "discriminator", kind="discriminator")
-        if generator.config != trainer.generator.config or discriminator.config != trainer.discriminator.config:
+        if generator.config != self.generator.config or discriminator.config != self.discriminator.config:
             raise CheckpointError(f"{directory} was trained on other data or models than its run.json describes")
-        if trainer.ema_generator is not None:
-            trainer.ema_generator.load_state_dict(generator.state_dict())
-            generator = load_model(directory / "generator-iterate", kind="generator")
-        trainer.generator.load_state_dict(generator.state_dict())
-        trainer.discriminator.load_state_dict(discriminator.state_dict())
-        optimizer_file = directory / "optimizer.safetensors"
-        if optimizer_file.is_file():
-            tensors = load_file(str(optimizer_file))
-            for prefix, optimizer in (("opt_g", trainer.opt_g), ("opt_d", trainer.opt_d)):
-                state = optimizer.state_dict()
-                for name, value in tensors.items():
-                    head, index, key = name.split(".", 2)
-                    if head == prefix:
-                        state["state"].setdefault(int(index), {})[key] = value
-                optimizer.load_state_dict(state)
-        trainer.step_count = int(run.get("step_count", 0))
-        trainer.d_step_count = int(run.get("d_step_count", 0))
-        trainer.wall_time = float(run.get("wall_time", 0.0))
-        trainer.examples_seen = int(run.get("examples_seen", 0))
-        trainer._good_state = trainer._snapshot()
-        return trainer
+        with self._lock:
+            if self.ema_generator is not None:
+                self.ema_generator.load_state_dict(generator.state_dict())
+                generator = load_model(directory / "generator-iterate", kind="generator")
+            self.generator.load_state_dict(generator.state_dict())
+            self.discriminator.load_state_dict(discriminator.state_dict())
+            optimizer_file = directory / "optimizer.safetensors"
+            if optimizer_file.is_file():
+                tensors = load_file(str(optimizer_file))
+                for prefix, optimizer in (("opt_g", self.opt_g), ("opt_d", self.opt_d)):
+                    state = optimizer.state_dict()
+                    for name, value in tensors.items():
+                        head, index, key = name.split(".", 2)
+                        if head == prefix:
+                            state["state"].setdefault(int(index), {})[key] = value
+                    optimizer.load_state_dict(state)
+            stream_file = directory / "stream.safetensors"
+            if stream_file.is_file():  # runs saved before it was written start a fresh stream
+                stream = load_file(str(stream_file))
+                self.rng.set_state(stream["rng"])
+                if "order" in stream and self.stream.images is not None and len(stream["order"]) == len(self.stream.images):
+                    self.stream._order = stream["order"]
+                    self.stream._cursor = int(stream["cursor"][0])
+            self.step_count = int(run.get("step_count", 0))
+            self.d_step_count = int(run.get("d_step_count", 0))
+            self.wall_time = float(run.get("wall_time", 0.0))
+            self.examples_seen = int(run.get("examples_seen", 0))
+            self._good_state = self._snapshot()
 
 
 def player_configs(config: TrainingConfig, data_shape: tuple[int, ...], num_classes: int, *,

@@ -107,7 +107,8 @@ training set than unseen real digits do.
 {grids}
 """
     (folder / "README.md").write_text(card)
-    for leftover in ("discriminator", "generator-iterate", "optimizer.safetensors", "run.json", "clusters.safetensors"):
+    for leftover in ("discriminator", "generator-iterate", "optimizer.safetensors", "run.json", "clusters.safetensors",
+                     "stream.safetensors"):
         path = folder / leftover
         if path.is_dir():
             shutil.rmtree(path)

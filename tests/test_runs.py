@@ -25,10 +25,13 @@ def wait_until(condition, timeout: float = 10.0) -> bool:
     return condition()
 
 
-@pytest.fixture
-def manager(tmp_path, monkeypatch):
+@pytest.fixture(params=["thread", "process"])
+def manager(request, tmp_path, monkeypatch):
+    """Every manager test runs twice: training in a thread of this process, and in a worker process
+    (ganlab/workers.py, what the app uses)."""
     monkeypatch.setenv("GANLAB_CHECKPOINTS", str(tmp_path / "saved"))
-    manager = RunManager(max_trainings=1, preview_dir=tmp_path / "previews", reload_grace_s=0.3)
+    manager = RunManager(max_trainings=1, preview_dir=tmp_path / "previews", reload_grace_s=0.3,
+                         processes=request.param == "process")
     yield manager
     manager.shutdown()
 
@@ -239,8 +242,9 @@ def test_user_drawn_data_is_saved_with_the_run(manager):
     assert manager.preview("again").metrics["num_modes"] >= 1
 
 
-def test_image_runs_show_sample_grids_and_a_time_lapse(tmp_path):
-    manager = RunManager(max_trainings=1, timelapse_every_s=0.3)
+@pytest.mark.parametrize("processes", [False, True], ids=["thread", "process"])
+def test_image_runs_show_sample_grids_and_a_time_lapse(tmp_path, processes):
+    manager = RunManager(max_trainings=1, timelapse_every_s=0.3, processes=processes)
     try:
         config = default_config("mnist", "dcgan", width=8, batch_size=16, noise_dim=16)
         manager.start("img", config)

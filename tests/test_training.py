@@ -191,6 +191,24 @@ def test_save_and_resume_a_run(tmp_path):
     assert resumed.step_count == 15
 
 
+@pytest.mark.parametrize("dataset", ["ring8", "mnist"])
+def test_a_saved_run_goes_on_with_the_batches_it_would_have_had(tmp_path, dataset):
+    # A live run in the app is handed to a worker process and back through save/load at every start
+    # and pause: the data stream must continue, not start its epoch (or random points) over.
+    if dataset == "mnist":
+        config = default_config("mnist", "dcgan", batch_size=16, width=8, noise_dim=8, clusters=0)
+    else:
+        config = default_config("ring8", width=16)
+    trainer = Trainer(config)
+    list(trainer.run(max_steps=3))
+    trainer.save(tmp_path)
+    resumed = Trainer.load(tmp_path, trainer.data)
+    for _ in range(3):
+        expected, _ = trainer.stream.next_batch(16)
+        batch, _ = resumed.stream.next_batch(16)
+        assert torch.equal(batch, expected)
+
+
 def test_conditional_image_training_on_bundled_mnist():
     trainer = Trainer(default_config("mnist", "cdcgan", batch_size=16, width=8, noise_dim=8))
     assert trainer.stream.num_classes == 10 and trainer.data.source == "bundled"

@@ -1,10 +1,13 @@
 """The Train tab: the minimax game, live.
 
 The tab only composes widgets and maps them to a :class:`ganlab.runs.RunManager`, which owns the
-runs (one background thread each). A ``gr.Timer`` reads the run's snapshot a few times a second:
-numbers for the curves and the status line, and a preview picture (the GAN Lab view for 2D data,
-the fixed-noise sample grid for images) that the manager renders at most a few times a second.
-Nothing here trains or computes a metric.
+runs (each trains in a worker process of its own). While a run trains, one streaming event per
+browser tab (``train_watch``) reads the run's snapshot a few times a second and sends what changed:
+the status line and a preview picture (the GAN Lab view for 2D data, the fixed-noise sample grid for
+images, and the curves) that the manager renders at most a few times a second. A ``gr.Timer`` only
+starts that stream (after Start, Resume, a load or a page reload): one long event costs the
+browser about half the CPU of one event per update (docs/BENCHMARKS.md). Nothing here trains or
+computes a metric.
 
 Every event has a stable ``api_name`` (train_start, train_pause, train_resume, train_stop,
 train_reset, train_step, train_update, train_status, train_save, train_load, ...), so the tab can
@@ -13,6 +16,7 @@ be driven from ``gradio_client`` as well.
 
 from __future__ import annotations
 
+import asyncio
 import atexit
 import functools
 import logging
@@ -40,7 +44,7 @@ from ganlab.views2d import drawing_to_points
 
 log = logging.getLogger(__name__)
 
-TICK_SECONDS = 0.4  # the timer: previews reach the browser at least twice a second
+TICK_SECONDS = 0.4  # the live stream's period: previews reach the browser at least twice a second
 REATTACH_WAIT_S = 45.0  # after a reload, how long the new page looks for its released run
 
 DATASETS = [
@@ -281,7 +285,7 @@ def build_train_tab(manager: RunManager | None = None) -> RunManager:
     """Build the Train tab inside the current gr.Blocks; returns the RunManager behind it."""
     if manager is None:
         preview_dir = Path(tempfile.mkdtemp(prefix="ganlab-previews-"))
-        manager = RunManager(preview_dir=preview_dir)
+        manager = RunManager(preview_dir=preview_dir, processes=True)  # training apart from the web server
         atexit.register(shutil.rmtree, preview_dir, True)
     if manager.preview_dir is not None:
         # Served as they are (not copied into Gradio's cache at every tick); the manager deletes
@@ -532,12 +536,14 @@ def build_train_tab(manager: RunManager | None = None) -> RunManager:
     # ---------------- the live view ----------------
     tick_outputs = [status, live, curves, metrics, step_note, timelapse_box, frame_slider, frame_image, seen, timer]
 
-    def nothing(seen_state: dict, keep_ticking: bool) -> tuple:
-        return (*[gr.skip()] * (len(tick_outputs) - 2), seen_state, gr.Timer(active=keep_ticking))
+    watchers: dict[str, object] = {}  # session -> its one live stream (a newer one replaces it)
+    viewed_frames: dict[str, float] = {}  # session -> the time-lapse frame its viewer went back to
 
-    def train_tick(seen_state: dict, browser_token: str, shown_frame: float, request: gr.Request):
-        """The timer: read the run's snapshot and, when it changed, send the new view (undocumented API)."""
-        key = request.session_hash
+    def nothing(seen_state: dict, keep_going: bool) -> tuple[tuple, bool]:
+        return (*[gr.skip()] * (len(tick_outputs) - 2), seen_state), keep_going
+
+    def tick(seen_state: dict, browser_token: str, shown_frame: float, key: str) -> tuple[tuple, bool]:
+        """One update of the live view: the outputs (all but the timer) and whether to go on."""
         seen_state = dict(seen_state or {})
         snapshot = manager.snapshot(key, max_points=0)  # no history: the curves come drawn with the preview
         if snapshot is None and browser_token and manager.attach(browser_token, key):
@@ -565,6 +571,7 @@ def build_train_tab(manager: RunManager | None = None) -> RunManager:
             if not same_run or (shown_frame or 0) >= seen_state.get("frames", 0) - 1:
                 slider = gr.update(maximum=max(1, frames - 1), value=frames - 1, label=label)
                 frame = timelapse_update(manager.timelapse_frame(key, frames - 1))
+                viewed_frames[key] = frames - 1
             else:
                 slider = gr.update(maximum=max(1, frames - 1), label=label)
         kind_changed = seen_state.get("kind") != snapshot.kind
@@ -581,17 +588,40 @@ def build_train_tab(manager: RunManager | None = None) -> RunManager:
             slider,
             frame,
             seen_state,
-            gr.Timer(active=training),  # a paused or stopped run was drawn one last time: rest
-        )
+        ), training  # a paused or stopped run was drawn one last time: the stream ends
 
-    # always_last: a tick that arrives while the last one is in flight runs right after it (not dropped),
-    # so the update rate is the timer's, or the round trip's when that is longer.
-    timer.tick(train_tick, [seen, token, frame_slider], tick_outputs, api_name="train_tick",
+    async def train_watch(seen_state: dict, browser_token: str, shown_frame: float, request: gr.Request):
+        """The live view, streamed: an update every TICK_SECONDS while the run trains (undocumented API).
+
+        Async, so that a viewer waiting between updates holds no server thread; each update is
+        computed in a thread (the preview is drawn there)."""
+        key = request.session_hash
+        me = watchers[key] = object()
+        timer_update: Any = gr.Timer(active=False)  # the timer only starts streams: it rests while one runs
+        try:
+            while watchers.get(key) is me:
+                started = time.monotonic()
+                frame = viewed_frames.get(key, shown_frame)
+                outputs, going_on = await asyncio.to_thread(tick, seen_state, browser_token, frame, key)
+                seen_state = outputs[-1]
+                yield (*outputs, timer_update)
+                # Later updates leave the timer alone: a Start in the meantime may have set it going again.
+                timer_update = gr.skip()
+                if not going_on:
+                    return
+                await asyncio.sleep(max(0.0, TICK_SECONDS - (time.monotonic() - started)))
+        finally:
+            if watchers.get(key) is me:
+                del watchers[key]
+
+    # always_last: a tick that arrives while a stream is starting runs after it (not dropped).
+    timer.tick(train_watch, [seen, token, frame_slider], tick_outputs, api_name="train_watch",
                api_visibility="undocumented", trigger_mode="always_last", **cheap)
 
     @friendly
     def train_timelapse_frame(index: float, request: gr.Request):
         """One snapshot of the time-lapse (image models)."""
+        viewed_frames[request.session_hash] = index or 0  # the live stream stops following the newest
         return timelapse_update(manager.timelapse_frame(request.session_hash, int(index or 0)))
 
     frame_slider.release(train_timelapse_frame, frame_slider, frame_image, api_name="train_timelapse_frame",
@@ -662,6 +692,8 @@ def build_train_tab(manager: RunManager | None = None) -> RunManager:
         return browser_token, gr.Timer(active=found)
 
     def train_release(request: gr.Request) -> None:
+        watchers.pop(request.session_hash, None)
+        viewed_frames.pop(request.session_hash, None)
         manager.release(request.session_hash)
 
     if blocks is not None:

@@ -74,6 +74,27 @@ def test_start_status_pause_step_update_stop(client):
     assert client.predict(api_name="/train_status")["step"] == 0
 
 
+def test_the_live_stream_sends_updates_while_training_and_ends_when_stopped(fresh):
+    fresh.predict(dataset="ring8", batch_size=64, width=32, api_name="/train_start")
+    stream = fresh.submit("", 0, api_name="/train_watch")  # what the browser's timer starts
+    steps, pictures, started = [], set(), time.monotonic()
+    for update in stream:
+        status_line, picture = update[0], update[1]
+        if isinstance(status_line, str) and "step" in status_line:
+            steps.append(int(status_line.split("step ")[1].split()[0].replace(",", "")))
+        if isinstance(picture, str):
+            pictures.add(picture)
+        if len(pictures) >= 3 or time.monotonic() - started > 30:
+            break
+    assert len(pictures) >= 3 and steps == sorted(steps) and steps[-1] > steps[0]  # new pictures, later steps
+    assert all(Path(picture).is_file() for picture in pictures)
+    fresh.predict(api_name="/train_stop")
+    deadline = time.monotonic() + 10
+    while not stream.done() and time.monotonic() < deadline:  # a stopped run is drawn once more, then it ends
+        time.sleep(0.1)
+    assert stream.done()
+
+
 @pytest.mark.parametrize("bad, message", [
     (dict(lr_g=5), "learning rate lr_g must be > 0 and <= 1; got 5"),
     (dict(batch_size=0), "batch size must be between 1 and"),
