@@ -74,7 +74,15 @@ def test_start_status_pause_step_update_stop(client):
     assert client.predict(api_name="/train_status")["step"] == 0
 
 
-def test_the_live_stream_sends_updates_while_training_and_ends_when_stopped(fresh):
+def test_the_live_stream_sends_updates_while_training_and_ends_when_stopped(app_url):
+    viewer = Client(app_url, analytics_enabled=False, verbose=False)  # a session of its own
+    try:
+        _watch_a_run(viewer)
+    finally:
+        viewer.close()
+
+
+def _watch_a_run(fresh: Client) -> None:
     fresh.predict(dataset="ring8", batch_size=64, width=32, api_name="/train_start")
     stream = fresh.submit("", 0, api_name="/train_watch")  # what the browser's timer starts
     steps, pictures, started = [], set(), time.monotonic()
