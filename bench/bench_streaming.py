@@ -1,8 +1,10 @@
 """Does watching a run slow it down?  Training steps/s through the app's live path vs the bare loop.
 
-Three ways to train the same config for the same wall-clock time, interleaved, median of 3:
+Ways to train the same config for the same wall-clock time, interleaved, median of 3:
 
-1. **bare**: ``Trainer.run()`` in a loop, nothing else;
+1. **bare**: ``Trainer.run()`` in a loop, nothing else; once in a process of its own (the reference
+   for every ratio: the fastest bare loop, and what a worker process is) and once in this process,
+   which also hosts the launched app's (idle) server;
 2. **manager + reader**: a ``RunManager`` run with a reader thread that does what the Train tab's
    timer does every 0.4 s: snapshot, preview (GAN Lab view or sample grid, metrics, the curves
    picture, PNGs); once training in a thread of the same process, once in a worker process
@@ -45,6 +47,7 @@ import torch  # noqa: E402
 from ganlab.presets import default_config  # noqa: E402
 from ganlab.runs import RunManager  # noqa: E402
 from ganlab.training import Trainer  # noqa: E402
+from ganlab.workers import free_core, pin_to_core  # noqa: E402
 
 TICK_SECONDS = 0.4  # the Train tab's timer
 
@@ -132,6 +135,14 @@ def client_loop(url: str, dataset: str, seconds: float) -> dict:
         client.close()
 
 
+def bare_in_own_process(dataset: str, seconds: float, threads: int) -> tuple[float, float]:
+    output = subprocess.run(
+        [sys.executable, __file__, "--bare-process", "--dataset", dataset, "--seconds", str(seconds),
+         "--threads", str(threads)], check=True, capture_output=True, text=True,
+    ).stdout
+    return json.loads(output.strip().splitlines()[-1])["steps_per_second"], float("nan")
+
+
 def app_with_client(url: str, dataset: str, seconds: float) -> tuple[float, float]:
     output = subprocess.run(
         [sys.executable, __file__, "--client", url, "--dataset", dataset, "--seconds", str(seconds)],
@@ -192,12 +203,17 @@ def main() -> None:
                         help="also measure the Train tab in Debian's Chromium on the same machine")
     parser.add_argument("--threads", type=int, default=1, help="torch intra-op threads (default 1)")
     parser.add_argument("--client", metavar="URL", help=argparse.SUPPRESS)  # internal: the client process
+    parser.add_argument("--bare-process", action="store_true", help=argparse.SUPPRESS)  # internal: bare, alone
     args = parser.parse_args()
     if args.client:
         print(json.dumps(client_loop(args.client, args.dataset, args.seconds)))
         return
     torch.set_num_threads(args.threads)
     config = default_config(args.dataset)
+    if args.bare_process:  # kept on one core, as the app's worker process keeps its training
+        pin_to_core(free_core(set(), args.threads))
+        print(json.dumps({"steps_per_second": bare(config, args.seconds)[0]}))
+        return
 
     url = None
     if not args.no_app:
@@ -207,7 +223,9 @@ def main() -> None:
 
         _, url, _ = launch(prevent_thread_lock=True, quiet=True, server_port=None)
 
-    paths = {"bare Trainer.run()": lambda: bare(config, args.seconds),
+    reference = "bare Trainer.run(), a process of its own"
+    paths = {reference: lambda: bare_in_own_process(args.dataset, args.seconds, args.threads),
+             "bare Trainer.run(), in the app's process": lambda: bare(config, args.seconds),
              "RunManager, training thread + reader (0.4 s previews)":
                  lambda: manager_with_reader(config, args.seconds, processes=False),
              "RunManager, worker process + reader (0.4 s previews)":
@@ -218,7 +236,7 @@ def main() -> None:
     if url and args.browser:
         paths["app + Chromium (the Train tab)"] = lambda: app_with_browser(url, args.seconds)
     # One unrecorded round first: imports, the first figure and the app's own warm-up are not throughput.
-    warm_up = {"bare Trainer.run()": lambda: bare(config, 1.5),
+    warm_up = {"bare": lambda: bare(config, 1.5),
                "thread": lambda: manager_with_reader(config, 1.5, processes=False),
                "process": lambda: manager_with_reader(config, 1.5, processes=True)}
     if url:
@@ -233,11 +251,11 @@ def main() -> None:
             results[name].append(paths[name]())
             print(f"  repeat {repeat + 1}: {name}: {results[name][-1][0]:.1f} steps/s", file=sys.stderr)
 
-    bare_rates = [r[0] for r in results["bare Trainer.run()"]]
+    bare_rates = [r[0] for r in results[reference]]
     print(f"\nStreaming overhead: {args.dataset}, {config.model} width {config.width}, batch {config.batch_size}; "
           f"{args.seconds:g} s per measurement, {args.repeats} interleaved repeats; torch threads "
           f"{torch.get_num_threads()}, {os.cpu_count()} CPU cores\n")
-    print("| path | steps/s (median) | ratio to bare (median of paired repeats) | ratio range | preview updates/s |")
+    print("| path | steps/s (median) | ratio to bare, own process (median of paired repeats) | range | previews/s |")
     print("|---|---:|---:|---:|---:|")
     verdicts = []
     for name, values in results.items():

@@ -583,7 +583,7 @@ class RunManager:
                 trainer.save(folder)
                 save_user_data(trainer, folder)
             worker.send({"do": "train", "run": run.run_id, "folder": str(folder), "dataset": trainer.config.dataset,
-                         "max_seconds": self.max_train_seconds})
+                         "max_seconds": self.max_train_seconds, "core": worker.core})
             header, _ = worker.receive()
             if header["event"] == "failed":
                 raise RuntimeError(header["error"])
@@ -623,11 +623,12 @@ class RunManager:
                     break
             self._note_time_limit(run)
         except (EOFError, OSError) as error:
+            try:  # back to the state handed over at the start (previews had loaded later weights of G and D)
+                trainer.load_state(folder)
+            except (CheckpointError, OSError, ValueError, RuntimeError):
+                pass
             self._stopped_by(run, f"the training process ended unexpectedly ({error}); the weights from when this "
                                   f"training started (step {trainer.step_count}) are kept")
-            if worker is not None:
-                worker.close()
-                worker = None
         except Exception as error:  # noqa: BLE001 - a crash must reach the person, not a log only
             self._stopped_by(run, f"training stopped by an error: {type(error).__name__}: {error}")
         finally:
@@ -636,10 +637,7 @@ class RunManager:
                 for waiter in run.answers.values():
                     waiter[0].set()  # nobody waits for a worker that has moved on
             if worker is not None:
-                if worker.alive:
-                    WORKERS.release(worker)
-                else:
-                    worker.close()
+                WORKERS.release(worker)  # kept for the next run, or closed when it is gone
             self._training_ended(run)
 
     def _ask(self, run: Run, message: dict[str, Any], timeout: float = 5.0) -> dict[str, Any] | None:

@@ -94,6 +94,7 @@ def _train(connection: Connection, order: dict[str, Any], datasets: dict[str, An
     from ganlab.training import Trainer, load_training_data
 
     folder = Path(order["folder"])
+    pin_to_core(order.get("core"))
     try:
         if (folder / DATA_FILE).is_file():
             data = load_user_data(folder)
@@ -155,12 +156,36 @@ def _train(connection: Connection, order: dict[str, Any], datasets: dict[str, An
         send(connection, {"event": "failed", "error": f"{type(error).__name__}: {error}"})
 
 
+def pin_to_core(core: int | None) -> None:
+    """Keep this process on one CPU core (None: on any). A one-thread training that the scheduler
+    moves between cores loses its warm caches at every move: pinned, the app's 2D run trained
+    ~25% faster on the 2-core test VM (docs/BENCHMARKS.md). Linux only; elsewhere a no-op."""
+    if not hasattr(os, "sched_setaffinity"):
+        return
+    try:
+        os.sched_setaffinity(0, {core} if core is not None else _ALL_CORES)
+    except OSError:
+        pass  # a core taken away from this process since: stay where the scheduler puts us
+
+
+_ALL_CORES = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
+
+
+def free_core(taken: set[int], threads: int) -> int | None:
+    """A core for a new one-thread training, from the last one down, none of them ``taken``; None when
+    pinning would not help (several threads, a single core) or every core is taken."""
+    if threads != 1 or len(_ALL_CORES) < 2:
+        return None
+    return next((core for core in reversed(_ALL_CORES) if core not in taken), None)
+
+
 # -- the server's side -----------------------------------------------------------------------------------
 class Worker:
     """One training process and the server's end of its socket."""
 
     def __init__(self, threads: int) -> None:
         self.threads = threads
+        self.core: int | None = None  # the CPU core its current training is kept on (see pin_to_core)
         token = secrets.token_hex(16)  # only the process started here may call back
         root = str(Path(__file__).resolve().parents[1])  # ganlab importable even when not installed
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))}
@@ -217,20 +242,32 @@ class WorkerPool:
 
     def __init__(self) -> None:
         self._idle: list[Worker] = []
+        self._busy: list[Worker] = []
         self._lock = threading.Lock()
         self._closed = False
 
     def acquire(self, threads: int) -> Worker:
+        """A worker for one training, with a core of its own to train on where the machine has one."""
+        worker = None
         with self._lock:
-            while self._idle:
-                worker = self._idle.pop()
-                if worker.alive and worker.threads == threads:
-                    return worker
-                worker.close()
-        return Worker(threads)
+            while self._idle and worker is None:
+                candidate = self._idle.pop()
+                if candidate.alive and candidate.threads == threads:
+                    worker = candidate
+                else:
+                    candidate.close()
+        if worker is None:
+            worker = Worker(threads)
+        with self._lock:
+            worker.core = free_core({busy.core for busy in self._busy}, threads)
+            self._busy.append(worker)
+        return worker
 
     def release(self, worker: Worker) -> None:
         with self._lock:
+            if worker in self._busy:
+                self._busy.remove(worker)
+            worker.core = None
             if worker.alive and not self._closed and len(self._idle) < 4:
                 self._idle.append(worker)
                 return
