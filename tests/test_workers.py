@@ -133,3 +133,30 @@ def test_training_falls_back_to_a_thread_when_no_process_can_start(manager, monk
     assert manager._runs["f"].worker is None
     manager.pause("f")
     assert manager.snapshot("f").status == "paused"
+
+
+def test_one_thread_trainings_get_cores_of_their_own(monkeypatch):
+    import ganlab.workers as workers
+
+    monkeypatch.setattr(workers, "_ALL_CORES", [0, 1, 2, 3])
+    assert workers.free_core(set(), threads=1) == 3  # from the last core down
+    assert workers.free_core({3, 2}, threads=1) == 1
+    assert workers.free_core({0, 1, 2, 3}, threads=1) is None  # every core taken: the scheduler decides
+    assert workers.free_core(set(), threads=2) is None  # a many-thread training is not pinned
+    monkeypatch.setattr(workers, "_ALL_CORES", [0])
+    assert workers.free_core(set(), threads=1) is None  # one core: nothing to gain
+
+    class FakeWorker:
+        def __init__(self, threads):
+            self.threads, self.core, self.alive = threads, None, True
+
+        def close(self):
+            self.alive = False
+
+    monkeypatch.setattr(workers, "_ALL_CORES", [0, 1])
+    monkeypatch.setattr(workers, "Worker", FakeWorker)
+    pool = workers.WorkerPool()
+    first, second, third = pool.acquire(1), pool.acquire(1), pool.acquire(1)
+    assert (first.core, second.core, third.core) == (1, 0, None)
+    pool.release(first)
+    assert first.core is None and pool.acquire(1).core == 1  # its core is free again (and it is reused)
