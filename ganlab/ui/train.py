@@ -6,8 +6,8 @@ browser tab (``train_watch``) reads the run's snapshot a few times a second and 
 the status line and a preview picture (the GAN Lab view for 2D data, the fixed-noise sample grid for
 images, and the curves) that the manager renders at most a few times a second. A ``gr.Timer`` only
 starts that stream (after Start, Resume, a load or a page reload): one long event costs the
-browser about half the CPU of one event per update (docs/BENCHMARKS.md). Nothing here trains or
-computes a metric.
+browser about a third of the CPU of one event per update (docs/BENCHMARKS.md). Nothing here trains
+or computes a metric.
 
 Every event has a stable ``api_name`` (train_start, train_pause, train_resume, train_stop,
 train_reset, train_step, train_update, train_status, train_save, train_load, ...), so the tab can
