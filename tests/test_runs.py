@@ -5,24 +5,12 @@ import zipfile
 import numpy as np
 import pytest
 import torch
+from run_helpers import small, wait_until
 
 from ganlab.checkpoints import available_generators
 from ganlab.data.toy import from_points, make_toy
 from ganlab.presets import default_config
 from ganlab.runs import RunError, RunManager, count_parameters, validate_name
-
-
-def small(dataset: str = "ring8", **overrides):
-    return default_config(dataset, width=32, batch_size=64, **overrides)
-
-
-def wait_until(condition, timeout: float = 10.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.02)
-    return condition()
 
 
 @pytest.fixture(params=["thread", "process"])

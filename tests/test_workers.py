@@ -9,24 +9,11 @@ from multiprocessing import Pipe
 
 import pytest
 import torch
+from run_helpers import small, wait_until
 
-from ganlab.presets import default_config
 from ganlab.runs import RunManager
 from ganlab.training import Trainer
 from ganlab.workers import WORKERS, load_players, players_tensors, receive, send
-
-
-def small(dataset: str = "ring8", **overrides):
-    return default_config(dataset, width=32, batch_size=64, **overrides)
-
-
-def wait_until(condition, timeout: float = 20.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.02)
-    return condition()
 
 
 @pytest.fixture
