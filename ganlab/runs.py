@@ -1,4 +1,5 @@
-"""Live training runs for the app: one background thread per run, snapshots for the readers.
+"""Live training runs for the app: one background thread (and worker process) per run, snapshots for
+the readers.
 
 A :class:`RunManager` owns every live run of a server, keyed by the browser session that made it:
 
@@ -6,7 +7,7 @@ A :class:`RunManager` owns every live run of a server, keyed by the browser sess
   (a list append under a lock) and, for images, a time-lapse grid every few seconds. With
   ``processes=True`` (the app) the training itself runs in a worker process of its own
   (ganlab/workers.py) and the thread only relays: the server's Python then never slows it down;
-* readers (the UI's timer, the benchmark) ask for ``snapshot()`` (numbers, cheap) and ``preview()``
+* readers (the UI's live stream, the benchmark) ask for ``snapshot()`` (numbers, cheap) and ``preview()``
   (sample grid, GAN Lab view, 2D metrics): previews are computed by the reader, at most a few
   times a second, never after every step, so the training loop stays as fast as the bare Trainer;
 * at most ``max_trainings`` runs train at once (``GANLAB_MAX_TRAININGS``, default: the number of
