@@ -840,7 +840,9 @@ class RunManager:
         try:
             # A run training in a worker process is saved there: the server's copy is from its start.
             reply = self._ask(run, {"do": "save", "folder": str(staging)}, timeout=60)
-            if reply is None:
+            if reply is None and run.worker is not None:  # no answer, and still training: never save stale weights
+                raise RunError("the training process did not save in time; pause the run, then save it")
+            if reply is None:  # not training in a worker (or its training ended meanwhile: its state is here)
                 run.trainer.save(staging)
             elif reply.get("error"):
                 raise RunError(f"could not save {name!r}: {reply['error']}")
