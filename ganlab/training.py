@@ -212,6 +212,19 @@ class DataStream:
         self._cursor += n
         return self.images[index], (self.labels[index] if self.labels is not None else None)
 
+    def position(self) -> dict[str, torch.Tensor]:
+        """Where the stream is (its random state and, for images, the epoch's order and cursor)."""
+        position = {"rng": self.generator.get_state()}
+        if self.images is not None and len(self._order):
+            position.update(order=self._order.contiguous(), cursor=torch.tensor([self._cursor]))
+        return position
+
+    def go_to(self, position: dict[str, torch.Tensor]) -> None:
+        """Continue from a ``position()``: the batches it would have given next."""
+        self.generator.set_state(position["rng"])
+        if "order" in position and self.images is not None and len(position["order"]) == len(self.images):
+            self._order, self._cursor = position["order"], int(position["cursor"][0])
+
 
 def load_training_data(dataset: str) -> ToyDistribution | Any:
     """The data a dataset name refers to: a toy distribution or the training split of an image set."""
@@ -617,11 +630,7 @@ class Trainer:
                            "prior": torch.tensor(self.clusters.prior, dtype=torch.float64)},
                           str(directory / "clusters.safetensors"))
             # Where the data stream is: a resumed run goes on with the batches it would have had next.
-            stream = {"rng": self.rng.get_state()}
-            if self.stream.images is not None and len(self.stream._order):
-                stream["order"] = self.stream._order.contiguous()
-                stream["cursor"] = torch.tensor([self.stream._cursor])
-            save_file(stream, str(directory / "stream.safetensors"))
+            save_file(self.stream.position(), str(directory / "stream.safetensors"))
             run = {"config": dataclasses.asdict(self.config), "step_count": self.step_count,
                    "d_step_count": self.d_step_count, "wall_time": self.wall_time, "examples_seen": self.examples_seen}
             (directory / "run.json").write_text(json.dumps(run, indent=2) + "\n")
@@ -641,18 +650,19 @@ class Trainer:
             raise CheckpointError(f"{run_file} is corrupt: {error}") from None
         clusters = _load_clusters(directory / "clusters.safetensors") if config.clusters else None
         trainer = cls(config, data, clusters=clusters)
-        trainer.load_state(directory)
+        trainer.load_state(directory, run)
         return trainer
 
-    def load_state(self, directory: str | Path) -> None:
+    def load_state(self, directory: str | Path, run: dict[str, Any] | None = None) -> None:
         """Weights, optimizer state, counters and the data stream's position from a run that ``save()``
         wrote for this trainer's models (``load`` builds the trainer first; a live run's training
         process hands its state back this way)."""
         directory = Path(directory)
-        try:
-            run = json.loads((directory / "run.json").read_text())
-        except (OSError, json.JSONDecodeError) as error:
-            raise CheckpointError(f"{directory / 'run.json'} is unreadable: {error}") from None
+        if run is None:  # (``load`` has read it already)
+            try:
+                run = json.loads((directory / "run.json").read_text())
+            except (OSError, json.JSONDecodeError) as error:
+                raise CheckpointError(f"{directory / 'run.json'} is unreadable: {error}") from None
         generator = load_model(directory, kind="generator")
         discriminator = load_model(directory / "discriminator", kind="discriminator")
         if generator.config != self.generator.config or discriminator.config != self.discriminator.config:
@@ -675,11 +685,7 @@ class Trainer:
                     optimizer.load_state_dict(state)
             stream_file = directory / "stream.safetensors"
             if stream_file.is_file():  # runs saved before it was written start a fresh stream
-                stream = load_file(str(stream_file))
-                self.rng.set_state(stream["rng"])
-                if "order" in stream and self.stream.images is not None and len(stream["order"]) == len(self.stream.images):
-                    self.stream._order = stream["order"]
-                    self.stream._cursor = int(stream["cursor"][0])
+                self.stream.go_to(load_file(str(stream_file)))
             self.step_count = int(run.get("step_count", 0))
             self.d_step_count = int(run.get("d_step_count", 0))
             self.wall_time = float(run.get("wall_time", 0.0))

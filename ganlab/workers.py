@@ -56,17 +56,20 @@ def receive(connection: Connection) -> tuple[dict[str, Any], dict[str, torch.Ten
     return header, tensors
 
 
+def _players(trainer: Any) -> dict[str, Any]:
+    return {"g": trainer.generator, "d": trainer.discriminator, "ema": trainer.ema_generator}
+
+
 def players_tensors(trainer: Any, which: list[str]) -> dict[str, torch.Tensor]:
     """The named models' weights and buffers, keyed "g.", "d.", "ema." (what a preview needs)."""
-    modules = {"g": trainer.generator, "d": trainer.discriminator, "ema": trainer.ema_generator}
+    modules = _players(trainer)
     return {f"{name}.{key}": value for name in which if modules.get(name) is not None
             for key, value in modules[name].state_dict().items()}
 
 
 def load_players(trainer: Any, tensors: dict[str, torch.Tensor]) -> None:
     """Put weights sent by ``players_tensors`` into ``trainer``'s models (call under its lock)."""
-    modules = {"g": trainer.generator, "d": trainer.discriminator, "ema": trainer.ema_generator}
-    for name, module in modules.items():
+    for name, module in _players(trainer).items():
         state = {key[len(name) + 1:]: value for key, value in tensors.items() if key.startswith(name + ".")}
         if state and module is not None:
             module.load_state_dict(state)
@@ -226,15 +229,14 @@ class Worker:
     def close(self) -> None:
         try:
             send(self.connection, {"do": "exit"})
-        except (OSError, ValueError, AttributeError):
+        except (OSError, ValueError):
             pass
         try:
             self.process.wait(timeout=2)
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait(timeout=2)
-        if hasattr(self, "connection"):
-            self.connection.close()
+        self.connection.close()
 
 
 class WorkerPool:
