@@ -75,6 +75,9 @@ def build_parser() -> argparse.ArgumentParser:
                                   "MLP: the number with the best silhouette score)"),
     ]:
         hyper.add_argument(flag, type=kind, help=text)
+    hyper.add_argument("--cluster-method", choices=["kmeans", "spectral"],  # ganlab.clusters.CLUSTER_METHODS
+                       help="images: find the clusters by k-means on the pixels (default) or by spectral "
+                            "clustering of the images' nearest-neighbour graph (purer)")
     hyper.add_argument("--noise-distribution", choices=["normal", "uniform"])
     hyper.add_argument("--spectral-norm", action="store_true", default=None, help="spectral norm in D")
     hyper.add_argument("--minibatch-std", action=argparse.BooleanOptionalAction, default=None,
@@ -157,7 +160,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             name: value
             for name in ("lr_g", "lr_d", "beta1", "beta2", "batch_size", "d_steps", "noise_dim", "width", "d_width",
                          "depth", "refine", "gp_weight", "ema_decay", "noise_distribution", "spectral_norm", "minibatch_std",
-                         "loss", "clusters", "augment")
+                         "loss", "clusters", "cluster_method", "augment")
             if (value := getattr(args, name)) is not None
         }
         config = default_config(dataset if dataset != "custom" else "custom", args.model, seed=args.seed,

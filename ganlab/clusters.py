@@ -9,8 +9,15 @@ idea of cluster-conditioned GANs (Sage et al. 2018, "Logo synthesis and manipula
 clustered GANs"; Liu et al. 2020, "Diverse image generation via self-conditioned GANs");
 bench/bench_time_to_digits.py measures what it buys.
 
-The features are 2x average-pooled pixels (14x14 for MNIST): as pure as full resolution on MNIST
-(about 80% of each cluster's images share a digit at k = 50) and four times cheaper.
+Two ways to find the clusters of images (``CLUSTER_METHODS``):
+- "kmeans": k-means on 2x average-pooled pixels (14x14 for MNIST): as pure as full resolution and
+  four times cheaper, but a cluster mixes kinds that overlap in pixels (4s and 9s, 3s, 5s and 8s):
+  71% of each cluster's images share a digit at k = 20, 80% at k = 50.
+- "spectral": spectral clustering (Ng, Jordan & Weiss 2002) of the images' nearest-neighbour graph
+  (10 neighbours, locally scaled weights: Zelnik-Manor & Perona 2004), on deskewed pixels (the slant
+  of each image sheared away, from its second moments, as in LeCun et al. 1998). Following the
+  neighbours of neighbours separates kinds that no single centre does: 95% of each cluster shares a
+  digit at k = 20 on the bundled MNIST (82% without deskewing). Still no label is read.
 
 2D points are clustered as they are, and their number of clusters can be chosen from the data
 (``choose_k``, by the silhouette score): the ring of 8 Gaussians gets 8 clusters, the grid 25.
@@ -23,6 +30,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -31,6 +39,8 @@ FIT_IMAGES = 10_000  # the centres are fitted on at most this many images (all a
 FIT_POINTS = 2_000  # 2D: the centres are fitted on this many points drawn from the distribution
 AUTO_K_RANGE = (2, 32)  # 2D: the numbers of clusters "auto" chooses from
 SILHOUETTE_POINTS = 1_000  # the silhouette score is measured on at most this many of the points
+CLUSTER_METHODS = ("kmeans", "spectral")
+GRAPH_NEIGHBOURS = 10  # spectral: each image's edges to its nearest images
 
 
 @dataclass
@@ -125,14 +135,8 @@ def cluster_points(points: torch.Tensor, k: int, *, seed: int = 0, restarts: int
 
     The best (least squared distance) of ``restarts`` k-means runs: a single run left a centre between
     two modes of the grid of 25 for one of the first four seeds, and that cluster's G had to split in two."""
-    points = points.float().cpu()
-    best, best_cost = None, math.inf
-    for restart in range(restarts):
-        centres = kmeans(points, k, seed=seed * restarts + restart)
-        cost = float((torch.cdist(points, centres).min(1).values ** 2).sum())
-        if cost < best_cost:
-            best, best_cost = centres, cost
-    return _clusters(best, assign(points, best))
+    centres, assignments = _best_kmeans(points.float().cpu(), k, seed=seed, restarts=restarts)
+    return _clusters(centres, assignments)
 
 
 def _clusters(centres: torch.Tensor, assignments: torch.Tensor) -> Clusters:
@@ -142,10 +146,105 @@ def _clusters(centres: torch.Tensor, assignments: torch.Tensor) -> Clusters:
     return Clusters(centres=centres, assignments=assignments, prior=prior)
 
 
-def cluster_images(images: torch.Tensor, k: int, *, seed: int = 0) -> Clusters:
-    """Group ``images`` (N, C, H, W) into ``k`` clusters; deterministic for a seed (on the CPU)."""
+def cluster_images(images: torch.Tensor, k: int, *, seed: int = 0, method: str = "kmeans") -> Clusters:
+    """Group ``images`` (N, C, H, W) into ``k`` clusters; deterministic for a seed (on the CPU).
+
+    The centres are the mean features of each cluster's images in both methods."""
+    if method not in CLUSTER_METHODS:
+        raise ValueError(f"cluster method must be one of {', '.join(CLUSTER_METHODS)}; got {method!r}")
+    if method == "spectral":
+        features = cluster_features(deskew(images.cpu()))
+        _, assignments = _best_kmeans(spectral_embedding(features, k, seed=seed), k, seed=seed)
+        return _clusters(_means(features, assignments, k), assignments)
     features = cluster_features(images.cpu())
     rng = torch.Generator().manual_seed(seed)
     fit = features if len(features) <= FIT_IMAGES else features[torch.randperm(len(features), generator=rng)[:FIT_IMAGES]]
     centres = kmeans(fit, k, seed=seed)
     return _clusters(centres, assign(features, centres))
+
+
+def deskew(images: torch.Tensor) -> torch.Tensor:
+    """(N, C, H, W) images -> float images in [0, 1], each sheared so its ink's principal axis is vertical
+    and its centre of mass is in the middle: handwriting's slant, the largest variation within a digit,
+    taken away (LeCun et al. 1998). Computed on the first channel; blank images are left as they are."""
+    x = images.float()
+    if images.dtype == torch.uint8:
+        x = x / 255
+    n, _, h, w = x.shape
+    ink = x[:, 0]
+    total = ink.sum((1, 2)).clamp_min(1e-6)
+    ys = torch.arange(h, dtype=x.dtype)[None, :, None]
+    xs = torch.arange(w, dtype=x.dtype)[None, None, :]
+    mean_y = (ink * ys).sum((1, 2)) / total
+    mean_x = (ink * xs).sum((1, 2)) / total
+    var_y = (ink * (ys - mean_y[:, None, None]) ** 2).sum((1, 2)) / total
+    cov_xy = (ink * (ys - mean_y[:, None, None]) * (xs - mean_x[:, None, None])).sum((1, 2)) / total
+    slant = torch.where(var_y > 1e-6, cov_xy / var_y.clamp_min(1e-6), torch.zeros_like(var_y))
+    slant = torch.where(ink.sum((1, 2)) > 0, slant, torch.zeros_like(slant))
+    # affine_grid maps each output position (x, y in [-1, 1]) to the input position it reads.
+    theta = torch.zeros(n, 2, 3, dtype=x.dtype)
+    theta[:, 0, 0] = 1
+    theta[:, 0, 1] = slant * h / w
+    theta[:, 0, 2] = 2 * (mean_x - (w - 1) / 2) / w
+    theta[:, 1, 1] = 1
+    theta[:, 1, 2] = 2 * (mean_y - (h - 1) / 2) / h
+    blank = ink.sum((1, 2)) <= 0
+    theta[blank] = torch.tensor([[1.0, 0, 0], [0, 1.0, 0]], dtype=x.dtype)
+    grid = F.affine_grid(theta, list(x.shape), align_corners=False)
+    return F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+
+
+def nearest_neighbours(features: torch.Tensor, neighbours: int, chunk: int = 2048) -> tuple[torch.Tensor, torch.Tensor]:
+    """Distances and indices (N, neighbours) of each row's nearest other rows, ``chunk`` rows at a time
+    (the whole distance matrix of 60,000 images would take 14 GB)."""
+    distances, indices = [], []
+    for start in range(0, len(features), chunk):
+        d = torch.cdist(features[start : start + chunk], features)
+        rows = torch.arange(len(d))
+        d[rows, rows + start] = math.inf  # not its own neighbour
+        values, index = d.topk(neighbours, dim=1, largest=False)
+        distances.append(values)
+        indices.append(index)
+    return torch.cat(distances), torch.cat(indices)
+
+
+def spectral_embedding(features: torch.Tensor, dims: int, *, neighbours: int = GRAPH_NEIGHBOURS,
+                       seed: int = 0) -> torch.Tensor:
+    """(N, dims) coordinates of the leading eigenvectors of the nearest-neighbour graph's normalised
+    affinity D^-1/2 A D^-1/2 (Ng, Jordan & Weiss 2002), each row scaled to unit length."""
+    import scipy.sparse as sparse
+    from scipy.sparse.linalg import eigsh
+
+    n = len(features)
+    neighbours = min(neighbours, n - 1)
+    if not 1 <= dims < n:
+        raise ValueError(f"the embedding needs 1..{n - 1} dimensions for {n} images; got {dims}")
+    distances, indices = nearest_neighbours(features.float(), neighbours)
+    scale = distances[:, -1].clamp_min(1e-6)  # each image's own scale: its farthest neighbour
+    weights = torch.exp(-distances**2 / (scale[:, None] * scale[indices]))
+    rows = np.repeat(np.arange(n), neighbours)
+    affinity = sparse.csr_matrix((weights.flatten().double().numpy(), (rows, indices.flatten().numpy())), shape=(n, n))
+    affinity = affinity.maximum(affinity.T)  # an edge when either image is among the other's neighbours
+    inverse_root = sparse.diags(1 / np.sqrt(np.asarray(affinity.sum(1)).ravel()))
+    start = np.random.default_rng(seed).random(n)  # eigsh's start vector: the same clusters for a seed
+    _, vectors = eigsh(inverse_root @ affinity @ inverse_root, k=dims, which="LA", v0=start)
+    embedding = torch.from_numpy(np.ascontiguousarray(vectors)).float()
+    return embedding / embedding.norm(dim=1, keepdim=True).clamp_min(1e-12)
+
+
+def _best_kmeans(features: torch.Tensor, k: int, *, seed: int = 0,
+                 restarts: int = 10) -> tuple[torch.Tensor, torch.Tensor]:
+    """Centres and assignments of the best (least squared distance) of ``restarts`` k-means runs."""
+    best, best_cost = None, math.inf
+    for restart in range(restarts):
+        centres = kmeans(features, k, seed=seed * restarts + restart)
+        assignments = assign(features, centres)
+        cost = float(((features - centres[assignments]) ** 2).sum())
+        if cost < best_cost:
+            best, best_cost = (centres, assignments), cost
+    return best
+
+
+def _means(features: torch.Tensor, assignments: torch.Tensor, k: int) -> torch.Tensor:
+    sums = torch.zeros(k, features.shape[1]).index_add_(0, assignments, features)
+    return sums / torch.bincount(assignments, minlength=k).clamp_min(1).unsqueeze(1).float()

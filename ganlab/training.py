@@ -32,7 +32,17 @@ from torch import nn
 
 from ganlab.augment import diff_augment
 from ganlab.checkpoints import CheckpointError, load_model, read_config, save_model
-from ganlab.clusters import AUTO_K_RANGE, FIT_POINTS, Clusters, assign, choose_k, cluster_images, cluster_points, effective_k
+from ganlab.clusters import (
+    AUTO_K_RANGE,
+    CLUSTER_METHODS,
+    FIT_POINTS,
+    Clusters,
+    assign,
+    choose_k,
+    cluster_images,
+    cluster_points,
+    effective_k,
+)
 from ganlab.data.errors import DataError
 from ganlab.data.toy import TOY_DISTRIBUTIONS, ToyDistribution, make_toy
 from ganlab.device import pick_device
@@ -72,6 +82,9 @@ class TrainingConfig:
     # Unconditional models: condition G and D on this many k-means clusters of the data (ganlab.clusters);
     # "auto" (2D points only): the number with the best silhouette score.
     clusters: int | str = 0
+    # Images: how the clusters are found (ganlab.clusters.CLUSTER_METHODS): k-means on pixels, or
+    # spectral clustering of the images' nearest-neighbour graph (purer clusters, a second or so more).
+    cluster_method: str = "kmeans"
     ema_decay: float = 0.0  # > 0: also keep an exponential moving average of G's weights (see below)
     gp_weight: float = 10.0  # live: lambda of WGAN-GP
     clip_value: float = 0.01  # live: weight clipping of WGAN
@@ -118,6 +131,10 @@ class TrainingConfig:
               "clusters 'auto' is for 2D points; give images a number of clusters (50 is the default)")
         check(self.clusters == 0 or not self.conditional,
               "clusters are for the unconditional models; a conditional model already has its classes")
+        check(self.cluster_method in CLUSTER_METHODS,
+              f"cluster method must be one of {', '.join(CLUSTER_METHODS)}; got {self.cluster_method!r}")
+        check(self.cluster_method == "kmeans" or self.dataset not in TOY_DISTRIBUTIONS,
+              "spectral clustering is for images; 2D points are clustered by k-means")
         check(not (self.augment and self.dataset in TOY_DISTRIBUTIONS),
               "augmentation is for images; the 2D datasets have no pixels to shift")
         check(_finite(self.ema_decay) and 0 <= self.ema_decay < 1, f"EMA decay must be in [0, 1); got {self.ema_decay}")
@@ -542,8 +559,9 @@ class Trainer:
                     clusters = None
                 self.config = copy.deepcopy(config)
                 self.device = pick_device(self.config.device)
-            if (self.config.clusters, self.config.seed) != (before.clusters, before.seed):
-                clusters = None  # k-means again only when what it depends on changed
+            if (self.config.clusters, self.config.cluster_method, self.config.seed) != (
+                    before.clusters, before.cluster_method, before.seed):
+                clusters = None  # cluster again only when what it depends on changed
             self._build(clusters)
 
     def update(self, **changes: Any) -> None:
@@ -718,7 +736,7 @@ def player_configs(config: TrainingConfig, data_shape: tuple[int, ...], num_clas
 
 def _cluster_images(data: Any, config: TrainingConfig) -> Clusters | None:
     k = effective_k(config.clusters, len(data))
-    return cluster_images(data.images, k, seed=config.seed) if k else None
+    return cluster_images(data.images, k, seed=config.seed, method=config.cluster_method) if k else None
 
 
 def _cluster_toy(data: ToyDistribution, config: TrainingConfig) -> Clusters | None:

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from ganlab.checkpoints import CheckpointError, load_model
-from ganlab.clusters import cluster_features, cluster_images, effective_k, kmeans
+from ganlab.clusters import cluster_features, cluster_images, deskew, effective_k, kmeans, nearest_neighbours
 from ganlab.data.errors import DataError
 from ganlab.data.images import load_mnist
 from ganlab.models import Discriminator, DiscriminatorConfig, Generator, GeneratorConfig
@@ -56,6 +56,59 @@ def test_kmeans_lowers_the_within_cluster_spread_below_random_centres():
     assert fitted < 0.9 * torch.cdist(features, random_centres).min(1).values.pow(2).mean()
 
 
+def slanted_bar(slant: float, shift: int = 0) -> torch.Tensor:
+    """A 1-pixel-wide vertical bar sheared by ``slant`` pixels per row, moved ``shift`` pixels right."""
+    image = torch.zeros(1, 28, 28)
+    for row in range(4, 24):
+        column = round(13.5 + shift + slant * (row - 13.5))
+        image[0, row, column] = 1.0
+    return image
+
+
+def test_deskew_stands_slanted_strokes_upright_and_centres_them():
+    images = torch.stack([slanted_bar(0.0), slanted_bar(0.4), slanted_bar(-0.3, shift=5)])
+    upright = deskew(images)
+    assert upright.shape == images.shape
+    ink_by_column = upright[:, 0].sum(1)  # (3, 28): where each image's ink is, column by column
+    for image in ink_by_column:
+        # All the ink ends up in the two middle columns, whatever the slant or position.
+        assert image[12:16].sum() > 0.85 * image.sum()
+    assert ink_by_column[1, 12:16].sum() < 2 * ink_by_column[1].max()  # not smeared across columns
+    blank = torch.zeros(1, 1, 28, 28, dtype=torch.uint8)
+    assert torch.equal(deskew(blank), torch.zeros(1, 1, 28, 28))
+
+
+def test_nearest_neighbours_in_chunks_match_the_full_distance_matrix():
+    features = torch.randn(300, 5, generator=torch.Generator().manual_seed(0))
+    distances, indices = nearest_neighbours(features, 4, chunk=64)
+    full = torch.cdist(features, features).fill_diagonal_(float("inf"))
+    expected_distances, expected_indices = full.topk(4, dim=1, largest=False)
+    assert torch.allclose(distances, expected_distances) and torch.equal(indices, expected_indices)
+    assert not (indices == torch.arange(300)[:, None]).any()  # nobody is its own neighbour
+
+
+def purity(assignments: torch.Tensor, labels: torch.Tensor) -> float:
+    """The share of images whose cluster's most common label is theirs."""
+    return sum(int(torch.bincount(labels[assignments == c]).max()) for c in assignments.unique()) / len(labels)
+
+
+def test_spectral_clusters_follow_the_digits_more_closely_than_kmeans():
+    mnist = load_mnist("train")
+    pick = torch.randperm(len(mnist.images), generator=torch.Generator().manual_seed(0))[:3000]  # stored by class
+    images, labels = mnist.images[pick], mnist.labels[pick]  # labels only to score the clusters
+    spectral = cluster_images(images, 15, seed=0, method="spectral")
+    kmeans_clusters = cluster_images(images, 15, seed=0)
+    assert spectral.k == 15 and spectral.assignments.shape == (3000,) and sum(spectral.prior) == pytest.approx(1)
+    assert spectral.centres.shape == (15, 14 * 14)  # each cluster's mean (deskewed) pooled pixels
+    # Measured on these 3,000 digits: spectral about 0.9, k-means on pixels about 0.67.
+    assert purity(spectral.assignments, labels) > 0.85
+    assert purity(spectral.assignments, labels) > purity(kmeans_clusters.assignments, labels) + 0.1
+    again = cluster_images(images, 15, seed=0, method="spectral")
+    assert torch.equal(again.assignments, spectral.assignments)  # deterministic for a seed
+    with pytest.raises(ValueError, match="cluster method"):
+        cluster_images(images, 15, method="agglomerative")
+
+
 def test_effective_k_needs_enough_images_per_cluster():
     assert effective_k(50, 8000) == 50
     assert effective_k(50, 200) == 10  # 20 images per cluster at least
@@ -101,10 +154,12 @@ def test_cluster_generator_samples_clusters_by_their_share():
         GeneratorConfig(num_classes=2, cluster_prior=[0.9, 0.9])
 
 
-def test_the_unconditional_dcgan_trains_on_clusters_without_labels(tmp_path):
+@pytest.mark.parametrize("method", ["kmeans", "spectral"])
+def test_the_unconditional_dcgan_trains_on_clusters_without_labels(tmp_path, method):
     mnist = load_mnist("train")
     unlabelled = dataclasses.replace(mnist, labels=None, class_names=[])  # prove no label is read
-    trainer = Trainer(default_config("mnist", "dcgan", batch_size=16, width=8, noise_dim=8, clusters=12), unlabelled)
+    config = default_config("mnist", "dcgan", batch_size=16, width=8, noise_dim=8, clusters=12, cluster_method=method)
+    trainer = Trainer(config, unlabelled)
     assert trainer.clusters is not None and trainer.clusters.k == 12
     assert trainer.generator.config.clustered and trainer.discriminator.config.conditioning == "projection"
     assert trainer.stream.num_classes == 12
@@ -143,6 +198,10 @@ def test_cluster_settings_are_checked():
         default_config("mnist", "dcgan", clusters="auto")
     with pytest.raises(ValueError, match="clusters must be"):
         default_config("ring8", clusters="many")
+    with pytest.raises(ValueError, match="cluster method must be"):
+        default_config("mnist", "dcgan", cluster_method="dbscan")
+    with pytest.raises(ValueError, match="spectral clustering is for images"):
+        default_config("ring8", cluster_method="spectral")
     assert default_config("mnist", "dcgan").clusters == 50
     assert default_config("mnist").clusters == 0  # the labelled default keeps its real classes
     assert default_config("ring8").clusters == "auto"

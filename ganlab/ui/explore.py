@@ -72,7 +72,9 @@ def _explorer(state: LatentExplorer | None) -> LatentExplorer:
 def _describe(name: str, explorer: LatentExplorer, metadata: dict[str, Any]) -> str:
     config = explorer.generator.config
     if config.clustered:
-        kind = (f"unconditional, trained on {explorer.num_classes} k-means clusters of its images (no labels): "
+        method = (metadata.get("training") or {}).get("cluster_method", "kmeans")
+        found_by = "spectral" if method == "spectral" else "k-means"
+        kind = (f"unconditional, trained on {explorer.num_classes} {found_by} clusters of its images (no labels): "
                 "pick a cluster to see what it holds")
     else:
         kind = f"conditional on {explorer.num_classes} classes" if explorer.num_classes else "unconditional"
