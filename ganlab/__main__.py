@@ -135,6 +135,16 @@ def main(argv: list[str] | None = None) -> int:
         return 130
 
 
+TRAINING_FLAGS = ("lr_g", "lr_d", "beta1", "beta2", "batch_size", "d_steps", "noise_dim", "width", "d_width", "depth",
+                  "refine", "gp_weight", "ema_decay", "noise_distribution", "spectral_norm", "minibatch_std", "loss",
+                  "clusters", "cluster_method", "augment")
+
+
+def _overrides(args: argparse.Namespace) -> dict:
+    """The training settings given on the command line (the rest come from the dataset's defaults)."""
+    return {name: value for name in TRAINING_FLAGS if (value := getattr(args, name)) is not None}
+
+
 def cmd_train(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
@@ -146,6 +156,19 @@ def cmd_train(args: argparse.Namespace) -> int:
     out = Path(args.out)
     if args.resume:
         trainer = Trainer.load(out)
+        # A resumed run keeps its model; the hyperparameters that may change mid-run (learning rates,
+        # betas, batch size, D steps, ...) take the values given, e.g. a lower learning rate for the last steps.
+        changes = {name: value for name, value in _overrides(args).items() if value != getattr(trainer.config, name)}
+        fixed = sorted(set(changes) - set(trainer.config.LIVE_FIELDS))
+        if fixed:
+            flags = ", ".join("--" + name.replace("_", "-") for name in fixed)
+            raise ValueError(f"{flags} cannot change when resuming (the saved run has "
+                             + ", ".join(f"{name} = {getattr(trainer.config, name)!r}" for name in fixed)
+                             + "); only " + ", ".join("--" + n.replace("_", "-") for n in trainer.config.LIVE_FIELDS
+                                                      if n in TRAINING_FLAGS) + " can")
+        if changes:
+            trainer.update(**changes)
+            print("resuming with " + ", ".join(f"{name} = {value}" for name, value in changes.items()), file=sys.stderr)
     else:
         data = None
         dataset = args.dataset or "ring8"
@@ -156,13 +179,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             dataset = "folder"
         elif args.points_csv:
             data, dataset = from_csv(args.points_csv), "custom"
-        overrides = {
-            name: value
-            for name in ("lr_g", "lr_d", "beta1", "beta2", "batch_size", "d_steps", "noise_dim", "width", "d_width",
-                         "depth", "refine", "gp_weight", "ema_decay", "noise_distribution", "spectral_norm", "minibatch_std",
-                         "loss", "clusters", "cluster_method", "augment")
-            if (value := getattr(args, name)) is not None
-        }
+        overrides = _overrides(args)
         config = default_config(dataset if dataset != "custom" else "custom", args.model, seed=args.seed,
                                 device=args.device, **overrides)
         if data is not None:

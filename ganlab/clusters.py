@@ -1,4 +1,4 @@
-"""k-means clusters of a set of images: labels found without labels, for the unconditional GANs.
+"""Clusters of a set of images (k-means or spectral) or 2D points: labels found without labels, for the unconditional GANs.
 
 An unconditional GAN on a multi-class set like MNIST must make one continuous map from noise cover
 ten separate kinds of digit. Early in training it draws some kinds far more often than others and

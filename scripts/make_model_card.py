@@ -38,6 +38,7 @@ def main() -> None:
     generator = load_model(folder, kind="generator")
     meta = generator.checkpoint_metadata
 
+    method = "spectral" if meta.get("training", {}).get("cluster_method") == "spectral" else "k-means"
     images, _ = generate_images(generator, 64, seed=0)
     save_png(upscale(make_grid(images, columns=8), 2), folder / "samples.png")
     grids = "![64 samples](samples.png)"
@@ -47,7 +48,7 @@ def main() -> None:
         labels = np.repeat(largest, 10)
         per_cluster, _ = generate_images(generator, len(labels), labels=labels, seed=1)
         save_png(upscale(make_grid(per_cluster, columns=10), 2), folder / "samples_per_cluster.png")
-        grids += (f"\n\nOne row per cluster: the 10 largest of the {k} k-means clusters it was trained on "
+        grids += (f"\n\nOne row per cluster: the 10 largest of the {k} {method} clusters it was trained on "
                   "(found without labels):\n\n![10 samples per cluster](samples_per_cluster.png)")
     elif k:
         labels = np.repeat(np.arange(k), 10)
@@ -69,7 +70,7 @@ def main() -> None:
     training = meta.get("training", {})
     name = folder.name
     kind = "an unconditional " if generator.config.clustered else ("a conditional " if k else "a ")
-    clusters = (f", conditioned on {k} k-means clusters of the images found without labels (sampling draws each "
+    clusters = (f", conditioned on {k} {method} clusters of the images found without labels (sampling draws each "
                 "as often as the data has it)") if generator.config.clustered else ""
     card = f"""# {name}
 

@@ -1,3 +1,4 @@
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -51,6 +52,20 @@ def test_2d_train_sample_and_resume(tmp_path, capsys):
     assert main(["sample", str(run), "--n", "100", "--out", str(tmp_path / "pts")]) == 0
     with np.load(tmp_path / "pts.npz") as saved:
         assert saved["points"].shape == (100, 2)
+
+
+def test_resume_takes_new_live_hyperparameters_and_refuses_a_new_model(tmp_path, capsys):
+    run = tmp_path / "ring"
+    assert main(["train", "--dataset", "ring8", "--steps", "5", "--out", str(run)]) == 0
+    assert main(["train", "--resume", "--steps", "5", "--lr-g", "1e-4", "--lr-d", "2e-4", "--out", str(run)]) == 0
+    assert "resuming with lr_g = 0.0001, lr_d = 0.0002" in capsys.readouterr().err
+    resumed = json.loads((run / "run.json").read_text())
+    assert resumed["config"]["lr_g"] == 1e-4 and resumed["config"]["lr_d"] == 2e-4 and resumed["step_count"] == 10
+    # The model cannot change under a saved run: one clear line, and the run is left as it was.
+    assert main(["train", "--resume", "--steps", "5", "--width", "16", "--out", str(run)]) == 2
+    error = capsys.readouterr().err
+    assert "--width cannot change when resuming" in error and "--lr-g" in error and "Traceback" not in error
+    assert json.loads((run / "run.json").read_text())["step_count"] == 10
 
 
 def test_points_csv_and_seconds(tmp_path):
