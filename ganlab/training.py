@@ -83,7 +83,8 @@ class TrainingConfig:
     # "auto" (2D points only): the number with the best silhouette score.
     clusters: int | str = 0
     # Images: how the clusters are found (ganlab.clusters.CLUSTER_METHODS): k-means on pixels, or
-    # spectral clustering of the images' nearest-neighbour graph (purer clusters, a second or so more).
+    # spectral clustering of the images' nearest-neighbour graph (purer clusters; 1.5 s for the bundled
+    # MNIST's 8,000 images, about a minute for Fashion-MNIST's 60,000, on one core).
     cluster_method: str = "kmeans"
     ema_decay: float = 0.0  # > 0: also keep an exponential moving average of G's weights (see below)
     gp_weight: float = 10.0  # live: lambda of WGAN-GP
