@@ -152,7 +152,7 @@ class RunSnapshot:
     timelapse_frames: int
     step_note: str
     objective_reading: str  # how to read D's output: "probability", "critic score", ...
-    clusters: int = 0  # the k-means clusters the run trains on (0: none)
+    clusters: int = 0  # the clusters the run trains on (0: none; config['cluster_method'] says how found)
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-friendly summary (without the history arrays)."""

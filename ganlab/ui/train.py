@@ -229,7 +229,8 @@ def status_markdown(snapshot: RunSnapshot | None) -> str:
     latest = snapshot.latest
     parts = [head, f"step {snapshot.step:,}", snapshot.dataset]
     if snapshot.clusters:
-        parts.append(f"on {snapshot.clusters} k-means clusters")
+        found_by = "spectral" if snapshot.config.get("cluster_method") == "spectral" else "k-means"
+        parts.append(f"on {snapshot.clusters} {found_by} clusters")
     if snapshot.status == "running":
         parts.append(f"{snapshot.steps_per_second:,.0f} steps/s")
         parts.append(f"{snapshot.examples_per_second:,.0f} examples/s")
