@@ -79,8 +79,8 @@ class TrainingConfig:
     spectral_norm: bool = False
     minibatch_std: bool = False  # DCGAN D: a minibatch standard-deviation feature against mode collapse
     augment: bool = False  # images: D sees randomly shifted and cut-out real and fake images (ganlab.augment)
-    # Unconditional models: condition G and D on this many k-means clusters of the data (ganlab.clusters);
-    # "auto" (2D points only): the number with the best silhouette score.
+    # Unconditional models: condition G and D on this many clusters of the data (ganlab.clusters), found
+    # without labels; "auto" (2D points only): the number with the best silhouette score.
     clusters: int | str = 0
     # Images: how the clusters are found (ganlab.clusters.CLUSTER_METHODS): k-means on pixels, or
     # spectral clustering of the images' nearest-neighbour graph (purer clusters; 1.5 s for the bundled
@@ -134,7 +134,7 @@ class TrainingConfig:
               "clusters are for the unconditional models; a conditional model already has its classes")
         check(self.cluster_method in CLUSTER_METHODS,
               f"cluster method must be one of {', '.join(CLUSTER_METHODS)}; got {self.cluster_method!r}")
-        check(self.cluster_method == "kmeans" or self.dataset not in TOY_DISTRIBUTIONS,
+        check(self.cluster_method == "kmeans" or (self.dataset not in TOY_DISTRIBUTIONS and self.dataset != "custom"),
               "spectral clustering is for images; 2D points are clustered by k-means")
         check(not (self.augment and self.dataset in TOY_DISTRIBUTIONS),
               "augmentation is for images; the 2D datasets have no pixels to shift")
