@@ -17,8 +17,8 @@ from ganlab.sampling import generate_images
 
 MIN_CLASS_SHARE = 0.03  # real MNIST and Fashion-MNIST have 9-11% of each class
 
-# name: (dataset, minimum classifier IS at N=500; the shipped models score 9.1, 9.2 and 5.5 there)
-GENERATORS = {"mnist-dcgan": ("mnist", 8.5), "mnist-cdcgan": ("mnist", 9.0), "fashion-mnist-dcgan": ("fashion-mnist", 5.0)}
+# name: (dataset, minimum classifier IS at N=500; the shipped models score 9.1, 9.2 and 7.5 there)
+GENERATORS = {"mnist-dcgan": ("mnist", 8.5), "mnist-cdcgan": ("mnist", 9.0), "fashion-mnist-dcgan": ("fashion-mnist", 6.5)}
 
 
 def test_everything_promised_is_shipped_and_small():
