@@ -51,6 +51,7 @@ def textbook_config(seed: int):
 CONFIGS = {
     "app": lambda seed: default_config("mnist", seed=seed),  # the app's default MNIST run (conditional)
     "app-unconditional": lambda seed: default_config("mnist", "dcgan", seed=seed),  # on k-means clusters
+    "app-unconditional-spectral": lambda seed: default_config("mnist", "dcgan", cluster_method="spectral", seed=seed),
     "plain-unconditional": lambda seed: default_config("mnist", "dcgan", clusters=0, seed=seed),
     "textbook": textbook_config,
 }
