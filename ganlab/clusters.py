@@ -39,7 +39,7 @@ FIT_IMAGES = 10_000  # the centres are fitted on at most this many images (all a
 FIT_POINTS = 2_000  # 2D: the centres are fitted on this many points drawn from the distribution
 AUTO_K_RANGE = (2, 32)  # 2D: the numbers of clusters "auto" chooses from
 SILHOUETTE_POINTS = 1_000  # the silhouette score is measured on at most this many of the points
-CLUSTER_METHODS = ("kmeans", "spectral")
+CLUSTER_METHODS = {"kmeans": "k-means", "spectral": "spectral"}  # method: how people call it
 GRAPH_NEIGHBOURS = 10  # spectral: each image's edges to its nearest images
 
 
@@ -64,6 +64,11 @@ def cluster_features(images: torch.Tensor) -> torch.Tensor:
     return x.flatten(1)
 
 
+def method_name(method: str | None) -> str:
+    """How the UI and the model cards call a cluster method (runs saved before it existed used k-means)."""
+    return CLUSTER_METHODS.get(method or "kmeans", str(method))
+
+
 def effective_k(requested: int, n_images: int) -> int:
     """The number of clusters used for ``n_images`` (0 = too few images to cluster)."""
     k = min(requested, n_images // MIN_IMAGES_PER_CLUSTER)
@@ -85,9 +90,8 @@ def kmeans(features: torch.Tensor, k: int, *, seed: int = 0, iterations: int = 2
         nearest = torch.minimum(nearest, ((features - features[pick]) ** 2).sum(1))
     for _ in range(iterations):
         assignment = torch.cdist(features, centres).argmin(1)
-        sums = torch.zeros_like(centres).index_add_(0, assignment, features)
         counts = torch.bincount(assignment, minlength=k).unsqueeze(1)
-        moved = torch.where(counts > 0, sums / counts.clamp_min(1), centres)  # an empty cluster keeps its centre
+        moved = torch.where(counts > 0, _means(features, assignment, k), centres)  # an empty cluster keeps its centre
         if torch.allclose(moved, centres):
             break
         centres = moved
@@ -172,7 +176,8 @@ def deskew(images: torch.Tensor) -> torch.Tensor:
         x = x / 255
     n, _, h, w = x.shape
     ink = x[:, 0]
-    total = ink.sum((1, 2)).clamp_min(1e-6)
+    mass = ink.sum((1, 2))
+    total = mass.clamp_min(1e-6)
     ys = torch.arange(h, dtype=x.dtype)[None, :, None]
     xs = torch.arange(w, dtype=x.dtype)[None, None, :]
     mean_y = (ink * ys).sum((1, 2)) / total
@@ -180,7 +185,6 @@ def deskew(images: torch.Tensor) -> torch.Tensor:
     var_y = (ink * (ys - mean_y[:, None, None]) ** 2).sum((1, 2)) / total
     cov_xy = (ink * (ys - mean_y[:, None, None]) * (xs - mean_x[:, None, None])).sum((1, 2)) / total
     slant = torch.where(var_y > 1e-6, cov_xy / var_y.clamp_min(1e-6), torch.zeros_like(var_y))
-    slant = torch.where(ink.sum((1, 2)) > 0, slant, torch.zeros_like(slant))
     # affine_grid maps each output position (x, y in [-1, 1]) to the input position it reads.
     theta = torch.zeros(n, 2, 3, dtype=x.dtype)
     theta[:, 0, 0] = 1
@@ -188,8 +192,7 @@ def deskew(images: torch.Tensor) -> torch.Tensor:
     theta[:, 0, 2] = 2 * (mean_x - (w - 1) / 2) / w
     theta[:, 1, 1] = 1
     theta[:, 1, 2] = 2 * (mean_y - (h - 1) / 2) / h
-    blank = ink.sum((1, 2)) <= 0
-    theta[blank] = torch.tensor([[1.0, 0, 0], [0, 1.0, 0]], dtype=x.dtype)
+    theta[mass <= 0] = torch.tensor([[1.0, 0, 0], [0, 1.0, 0]], dtype=x.dtype)  # blank: left as it is
     grid = F.affine_grid(theta, list(x.shape), align_corners=False)
     return F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
 
@@ -246,5 +249,6 @@ def _best_kmeans(features: torch.Tensor, k: int, *, seed: int = 0,
 
 
 def _means(features: torch.Tensor, assignments: torch.Tensor, k: int) -> torch.Tensor:
-    sums = torch.zeros(k, features.shape[1]).index_add_(0, assignments, features)
-    return sums / torch.bincount(assignments, minlength=k).clamp_min(1).unsqueeze(1).float()
+    """(k, F): each cluster's mean feature (zeros for an empty cluster)."""
+    sums = features.new_zeros(k, features.shape[1]).index_add_(0, assignments, features)
+    return sums / torch.bincount(assignments, minlength=k).clamp_min(1).unsqueeze(1).to(features.dtype)

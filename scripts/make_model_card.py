@@ -21,6 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import numpy as np  # noqa: E402
 
 from ganlab.checkpoints import load_model  # noqa: E402
+from ganlab.clusters import method_name  # noqa: E402
 from ganlab.device import cpu_name  # noqa: E402
 from ganlab.imaging import make_grid, save_png, upscale  # noqa: E402
 from ganlab.metrics.evaluate import evaluate_checkpoint  # noqa: E402
@@ -38,7 +39,7 @@ def main() -> None:
     generator = load_model(folder, kind="generator")
     meta = generator.checkpoint_metadata
 
-    method = "spectral" if meta.get("training", {}).get("cluster_method") == "spectral" else "k-means"
+    method = method_name(meta.get("training", {}).get("cluster_method"))
     images, _ = generate_images(generator, 64, seed=0)
     save_png(upscale(make_grid(images, columns=8), 2), folder / "samples.png")
     grids = "![64 samples](samples.png)"

@@ -22,6 +22,7 @@ from gradio.context import Context
 from PIL import Image
 
 from ganlab.checkpoints import CheckpointError, available_generators
+from ganlab.clusters import method_name
 from ganlab.imaging import upscale
 from ganlab.latent import INTERPOLATION_METHODS, LatentCache, LatentExplorer, gif_bytes, strip, truncate
 
@@ -72,8 +73,7 @@ def _explorer(state: LatentExplorer | None) -> LatentExplorer:
 def _describe(name: str, explorer: LatentExplorer, metadata: dict[str, Any]) -> str:
     config = explorer.generator.config
     if config.clustered:
-        method = (metadata.get("training") or {}).get("cluster_method", "kmeans")
-        found_by = "spectral" if method == "spectral" else "k-means"
+        found_by = method_name((metadata.get("training") or {}).get("cluster_method"))
         kind = (f"unconditional, trained on {explorer.num_classes} {found_by} clusters of its images (no labels): "
                 "pick a cluster to see what it holds")
     else:

@@ -34,6 +34,7 @@ import numpy as np
 from gradio.context import Context
 
 from ganlab.checkpoints import CheckpointError, available_generators
+from ganlab.clusters import method_name
 from ganlab.data.errors import DataError
 from ganlab.data.toy import TOY_DISTRIBUTIONS, from_csv, from_points, make_toy
 from ganlab.losses import OBJECTIVES
@@ -229,8 +230,7 @@ def status_markdown(snapshot: RunSnapshot | None) -> str:
     latest = snapshot.latest
     parts = [head, f"step {snapshot.step:,}", snapshot.dataset]
     if snapshot.clusters:
-        found_by = "spectral" if snapshot.config.get("cluster_method") == "spectral" else "k-means"
-        parts.append(f"on {snapshot.clusters} {found_by} clusters")
+        parts.append(f"on {snapshot.clusters} {method_name(snapshot.config.get('cluster_method'))} clusters")
     if snapshot.status == "running":
         parts.append(f"{snapshot.steps_per_second:,.0f} steps/s")
         parts.append(f"{snapshot.examples_per_second:,.0f} examples/s")
