@@ -57,7 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
     length = train.add_mutually_exclusive_group()
     length.add_argument("--steps", type=_positive_int, help="number of generator steps")
     length.add_argument("--seconds", type=_positive_float, help="train for this much wall time")
-    train.add_argument("--seed", type=int, default=0, help="random seed (runs are reproducible on the CPU)")
+    train.add_argument("--seed", type=int, default=None, help="random seed (default 0; runs are reproducible on the CPU)")
     train.add_argument("--out", required=True, metavar="DIR", help="output folder")
     train.add_argument("--resume", action="store_true", help="continue the run saved in --out")
     hyper = train.add_argument_group("hyperparameters (defaults depend on the dataset)")
@@ -151,39 +151,22 @@ def cmd_train(args: argparse.Namespace) -> int:
     from ganlab.data.toy import from_csv
     from ganlab.device import describe_device
     from ganlab.presets import default_config
+    from ganlab.runs import save_user_data
     from ganlab.training import Trainer
 
     out = Path(args.out)
-    if args.resume:
-        trainer = Trainer.load(out)
-        # A resumed run keeps its model; the hyperparameters that may change mid-run (learning rates,
-        # betas, batch size, D steps, ...) take the values given, e.g. a lower learning rate for the last steps.
-        changes = {name: value for name, value in _overrides(args).items() if value != getattr(trainer.config, name)}
-        fixed = sorted(set(changes) - set(trainer.config.LIVE_FIELDS))
-        if fixed:
-            flags = ", ".join("--" + name.replace("_", "-") for name in fixed)
-            raise ValueError(f"{flags} cannot change when resuming (the saved run has "
-                             + ", ".join(f"{name} = {getattr(trainer.config, name)!r}" for name in fixed)
-                             + "); only " + ", ".join("--" + n.replace("_", "-") for n in trainer.config.LIVE_FIELDS
-                                                      if n in TRAINING_FLAGS) + " can")
-        if changes:
-            trainer.update(**changes)
-            print("resuming with " + ", ".join(f"{name} = {value}" for name, value in changes.items()), file=sys.stderr)
-    else:
-        data = None
-        dataset = args.dataset or "ring8"
-        if args.data_folder:
-            from ganlab.data.images import load_image_folder
+    data, dataset = None, args.dataset
+    if args.data_folder:
+        from ganlab.data.images import load_image_folder
 
-            data = load_image_folder(args.data_folder, size=args.image_size, channels=args.channels)
-            dataset = "folder"
-        elif args.points_csv:
-            data, dataset = from_csv(args.points_csv), "custom"
-        overrides = _overrides(args)
-        config = default_config(dataset if dataset != "custom" else "custom", args.model, seed=args.seed,
-                                device=args.device, **overrides)
-        if data is not None:
-            config.dataset = dataset
+        data, dataset = load_image_folder(args.data_folder, size=args.image_size, channels=args.channels), "folder"
+    elif args.points_csv:
+        data, dataset = from_csv(args.points_csv), "custom"
+    if args.resume:
+        trainer = _resume(out, args, data, dataset)
+    else:
+        config = default_config(dataset or "ring8", args.model, seed=args.seed if args.seed is not None else 0,
+                                device=args.device, **_overrides(args))
         trainer = Trainer(config, data)
     source = getattr(trainer.data, "describe", None)
     print(f"data: {source() if source else trainer.data.description}", file=sys.stderr)
@@ -207,6 +190,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     finally:
         bar.close()
     trainer.save(out)
+    save_user_data(trainer, out)  # data that has no name to load it by again, for --resume
     _write_preview(trainer, out / "samples.png")
     if event is not None and event.status == "diverged":
         print(f"error: {event.message}", file=sys.stderr)
@@ -215,6 +199,35 @@ def cmd_train(args: argparse.Namespace) -> int:
     print(f"saved generator checkpoint and samples.png to {out} after {trainer.step_count} steps "
           f"({trainer.wall_time:.1f} s of training)", file=sys.stderr)
     return 0
+
+
+def _resume(out: Path, args: argparse.Namespace, data, dataset: str | None):
+    """The run saved in ``out``, with the live hyperparameters given (e.g. a lower learning rate for
+    the last steps); anything else given must match the saved run."""
+    from ganlab.runs import DATA_FILE, load_user_data
+    from ganlab.training import IMAGE_DATASETS, TOY_DISTRIBUTIONS, Trainer
+
+    if data is None and (out / DATA_FILE).is_file():  # your own images or points, saved with the run
+        data = load_user_data(out)
+    saved = json.loads((out / "run.json").read_text()).get("config", {}) if (out / "run.json").is_file() else {}
+    if data is None and saved.get("dataset") not in (None, *TOY_DISTRIBUTIONS, *IMAGE_DATASETS):
+        own = "--points-csv" if saved.get("dataset") == "custom" else "--data-folder"
+        raise ValueError(f"the run in {out} was trained on data of your own: give the same {own} to resume it")
+    trainer = Trainer.load(out, data)
+    given = {**_overrides(args), **{name: value for name, value in (("dataset", dataset), ("model", args.model),
+                                                                      ("seed", args.seed)) if value is not None}}
+    changes = {name: value for name, value in given.items() if value != getattr(trainer.config, name)}
+    fixed = sorted(set(changes) - set(trainer.config.LIVE_FIELDS))
+    if fixed:
+        flags = ", ".join("--" + name.replace("_", "-") for name in fixed)
+        raise ValueError(f"{flags} cannot change when resuming (the saved run has "
+                         + ", ".join(f"{name} = {getattr(trainer.config, name)!r}" for name in fixed)
+                         + "); only " + ", ".join("--" + n.replace("_", "-") for n in trainer.config.LIVE_FIELDS
+                                                  if n in TRAINING_FLAGS) + " can")
+    if changes:
+        trainer.update(**changes)
+        print("resuming with " + ", ".join(f"{name} = {value}" for name, value in changes.items()), file=sys.stderr)
+    return trainer
 
 
 def _write_preview(trainer, path: Path) -> None:

@@ -68,6 +68,40 @@ def test_resume_takes_new_live_hyperparameters_and_refuses_a_new_model(tmp_path,
     assert json.loads((run / "run.json").read_text())["step_count"] == 10
 
 
+def test_resume_refuses_other_data_model_or_seed_but_takes_the_original_command_again(tmp_path, capsys):
+    run = tmp_path / "ring"
+    assert main(["train", "--dataset", "ring8", "--seed", "3", "--steps", "5", "--out", str(run)]) == 0
+    for flag, value, saved in [("--dataset", "grid25", "'ring8'"), ("--model", "cmlp", "'mlp'"), ("--seed", "4", "3")]:
+        assert main(["train", "--resume", "--steps", "5", flag, value, "--out", str(run)]) == 2
+        error = capsys.readouterr().err
+        assert f"{flag} cannot change when resuming" in error and saved in error
+    assert json.loads((run / "run.json").read_text())["step_count"] == 5
+    assert main(["train", "--dataset", "ring8", "--seed", "3", "--resume", "--steps", "5", "--out", str(run)]) == 0
+    assert json.loads((run / "run.json").read_text())["step_count"] == 10
+
+
+def test_runs_on_your_own_points_or_images_resume_without_giving_the_data_again(tmp_path, capsys):
+    csv = tmp_path / "p.csv"
+    csv.write_text("x,y\n" + "\n".join(f"{np.cos(a):.3f},{np.sin(a):.3f}" for a in np.linspace(0, 6, 50)))
+    assert main(["train", "--points-csv", str(csv), "--steps", "3", "--out", str(tmp_path / "pts")]) == 0
+    csv.unlink()  # the points were saved with the run
+    assert main(["train", "--resume", "--steps", "2", "--out", str(tmp_path / "pts")]) == 0
+    assert "after 5 steps" in capsys.readouterr().err
+    folder = tmp_path / "images"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(12):
+        Image.fromarray(rng.integers(0, 255, (28, 28), dtype=np.uint8)).save(folder / f"{i}.png")
+    run = tmp_path / "mine"
+    assert main(["train", "--data-folder", str(folder), "--clusters", "2", "--width", "8", "--batch-size", "4",
+                 "--steps", "2", "--out", str(run)]) == 0
+    (run / "training_data.safetensors").unlink()  # as a run saved before the data was kept with it
+    assert main(["train", "--resume", "--steps", "1", "--out", str(run)]) == 2
+    assert "give the same --data-folder to resume it" in capsys.readouterr().err
+    assert main(["train", "--resume", "--data-folder", str(folder), "--steps", "1", "--out", str(run)]) == 0
+    assert "after 3 steps" in capsys.readouterr().err
+
+
 def test_points_csv_and_seconds(tmp_path):
     csv = tmp_path / "p.csv"
     csv.write_text("x,y\n" + "\n".join(f"{np.cos(a):.3f},{np.sin(a):.3f}" for a in np.linspace(0, 6, 50)))

@@ -13,7 +13,7 @@ from ganlab.data.errors import DataError
 from ganlab.data.images import load_mnist
 from ganlab.models import Discriminator, DiscriminatorConfig, Generator, GeneratorConfig
 from ganlab.presets import default_config
-from ganlab.sampling import generate, generate_images
+from ganlab.sampling import generate, generate_images, proportional_labels
 from ganlab.training import Trainer
 
 
@@ -144,14 +144,27 @@ def test_cluster_generator_samples_clusters_by_their_share():
     labels = generator.sample_labels(5000, generator=torch.Generator().manual_seed(0))
     counts = torch.bincount(labels, minlength=3)
     assert counts[1] == 0 and abs(counts[0] / 5000 - 0.7) < 0.03
-    _, drawn = generate(generator, 300, seed=1)
-    assert drawn is not None and 1 not in drawn.tolist()
+    _, drawn = generate(generator, 300, seed=1)  # samples hold the clusters in exact proportion
+    assert drawn is not None and torch.bincount(drawn, minlength=3).tolist() == [210, 0, 90]
     _, chosen = generate(generator, 4, labels=2, seed=1)  # a cluster can still be picked
     assert chosen.tolist() == [2, 2, 2, 2]
     with pytest.raises(ValueError, match="cluster_prior"):
         GeneratorConfig(num_classes=3, cluster_prior=[0.5, 0.5])
     with pytest.raises(ValueError, match="cluster_prior"):
         GeneratorConfig(num_classes=2, cluster_prior=[0.9, 0.9])
+
+
+def test_proportional_labels_give_each_class_its_share_by_largest_remainders_in_random_order():
+    shares = [0.5, 0.3, 0.15, 0.05]
+    labels = proportional_labels(7, shares, generator=torch.Generator().manual_seed(0))
+    # Quotas 3.5, 2.1, 1.05, 0.35: floors 3, 2, 1, 0 and the one left over goes to the largest remainder.
+    assert torch.bincount(labels, minlength=4).tolist() == [4, 2, 1, 0]
+    many = proportional_labels(2000, shares, generator=torch.Generator().manual_seed(0))
+    assert torch.bincount(many).tolist() == [1000, 600, 300, 100]
+    assert many[:1000].tolist() != sorted(many[:1000].tolist())  # shuffled, not in blocks
+    again = proportional_labels(2000, shares, generator=torch.Generator().manual_seed(0))
+    assert torch.equal(many, again)
+    assert len(proportional_labels(3, [1.0, 1.0, 1.0, 1.0])) == 3  # unnormalised shares, n below the classes
 
 
 @pytest.mark.parametrize("method", ["kmeans", "spectral"])

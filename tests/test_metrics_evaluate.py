@@ -140,6 +140,32 @@ def test_evaluate_checkpoint_caps_n_at_the_held_out_size(tmp_path, monkeypatch):
     assert "capped at 2,000" in report.notes[0]
 
 
+def test_a_conditional_model_is_evaluated_with_its_classes_as_often_as_the_training_data_has_them(
+        tmp_path, monkeypatch):
+    _shipped_mnist_classifier()
+    import ganlab.metrics.evaluate as evaluate_module
+    from ganlab.data.images import load_image_dataset
+    from ganlab.metrics.evaluate import EvaluationReport
+    from ganlab.models import Generator, GeneratorConfig
+
+    config = GeneratorConfig(data_shape=(1, 28, 28), width=8, depth=1, num_classes=10,
+                             class_names=[str(d) for d in range(10)])
+    save_model(Generator(config), tmp_path / "g", metadata={"dataset": "mnist"})
+    seen = {}
+
+    def fake_evaluate_images(generated, heldout, train, classifier, **kw):
+        seen["labels"] = kw["generated_labels"]
+        return EvaluationReport("t", "mnist", len(generated), [], [])
+
+    monkeypatch.setattr(evaluate_module, "evaluate_images", fake_evaluate_images)
+    evaluate_checkpoint(tmp_path / "g", n=1000)
+    train_counts = np.bincount(load_image_dataset("mnist", "train").labels.numpy(), minlength=10)
+    expected = train_counts / train_counts.sum() * 1000
+    counts = np.bincount(seen["labels"], minlength=10)
+    assert counts.sum() == 1000 and np.all(np.abs(counts - expected) < 1)  # exact shares, not balanced
+    assert counts.min() != counts.max()  # MNIST's classes are not equally common
+
+
 def test_evaluate_checkpoint_needs_the_dataset_in_metadata(tmp_path):
     from ganlab.models import Generator, GeneratorConfig
 

@@ -288,7 +288,7 @@ def evaluate_checkpoint(
     """
     from ganlab.checkpoints import load_model
     from ganlab.data.images import load_image_dataset
-    from ganlab.sampling import generate_images
+    from ganlab.sampling import generate_images, proportional_labels
 
     report = _progress(progress)
     if n < 10:
@@ -314,7 +314,14 @@ def evaluate_checkpoint(
     conditional = generator.config.conditional  # real classes, whose accuracy can be checked
 
     report(0.02, f"generating {n:,} images")
-    images, labels = generate_images(generator, n, seed=seed, device=device)
+    labels = None
+    if conditional and train.labels is not None:
+        # Classes as often as the training data has them, not equally often: FID compares with real
+        # images, whose classes are not balanced (MNIST: 9% 5s, 11% 1s), and on mnist-cdcgan balanced
+        # classes alone added about a fifth to FID (median of six seeds 0.139 vs 0.109).
+        shares = torch.bincount(train.labels.long(), minlength=generator.config.num_classes).double().tolist()
+        labels = proportional_labels(n, shares, generator=torch.Generator().manual_seed(seed))
+    images, labels = generate_images(generator, n, labels=labels, seed=seed, device=device)
     title = f"Evaluation of {path_or_name} ({heldout.describe()})"
     result = evaluate_images(
         images,
