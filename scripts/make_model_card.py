@@ -101,7 +101,7 @@ def main() -> None:
 
 The memorization rows compare the median distance from generated samples to their nearest
 training image with that of held-out real images: generated samples must not sit closer to the
-training set than unseen real digits do.
+training set than unseen real images do.
 
 {args.notes}
 
