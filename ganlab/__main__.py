@@ -204,15 +204,15 @@ def cmd_train(args: argparse.Namespace) -> int:
 def _resume(out: Path, args: argparse.Namespace, data, dataset: str | None):
     """The run saved in ``out``, with the live hyperparameters given (e.g. a lower learning rate for
     the last steps); anything else given must match the saved run."""
-    from ganlab.runs import DATA_FILE, load_user_data
+    from ganlab.runs import saved_run_data
     from ganlab.training import IMAGE_DATASETS, TOY_DISTRIBUTIONS, Trainer
 
-    if data is None and (out / DATA_FILE).is_file():  # your own images or points, saved with the run
-        data = load_user_data(out)
-    saved = json.loads((out / "run.json").read_text()).get("config", {}) if (out / "run.json").is_file() else {}
-    if data is None and saved.get("dataset") not in (None, *TOY_DISTRIBUTIONS, *IMAGE_DATASETS):
-        own = "--points-csv" if saved.get("dataset") == "custom" else "--data-folder"
-        raise ValueError(f"the run in {out} was trained on data of your own: give the same {own} to resume it")
+    if (out / "run.json").is_file():  # else Trainer.load says what the folder lacks
+        saved_dataset, saved_data = saved_run_data(out)  # your own images or points come back with the run
+        data = data if data is not None else saved_data
+        if data is None and saved_dataset not in (*TOY_DISTRIBUTIONS, *IMAGE_DATASETS):
+            own = "--points-csv" if saved_dataset == "custom" else "--data-folder"
+            raise ValueError(f"the run in {out} was trained on data of your own: give the same {own} to resume it")
     trainer = Trainer.load(out, data)
     given = {**_overrides(args), **{name: value for name, value in (("dataset", dataset), ("model", args.model),
                                                                       ("seed", args.seed)) if value is not None}}

@@ -874,11 +874,7 @@ class RunManager:
         run_file = directory / "run.json"
         if not run_file.is_file():
             raise RunError(f"no resumable run named {name!r} in {user_checkpoint_dir()}")
-        try:
-            dataset = json.loads(run_file.read_text())["config"]["dataset"]
-        except (json.JSONDecodeError, KeyError, TypeError) as error:
-            raise RunError(f"{run_file} is corrupt: {error}") from None
-        data = load_user_data(directory) if (directory / DATA_FILE).is_file() else None
+        dataset, data = saved_run_data(directory)
         if data is None and dataset not in TOY_DISTRIBUTIONS and dataset not in IMAGE_DATASETS:
             raise RunError(f"{name!r} was trained on data that was not saved with it ({dataset}); it cannot resume")
         try:
@@ -1071,6 +1067,17 @@ def save_user_data(trainer: Trainer, directory: Path) -> None:
             tensors["labels"] = data.labels.contiguous()
         save_file(tensors, str(directory / DATA_FILE),
                   metadata={"kind": "images", "name": data.name, "class_names": json.dumps(data.class_names)})
+
+
+def saved_run_data(directory: Path) -> tuple[str, ToyDistribution | Any | None]:
+    """The dataset a saved run names, and the person's own data when it was saved with the run
+    (None for a named dataset, or for own data saved before runs kept it)."""
+    run_file = directory / "run.json"
+    try:
+        dataset = json.loads(run_file.read_text())["config"]["dataset"]
+    except (json.JSONDecodeError, KeyError, TypeError) as error:
+        raise RunError(f"{run_file} is corrupt: {error}") from None
+    return dataset, (load_user_data(directory) if (directory / DATA_FILE).is_file() else None)
 
 
 def load_user_data(directory: Path) -> ToyDistribution | Any:
