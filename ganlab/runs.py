@@ -755,8 +755,10 @@ class RunManager:
                 view = compute_view(players, run.view_real, run.view_noise, run.view_labels)
                 metric_fake = None
                 if metrics_due:
-                    with torch.no_grad(), eval_mode(players.generator):
-                        metric_fake = players.generator(run.metric_noise.to(trainer.device),
+                    # Coverage is the run's own samples' (the weight average when it has one); the view shows G.
+                    output = players.output_generator
+                    with torch.no_grad(), eval_mode(output):
+                        metric_fake = output(run.metric_noise.to(trainer.device),
                                                         _to(run.metric_labels, trainer.device)).float().cpu().numpy()
                 if metric_fake is not None:
                     run.metrics = mode_metrics(metric_fake, trainer.data, run.metric_real)
@@ -1109,4 +1111,5 @@ def _frozen_players(trainer: Trainer) -> SimpleNamespace:
     return SimpleNamespace(
         data=trainer.data, objective=trainer.objective, step_count=trainer.step_count, clusters=trainer.clusters,
         generator=copy.deepcopy(trainer.generator), discriminator=copy.deepcopy(trainer.discriminator),
+        output_generator=copy.deepcopy(trainer.output_generator),
     )

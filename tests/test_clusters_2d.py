@@ -43,20 +43,34 @@ def test_clustering_points_puts_one_centre_on_every_mode_of_the_grid():
         assert sum(clusters.prior) == pytest.approx(1.0)
 
 
-def test_the_2d_default_trains_on_clusters_and_covers_the_ring_within_a_thousand_steps():
+def test_the_2d_default_trains_on_clusters():
     trainer = Trainer(default_config("ring8", seed=0))
     assert trainer.clusters is not None and trainer.clusters.k == 8
     assert trainer.generator.config.clustered and trainer.discriminator.config.conditioning == "channels"
+    assert trainer.ema_generator is not None  # the run's samples come from G's weight average
     # Every real batch carries its points' nearest centres as labels.
     points, labels = trainer.stream.next_batch(64)
     assert torch.equal(labels, assign(points, trainer.clusters.centres))
-    for _ in trainer.run(max_steps=1000):
-        pass
-    toy = trainer.data
-    samples = trainer.sample(2500, seed=1).numpy()
-    covered, quality = mode_coverage(samples, toy.modes, toy.std)
+
+
+def test_the_2d_default_covers_the_ring_and_keeps_covering_it():
+    """Seeded runs differ between CPU kinds, so this asks it of most of five seeds, at three checks each.
+
+    Before the weight average, the live G of one seed (on an Intel Xeon) reached the bar and then lost a
+    mode by step 1,000; six seeds on an AMD EPYC did the same at steps 800-2,000 (quality down to 0.61).
+    With it, every seed kept 8 modes at >= 0.93 quality from step 600 to 2,000.
+    """
+    kept = 0
+    for seed in range(5):
+        trainer = Trainer(default_config("ring8", seed=seed))
+        toy, checks = trainer.data, []
+        for event in trainer.run(max_steps=1000):
+            if event.step in (600, 800, 1000) and event.status == "running":
+                covered, quality = mode_coverage(trainer.sample(2500, seed=1).numpy(), toy.modes, toy.std)
+                checks.append(covered.value == 8 and quality.value >= 0.8)
+        kept += len(checks) == 3 and all(checks)
     # The plain GAN of the same size has neither after 1,000 steps (bench/bench_2d_convergence.py).
-    assert covered.value == 8 and quality.value >= 0.8
+    assert kept >= 4, f"only {kept} of 5 seeds covered every mode at steps 600, 800 and 1,000"
 
 
 def test_few_user_points_get_few_clusters_or_none():

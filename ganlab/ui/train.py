@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import dataclasses
 import functools
 import logging
 import secrets
@@ -141,7 +142,10 @@ def settings_to_config(dataset: str, values: dict[str, Any]) -> TrainingConfig:
         elif name == "clusters":
             value = _clusters_setting(dataset, values["model"], value)
         fields[name] = value
-    return TrainingConfig(**fields)
+    # Settings the tab has no control for (the weight average, the cluster method, ...) keep the dataset's
+    # defaults rather than the bare TrainingConfig's.
+    base = _dataset_defaults(dataset, fields["model"], clusters=fields["clusters"])
+    return TrainingConfig(**{**dataclasses.asdict(base), **fields})
 
 
 def _clusters_setting(dataset: str, model: str, value: Any) -> int | str:
@@ -214,9 +218,9 @@ def describe_dataset(dataset: str) -> str:
         return f"⚠️ {error}"
 
 
-def _dataset_defaults(dataset: str, model: str | None = None) -> TrainingConfig:
+def _dataset_defaults(dataset: str, model: str | None = None, **overrides: Any) -> TrainingConfig:
     name = {"draw": "custom", "csv": "custom"}.get(dataset, dataset)
-    return default_config(name, model)
+    return default_config(name, model, **overrides)
 
 
 # -- what the status line, curves and metrics show ------------------------------------------------------
