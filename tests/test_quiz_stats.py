@@ -13,10 +13,34 @@ from ganlab.quiz.errors import QuizError
 
 @pytest.mark.parametrize("k,n", [(0, 1), (1, 1), (0, 10), (3, 10), (10, 10), (7, 20), (50, 100), (1, 1000)])
 @pytest.mark.parametrize("confidence", [0.95, 0.9])
-def test_wilson_matches_scipy(k, n, confidence):
-    ours = stats.wilson_interval(k, n, confidence)
-    ci = scipy_stats.binomtest(k, n).proportion_ci(confidence_level=confidence, method="wilson")
-    assert ours == pytest.approx((ci.low, ci.high), abs=1e-12)
+def test_wilson_matches_the_docstring_formula(k, n, confidence):
+    z = norm.ppf(0.5 + confidence / 2)
+    p = k / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z / (1 + z * z / n) * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
+    assert stats.wilson_interval(k, n, confidence) == pytest.approx((max(0, centre - half), min(1, centre + half)), abs=1e-12)
+
+
+@pytest.mark.parametrize(
+    "k,n,low,high",
+    [
+        # Newcombe (1998), Statistics in Medicine 17, 857-872, table II, method 3 (score, no correction).
+        (81, 263, 0.2553, 0.3662),
+        (15, 148, 0.0624, 0.1605),
+        (0, 20, 0.0, 0.1611),
+        (1, 29, 0.0061, 0.1718),
+        (5, 10, 0.2366, 0.7634),
+    ],
+)
+def test_wilson_matches_published_values(k, n, low, high):
+    assert stats.wilson_interval(k, n) == pytest.approx((low, high), abs=5e-5)
+
+
+@pytest.mark.parametrize("k,n", [(0, 10), (3, 10), (10, 10), (37, 60)])
+def test_wilson_matches_statsmodels(k, n):
+    proportion = pytest.importorskip("statsmodels.stats.proportion")
+    low, high = proportion.proportion_confint(k, n, alpha=0.05, method="wilson")
+    assert stats.wilson_interval(k, n) == pytest.approx((low, high), abs=1e-9)
 
 
 def test_wilson_hand_worked():

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from scipy.stats import binomtest
 from torch import nn
 
 from ganlab.metrics.conditional import clopper_pearson
@@ -77,7 +76,13 @@ def classifier_two_sample_test(
         warning=warning,
         details={
             "test_samples": trials,
-            "p_value_above_chance": float(binomtest(hits, trials, 0.5, alternative="greater").pvalue),
+            "p_value_above_chance": float(_binomtest()(hits, trials, 0.5, alternative="greater").pvalue),
             "train_loss": float(loss.item()),
         },
     )
+
+
+def _binomtest():
+    from scipy.stats import binomtest  # imported when used: scipy.stats costs seconds at the app's start
+
+    return binomtest

@@ -11,7 +11,6 @@
 from __future__ import annotations
 
 import numpy as np
-from scipy.stats import beta
 
 from ganlab.metrics.fid import feature_statistics, fid_warning, frechet_distance
 from ganlab.metrics.result import MetricResult
@@ -21,10 +20,10 @@ def clopper_pearson(successes: int, trials: int, confidence: float = 0.95) -> tu
     """Exact binomial confidence interval for a proportion (Clopper & Pearson 1934)."""
     if trials <= 0:
         return (float("nan"), float("nan"))
-    alpha = 1.0 - confidence
-    low = 0.0 if successes == 0 else float(beta.ppf(alpha / 2, successes, trials - successes + 1))
-    high = 1.0 if successes == trials else float(beta.ppf(1 - alpha / 2, successes + 1, trials - successes))
-    return (low, high)
+    from scipy.stats import binomtest  # imported when used: scipy.stats costs seconds at the app's start
+
+    interval = binomtest(int(successes), int(trials)).proportion_ci(confidence_level=confidence, method="exact")
+    return (float(interval.low), float(interval.high))
 
 
 def label_accuracy(

@@ -42,11 +42,18 @@ def mode_coverage(
         warning = f"only {n:,} samples for {len(modes)} modes: an uncovered mode may just be unlucky"
     return (
         MetricResult(
-            "modes covered", covered, n, higher_is_better=True, warning=warning,
+            "modes covered",
+            covered,
+            n,
+            higher_is_better=True,
+            warning=warning,
             details={"num_modes": len(modes), "per_mode_counts": counts, "min_count": min_count},
         ),
         MetricResult(
-            "high-quality samples", float(high_quality.mean()), n, higher_is_better=True,
+            "high-quality samples",
+            float(high_quality.mean()),
+            n,
+            higher_is_better=True,
             details={"radius_in_std": quality_radius},
         ),
     )
@@ -65,9 +72,14 @@ def histogram_divergences(
     edges = [np.linspace(low[d] - pad[d], high[d] + pad[d], bins + 1) for d in range(2)]
     p = _smoothed_histogram(data, edges, epsilon)
     q = _smoothed_histogram(generated, edges, epsilon)
-    kl = float((p * np.log(p / q)).sum())
-    middle = (p + q) / 2
-    js = float(0.5 * (p * np.log(p / middle)).sum() + 0.5 * (q * np.log(q / middle)).sum())
+    from scipy.spatial.distance import jensenshannon  # imported when used: scipy costs seconds at start
+    from scipy.stats import entropy
+
+    kl = float(entropy(p, q))  # sum p ln(p / q), in nats
+    # jensenshannon returns the JS *distance*, the square root of the divergence. For near-identical
+    # histograms round-off can push the divergence a hair below 0, and its root comes back NaN: that is 0.
+    with np.errstate(invalid="ignore"):
+        js = float(np.nan_to_num(jensenshannon(p, q) ** 2, nan=0.0))
     n = min(len(data), len(generated))
     warning = None
     if n < 5 * bins * bins:

@@ -21,9 +21,15 @@ from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import ArrayLike
-from scipy import stats as scipy_stats
 
 from ganlab.quiz.errors import QuizError
+
+
+def _scipy_stats():
+    """scipy.stats, imported when first used: importing it costs seconds at the app's start."""
+    from scipy import stats
+
+    return stats
 
 
 def _bools(values: ArrayLike, name: str) -> np.ndarray:
@@ -92,7 +98,7 @@ def binomial_p_value(successes: int, n: int, p: float = 0.5) -> float:
     """Two-sided exact binomial test of ``successes`` out of ``n`` against chance ``p``."""
     if n <= 0:
         return float("nan")
-    return float(scipy_stats.binomtest(int(successes), int(n), p, alternative="two-sided").pvalue)
+    return float(_scipy_stats().binomtest(int(successes), int(n), p, alternative="two-sided").pvalue)
 
 
 def wilson_interval(successes: int, n: int, confidence: float = 0.95) -> tuple[float, float]:
@@ -103,7 +109,7 @@ def wilson_interval(successes: int, n: int, confidence: float = 0.95) -> tuple[f
         half   = z / (1 + z^2 / n) * sqrt(p (1 - p) / n + z^2 / (4 n^2))
     Unlike p +- z sqrt(p(1-p)/n) it stays inside [0, 1] and does not collapse to a point at
     0% or 100%, which matters for the small per-person and per-image counts of a class quiz.
-    With n = 0 nothing is known: (0, 1).
+    scipy computes it; with n = 0 nothing is known: (0, 1).
     """
     if not 0 < confidence < 1:
         raise QuizError(f"confidence must be in (0, 1); got {confidence}")
@@ -111,12 +117,8 @@ def wilson_interval(successes: int, n: int, confidence: float = 0.95) -> tuple[f
         raise QuizError(f"need 0 <= successes <= n; got {successes} of {n}")
     if n == 0:
         return 0.0, 1.0
-    z = float(scipy_stats.norm.ppf(0.5 + confidence / 2))
-    p = successes / n
-    denominator = 1 + z * z / n
-    centre = (p + z * z / (2 * n)) / denominator
-    half = z / denominator * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
-    return float(max(0.0, centre - half)), float(min(1.0, centre + half))
+    ci = _scipy_stats().binomtest(int(successes), int(n)).proportion_ci(confidence_level=confidence, method="wilson")
+    return float(ci.low), float(ci.high)
 
 
 def bootstrap_mean_ci(
@@ -166,8 +168,8 @@ def dprime_yes_no(hits: int, n_signal: int, false_alarms: int, n_noise: int) -> 
     """
     if n_signal < 0 or n_noise < 0 or not 0 <= hits <= n_signal or not 0 <= false_alarms <= n_noise:
         raise QuizError(f"bad counts: {hits}/{n_signal} hits, {false_alarms}/{n_noise} false alarms")
-    z_hit = float(scipy_stats.norm.ppf(_loglinear_rate(hits, n_signal)))
-    z_fa = float(scipy_stats.norm.ppf(_loglinear_rate(false_alarms, n_noise)))
+    z_hit = float(_scipy_stats().norm.ppf(_loglinear_rate(hits, n_signal)))
+    z_fa = float(_scipy_stats().norm.ppf(_loglinear_rate(false_alarms, n_noise)))
     return z_hit - z_fa, -(z_hit + z_fa) / 2
 
 
@@ -204,10 +206,10 @@ def compare_proportions(successes: Sequence[int], totals: Sequence[int]) -> Prop
         return None
     table = np.array([[k, n - k] for k, n in pairs])
     if len(pairs) == 2:
-        result = scipy_stats.fisher_exact(table)
+        result = _scipy_stats().fisher_exact(table)
         return ProportionTest("fisher-exact", float(result.statistic), float(result.pvalue))
     if (table.sum(axis=0) == 0).any():
         # Every group at 0% (or 100%): no difference is observable.
         return ProportionTest("chi-square", 0.0, 1.0)
-    result = scipy_stats.chi2_contingency(table, correction=False)
+    result = _scipy_stats().chi2_contingency(table, correction=False)
     return ProportionTest("chi-square", float(result.statistic), float(result.pvalue))
