@@ -2,6 +2,12 @@
 
     python scripts/train_classifier.py --dataset mnist --out checkpoints/mnist-classifier
     python scripts/train_classifier.py --dataset fashion-mnist --out checkpoints/fashion-mnist-classifier
+    python scripts/train_classifier.py --data-folder shapes/ --out my-classifier   # shapes/circle/*.png, shapes/square/*.png
+
+``--data-folder`` takes a folder or .zip with one subfolder per class (at least two), read as
+``ganlab train --data-folder`` reads it (``--image-size``, ``--channels``); a random
+``--heldout-share`` of each class becomes the held-out split. ``ganlab evaluate --classifier DIR``
+then computes FID, IS, precision/recall, ... on its features.
 
 Trains on the TRAINING split only, with small random affine augmentation (the bundled MNIST train
 set has only 8,000 digits), then measures accuracy once on the held-out split and writes
@@ -13,6 +19,7 @@ held-out split is never used for tuning.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import math
 import os
 import platform
@@ -27,12 +34,13 @@ import torch.nn.functional as F
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a checkout without installing
 
 from ganlab.checkpoints import save_model  # noqa: E402
-from ganlab.data.images import load_image_dataset  # noqa: E402
+from ganlab.data.errors import DataError  # noqa: E402
+from ganlab.data.images import ImageDataset, load_image_dataset, load_image_folder  # noqa: E402
 from ganlab.device import cpu_name  # noqa: E402
 from ganlab.metrics.classifier import Classifier, ClassifierConfig, extract, preprocess  # noqa: E402
 from ganlab.metrics.conditional import clopper_pearson  # noqa: E402
 
-DEFAULT_EPOCHS = {"mnist": 60, "fashion-mnist": 10}
+DEFAULT_EPOCHS = {"mnist": 60, "fashion-mnist": 10, "folder": 20}
 
 
 def random_affine(x: torch.Tensor, rng: torch.Generator, *, degrees: float, shift: float, scale: float) -> torch.Tensor:
@@ -58,12 +66,42 @@ def accuracy(model: Classifier, images: torch.Tensor, labels: torch.Tensor) -> f
     return float((probs.argmax(1) == labels.numpy()).mean())
 
 
+def load_splits(args: argparse.Namespace) -> tuple[ImageDataset, ImageDataset]:
+    """The training and held-out splits: a named dataset's own, or a random split of each class of a folder."""
+    if args.dataset:
+        return load_image_dataset(args.dataset, "train"), load_image_dataset(args.dataset, "heldout")
+    folder = load_image_folder(args.data_folder, size=args.image_size, channels=args.channels)
+    if folder.labels is None:
+        raise DataError(
+            f"{args.data_folder} needs one subfolder per class (at least two, e.g. circle/*.png and "
+            "square/*.png) to train a classifier; its images are not sorted into class subfolders"
+        )
+    rng = torch.Generator().manual_seed(args.seed)
+    heldout_idx = []
+    for c in range(folder.num_classes):
+        members = torch.nonzero(folder.labels == c).flatten()
+        members = members[torch.randperm(len(members), generator=rng)]
+        heldout_idx.append(members[: round(args.heldout_share * len(members))])
+    is_heldout = torch.zeros(len(folder), dtype=torch.bool)
+    is_heldout[torch.cat(heldout_idx)] = True
+    if is_heldout.all() or not is_heldout.any():
+        raise DataError(
+            f"{args.data_folder} has too few images ({len(folder)}) to keep a share of "
+            f"{args.heldout_share:g} of each class aside; add images or change --heldout-share"
+        )
+    name = Path(args.data_folder).stem  # the dataset's name in the model card and the evaluation report
+    train_set = dataclasses.replace(folder, images=folder.images[~is_heldout], labels=folder.labels[~is_heldout], name=name)
+    heldout = dataclasses.replace(
+        folder, images=folder.images[is_heldout], labels=folder.labels[is_heldout], name=name, split="heldout"
+    )
+    return train_set, heldout
+
+
 def train(args: argparse.Namespace) -> None:
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
     rng = torch.Generator().manual_seed(args.seed)
-    train_set = load_image_dataset(args.dataset, "train")
-    heldout = load_image_dataset(args.dataset, "heldout")
+    train_set, heldout = load_splits(args)
     print(train_set.describe())
     print(heldout.describe())
 
@@ -74,7 +112,7 @@ def train(args: argparse.Namespace) -> None:
         val_idx, train_idx = order[: args.validation], order[args.validation :]
         val_images, val_labels = images[val_idx], labels[val_idx]
         images, labels = images[train_idx], labels[train_idx]
-    x_train = preprocess(images)
+    x_train = preprocess(images, channels=train_set.image_shape[0], size=train_set.image_shape[1])
 
     config = ClassifierConfig(
         in_channels=train_set.image_shape[0],
@@ -115,8 +153,10 @@ def train(args: argparse.Namespace) -> None:
             total_loss += loss.item() * len(idx)
             correct += int((logits.argmax(1) == y).sum())
         model.eval()
-        line = (f"epoch {epoch:3d}  loss {total_loss / len(x_train):.4f}  train acc {correct / len(x_train):.4f}"
-                f"  {time.time() - start:6.0f}s")
+        line = (
+            f"epoch {epoch:3d}  loss {total_loss / len(x_train):.4f}  train acc {correct / len(x_train):.4f}"
+            f"  {time.time() - start:6.0f}s"
+        )
         if val_images is not None:
             line += f"  validation acc {accuracy(model, val_images, val_labels):.4f}"
         print(line, flush=True)
@@ -147,6 +187,7 @@ def train(args: argparse.Namespace) -> None:
         "heldout_n": len(truth),
         "train_n": len(x_train),
         "data_source": train_set.source,
+        **({"data_folder": str(Path(args.data_folder).resolve())} if args.data_folder else {}),
         "epochs": args.epochs,
         "seed": args.seed,
         "wall_time_s": round(wall, 1),
@@ -160,13 +201,15 @@ def train(args: argparse.Namespace) -> None:
 
 
 def write_model_card(out, args, config, train_set, heldout, params, wall, acc, ci, per_class, scale) -> None:
-    title = {"mnist": "MNIST", "fashion-mnist": "Fashion-MNIST"}[train_set.name]
+    title = {"mnist": "MNIST", "fashion-mnist": "Fashion-MNIST"}.get(train_set.name, f"'{train_set.name}' image folder")
     blocks = " -> ".join(f"[{args.convs_per_block} x (conv3x3 {w}, BN, ReLU), maxpool 2]" for w in config.widths)
     command = "python " + " ".join(shlex.quote(a) for a in [os.path.relpath(sys.argv[0])] + sys.argv[1:])
+    split = f"; held-out = a random {args.heldout_share:g} of each class of the folder" if args.data_folder else ""
     per_class_rows = "\n".join(f"| {name} | {value:.4f} |" for name, value in per_class.items())
     augmentation = (
         f"random affine per image: rotation ±{args.rotate:g}°, shift ±{args.shift:g} px, scale ±{args.scale:g}"
-        if args.augment else "none"
+        if args.augment
+        else "none"
     )
     text = f"""# {title} domain classifier
 
@@ -181,14 +224,14 @@ for training or for choosing settings.
 ## Data
 - train: {train_set.describe()}
 - held-out: {heldout.describe()}
-- trained on the training split only ({len(train_set):,} images)
+- trained on the training split only ({len(train_set):,} images){split}
 - preprocessing: uint8 pixels -> float in [-1, 1] (`ganlab.metrics.classifier.preprocess`), the same
   path for real and generated images
 - augmentation: {augmentation}
 
 ## Architecture
 `ganlab.metrics.classifier:Classifier`, {params:,} parameters:
-input 1x{config.image_size}x{config.image_size} -> {blocks} -> flatten ->
+input {config.in_channels}x{config.image_size}x{config.image_size} -> {blocks} -> flatten ->
 linear {config.feature_dim} (**features**, taken before the ReLU) -> ReLU -> dropout {config.dropout:g} ->
 linear {config.num_classes} (logits). The features are multiplied by one constant
 (`feature_scale` = {scale:.4g}) so that their mean square on the training images is 1.
@@ -212,17 +255,24 @@ Command:
 
 def machine(threads: int) -> str:
     cpu = cpu_name()
-    return (
-        f"{cpu}, {threads} torch threads ({os.cpu_count()} cores seen, shared), "
-        f"torch {torch.__version__}, {platform.system()}"
-    )
+    return f"{cpu}, {threads} torch threads ({os.cpu_count()} cores seen, shared), torch {torch.__version__}, {platform.system()}"
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--dataset", required=True, choices=["mnist", "fashion-mnist"])
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--dataset", choices=["mnist", "fashion-mnist"])
+    source.add_argument("--data-folder", metavar="PATH", help="a folder or .zip of your own images, one subfolder per class")
+    parser.add_argument("--image-size", type=int, default=28, help="--data-folder: images are made this size (default 28)")
+    parser.add_argument("--channels", type=int, choices=[1, 3], default=1, help="--data-folder: 1 = grayscale, 3 = RGB")
+    parser.add_argument(
+        "--heldout-share",
+        type=float,
+        default=0.2,
+        help="--data-folder: share of each class kept aside to measure accuracy (default 0.2)",
+    )
     parser.add_argument("--out", type=Path, help="checkpoint folder to write (omit for a dry run)")
-    parser.add_argument("--epochs", type=int, help="default: 60 for mnist, 10 for fashion-mnist")
+    parser.add_argument("--epochs", type=int, help="default: 60 for mnist, 10 for fashion-mnist, 20 for a folder")
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--lr", type=float, default=3e-3)
     parser.add_argument("--weight-decay", type=float, default=5e-4)
@@ -235,7 +285,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--shift", type=float, default=2.0, help="max shift in pixels")
     parser.add_argument("--scale", type=float, default=0.1, help="max relative scale change")
     parser.add_argument(
-        "--validation", type=int, default=0,
+        "--validation",
+        type=int,
+        default=0,
         help="keep this many training images aside and report accuracy on them each epoch (a tuning run: "
         "the held-out split is not evaluated and nothing is written)",
     )
@@ -243,11 +295,27 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args(argv)
     if args.epochs is None:
-        args.epochs = DEFAULT_EPOCHS[args.dataset]
+        args.epochs = DEFAULT_EPOCHS[args.dataset or "folder"]
     if args.epochs < 1 or args.batch_size < 1 or args.lr <= 0:
         parser.error("epochs and batch size must be >= 1 and lr > 0")
+    if not 0 < args.heldout_share < 1:
+        parser.error(f"--heldout-share must be between 0 and 1; got {args.heldout_share:g}")
+    if args.image_size >> len(args.widths) < 1:
+        parser.error(
+            f"--image-size {args.image_size} is too small for {len(args.widths)} blocks of --widths, each of which halves it"
+        )
     return args
 
 
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    try:
+        train(args)
+    except DataError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
 if __name__ == "__main__":
-    train(parse_args())
+    sys.exit(main())
