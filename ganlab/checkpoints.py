@@ -10,7 +10,6 @@ from __future__ import annotations
 import dataclasses
 import importlib
 import json
-import os
 from pathlib import Path
 from typing import Any
 
@@ -19,10 +18,13 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from torch import nn
 
+from ganlab.paths import SHIPPED_CHECKPOINTS, data_home, from_env
+
 FORMAT_VERSION = 1
 CONFIG_FILE = "config.json"
+DATA_FILE = "training_data.safetensors"  # a resumable run's own data (points, a CSV, uploaded images)
 WEIGHTS_FILE = "model.safetensors"
-SHIPPED_DIR = Path(__file__).resolve().parent.parent / "checkpoints"
+SHIPPED_DIR = SHIPPED_CHECKPOINTS  # the shipped checkpoints, in a checkout or an installed package
 
 
 class CheckpointError(ValueError):
@@ -159,13 +161,21 @@ def load_model(
 
 
 def user_checkpoint_dir() -> Path:
-    """Where checkpoints saved from the app live (``GANLAB_CHECKPOINTS``, else ~/.cache/ganlab/checkpoints)."""
-    root = os.environ.get("GANLAB_CHECKPOINTS")
-    return Path(root) if root else Path.home() / ".cache" / "ganlab" / "checkpoints"
+    """Where checkpoints saved from the app live (``GANLAB_CHECKPOINTS``, else the data home's checkpoints/)."""
+    return from_env("GANLAB_CHECKPOINTS", data_home() / "checkpoints")
 
 
-def available_generators(*, images_only: bool = False) -> dict[str, Path]:
-    """Every generator a user can pick: shipped ones by name, then saved ones as "saved/<name>".
+BEST_SHIPPED_GENERATOR = "mnist-cdcgan"  # the one that meets every quality bar (its card): what a newcomer sees first
+
+
+def preferred_generator(names: list[str]) -> str | None:
+    """The generator a picker opens on: the best shipped one when listed, else the first name."""
+    return BEST_SHIPPED_GENERATOR if BEST_SHIPPED_GENERATOR in names else (names[0] if names else None)
+
+
+def available_generators(*, images_only: bool = False, own_folder: Path | None = None) -> dict[str, Path]:
+    """Every generator a user can pick: shipped ones by name, then their own saved ones as "mine/<name>"
+    (from ``own_folder``: ganlab.owners.private_dir), then the shared saved ones as "saved/<name>".
 
     ``images_only`` leaves out generators of 2D points (what Explore, Evaluate and the quiz show).
     """
@@ -179,12 +189,13 @@ def available_generators(*, images_only: bool = False) -> dict[str, Path]:
     for name in shipped_checkpoints():
         if wanted(SHIPPED_DIR / name):
             found[name] = SHIPPED_DIR / name
-    saved = user_checkpoint_dir()
-    if saved.is_dir():
+    for prefix, saved in (("mine/", own_folder), ("saved/", user_checkpoint_dir())):
+        if saved is None or not saved.is_dir():
+            continue
         for folder in sorted(saved.iterdir()):
             try:
                 if (folder / CONFIG_FILE).is_file() and wanted(folder):
-                    found[f"saved/{folder.name}"] = folder
+                    found[f"{prefix}{folder.name}"] = folder
             except CheckpointError:
                 continue  # a broken folder must not hide the others
     return found

@@ -24,6 +24,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import json
+import logging
 import math
 import os
 import re
@@ -44,13 +45,15 @@ import torch
 from PIL import Image
 from safetensors.torch import load_file, save_file
 
-from ganlab.checkpoints import CheckpointError, user_checkpoint_dir
+from ganlab.checkpoints import DATA_FILE, CheckpointError, user_checkpoint_dir
 from ganlab.clusters import AUTO_K_RANGE, assign, effective_k
 from ganlab.curves import draw_curves, training_panels
 from ganlab.data.errors import DataError
 from ganlab.data.toy import TOY_DISTRIBUTIONS, ToyDistribution, from_points
 from ganlab.imaging import make_grid, to_uint8, upscale
 from ganlab.models import Discriminator, Generator
+from ganlab.owners import OwnershipError, private_dir
+from ganlab.owners import resolve as resolve_saved
 from ganlab.training import IMAGE_DATASETS, Trainer, TrainingConfig, TrainingDiverged, TrainingEvent, player_configs
 from ganlab.views2d import compute_view, eval_mode, mode_metrics
 from ganlab.workers import WORKERS, Worker, load_players
@@ -58,14 +61,31 @@ from ganlab.workers import WORKERS, Worker, load_players
 HISTORY_FIELDS = ("step", "d_loss", "g_loss", "d_real", "d_fake", "d_grad_norm", "g_grad_norm",
                   "examples_per_second", "wall_time")
 MAX_PARAMETERS = 20_000_000  # G + D: a bigger model would crawl on a shared CPU server
-DATA_FILE = "training_data.safetensors"  # the user's own data, saved with a run so it can resume
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 VIEW_POINTS = 512  # real and generated points in the 2D view
 METRIC_POINTS = 5000  # generated points behind the live mode coverage and KL/JS
 
 
+log = logging.getLogger(__name__)
+SET_ASIDE_KEEP_S = 24 * 3600  # a run put aside and never asked for again is deleted after a day
+
+
 class RunError(ValueError):
     """A request the current run cannot honour, said for a person ("no run yet: press Start")."""
+
+
+def _env_number(name: str, default: float, *, minimum: float = 1) -> float:
+    """A number from the environment (a server's limits), with a clear error for a bad value."""
+    value = os.environ.get(name, "").strip()
+    if not value:
+        return default
+    try:
+        number = float(value)
+    except ValueError:
+        raise RunError(f"{name} must be a number; got {value!r}") from None
+    if number < minimum:
+        raise RunError(f"{name} must be >= {minimum:g}; got {value}")
+    return number
 
 
 def default_max_trainings() -> int:
@@ -164,6 +184,18 @@ class RunSnapshot:
         return result
 
 
+@dataclass
+class SetAside:
+    """An idle run saved to the server's scratch folder and freed from memory, until it is asked for."""
+
+    folder: Path
+    token: str | None
+    label: str
+    client: str
+    step_note: str = ""
+    made_at: float = dataclasses.field(default_factory=time.monotonic)
+
+
 class Run:
     """One live run: the Trainer, its thread, the recorded history and the preview cache."""
 
@@ -199,6 +231,8 @@ class Run:
         self.answers: dict[int, list[Any]] = {}
         self.detached = False
         self.release_timer: threading.Timer | None = None
+        self.client = ""  # the address that made it (the per-client limit)
+        self.touched = time.monotonic()  # last watched or controlled: idle runs are put aside
         # Preview state: only touched under render_lock, by readers.
         self.render_lock = threading.Lock()
         self.preview: Preview | None = None
@@ -311,6 +345,9 @@ class RunManager:
         reload_grace_s: float = 20.0,
         preview_dir: str | Path | None = None,
         processes: bool = False,
+        max_runs: int | None = None,
+        max_runs_per_client: int | None = None,
+        idle_s: float | None = None,
     ) -> None:
         self.processes = processes  # train in worker processes (ganlab/workers.py) instead of threads
         self.max_trainings = max_trainings if max_trainings is not None else default_max_trainings()
@@ -323,6 +360,13 @@ class RunManager:
         self.timelapse_cap = timelapse_cap
         self.history_cap = history_cap
         self.reload_grace_s = reload_grace_s
+        # A class on one server: runs in memory in all and per client (an address), and how long a run nobody
+        # watches or controls stays in memory before it is put aside on disk (and brought back when asked for).
+        self.max_runs = int(max_runs or _env_number("GANLAB_MAX_RUNS", 60))
+        self.max_runs_per_client = int(max_runs_per_client or _env_number("GANLAB_MAX_RUNS_PER_CLIENT", 3))
+        self.idle_s = idle_s if idle_s is not None else 60 * _env_number("GANLAB_RUN_IDLE_MINUTES", 15, minimum=0.1)
+        self._stepping = 0  # Step moves playing now: they count against the training slots
+        self._set_aside: dict[str, SetAside] = {}  # session key -> an idle run saved to scratch
         self._lock = threading.RLock()  # guards _runs, _queue, _tokens, phases; never held while joining
         self._runs: dict[str, Run] = {}
         self._queue: list[str] = []
@@ -334,6 +378,8 @@ class RunManager:
         if self.preview_dir is not None:
             self.preview_dir.mkdir(parents=True, exist_ok=True)
         RunManager._instances.add(self)
+        self._closed = threading.Event()
+        threading.Thread(target=self._reap_idle_runs, daemon=True, name="ganlab-idle-runs").start()
         if processes:
             WORKERS.prewarm(torch.get_num_threads())
 
@@ -346,7 +392,10 @@ class RunManager:
         with self._lock:
             run = self._runs.get(key)
         if run is None:
+            run = self._bring_back(key)
+        if run is None:
             raise RunError("there is no run yet: press Start (or Step) first")
+        run.touched = time.monotonic()
         return run
 
     def trainer(self, key: str) -> Trainer:
@@ -362,10 +411,31 @@ class RunManager:
         with self._lock:
             return len(self._runs)
 
+    @property
+    def queued_count(self) -> int:
+        with self._lock:
+            return len(self._queue)
+
+    @property
+    def set_aside_count(self) -> int:
+        with self._lock:
+            return len(self._set_aside)
+
     # -- making runs -------------------------------------------------------------------------------
     def create(self, key: str, config: TrainingConfig, data: ToyDistribution | Any | None = None, *,
-               label: str = "", trainer: Trainer | None = None) -> RunSnapshot:
-        """A new run for ``key`` from fresh weights (replacing its old run); it does not train yet."""
+               label: str = "", trainer: Trainer | None = None, client: str = "") -> RunSnapshot:
+        """A new run for ``key`` from fresh weights (replacing its old run); it does not train yet.
+        ``client`` (an address) counts against the per-client limit; the server's total limit holds too."""
+        with self._lock:
+            previous = self._runs.get(key)
+            client = client or (previous.client if previous is not None else "")
+            others = [run for other, run in self._runs.items() if other != key]
+            if len(others) >= self.max_runs:
+                raise RunError(f"this server holds {self.max_runs} runs already (its limit); try again when one "
+                               "ends, or ask the teacher")
+            if client and sum(run.client == client for run in others) >= self.max_runs_per_client:
+                raise RunError(f"you have {self.max_runs_per_client} runs open already (this server's limit per "
+                               "person): close another tab's run first")
         if trainer is None:
             config.validate()
             if data is None:
@@ -378,6 +448,9 @@ class RunManager:
         self.close(key)
         run = Run(key, trainer, label=label, token=self._tokens.get(key), history_cap=self.history_cap,
                   timelapse_every_s=self.timelapse_every_s, timelapse_cap=self.timelapse_cap)
+        run.client = client
+        with self._lock:
+            self._set_aside.pop(key, None)  # a new run replaces one put aside
         if trainer.step_count:  # a loaded run: show where it left off
             run.latest = {"step": float(trainer.step_count), "wall_time": trainer.wall_time}
         with self._lock:
@@ -385,9 +458,9 @@ class RunManager:
         return self.snapshot(key)
 
     def start(self, key: str, config: TrainingConfig, data: ToyDistribution | Any | None = None, *,
-              label: str = "") -> RunSnapshot:
+              label: str = "", client: str = "") -> RunSnapshot:
         """A new run from fresh weights that starts training (or queues for a free slot)."""
-        self.create(key, config, data, label=label)
+        self.create(key, config, data, label=label, client=client)
         return self.resume(key)
 
     # -- the controls --------------------------------------------------------------------------------
@@ -400,7 +473,7 @@ class RunManager:
                                "train again.")
             if run.phase in ("running", "queued"):
                 return self.snapshot(key)
-            if self.active_count < self.max_trainings and not self._queue:
+            if self.active_count + self._stepping < self.max_trainings and not self._queue:
                 self._launch(run)
             else:
                 run.phase = "queued"
@@ -467,12 +540,12 @@ class RunManager:
         return self.snapshot(key)
 
     def reset(self, key: str, config: TrainingConfig | None = None, data: ToyDistribution | Any | None = None, *,
-              label: str = "") -> RunSnapshot:
+              label: str = "", client: str = "") -> RunSnapshot:
         """Start over from fresh weights (with a new config and data when given); not training."""
         if config is None:
             run = self._get(key)
             config, data, label = run.trainer.config, run.trainer.data, run.label
-        return self.create(key, config, data, label=label)
+        return self.create(key, config, data, label=label, client=client)
 
     def update(self, key: str, **changes: Any) -> RunSnapshot:
         """Change live hyperparameters (learning rates, betas, batch size, D steps) mid-run."""
@@ -499,7 +572,20 @@ class RunManager:
                 raise RunError(f"{run.message} Reset the run to play again.")
             handing_back = self._hold(run)
             self._set_phase(run, "paused", "")
-        self._held(run, handing_back)
+            # A Step trains in this process: it takes a training slot for its two moves, so a class pressing
+            # Step cannot slow the runs that hold the slots (nor each other) beyond the server's limit.
+            if self.active_count + self._stepping >= self.max_trainings:
+                raise RunError(f"all {self.max_trainings} training slots are busy; Step again in a moment")
+            self._stepping += 1
+        try:
+            self._held(run, handing_back)
+            return self._two_moves(run)
+        finally:
+            with self._lock:
+                self._stepping -= 1
+                self._schedule()
+
+    def _two_moves(self, run: Run) -> str:
         trainer = run.trainer
         with trainer._lock:  # the Trainer's own step lock: the paused thread cannot move in between
             before = self._probe(run)
@@ -551,7 +637,7 @@ class RunManager:
 
     def _schedule(self) -> None:
         """Start queued runs while slots are free (caller holds the manager lock)."""
-        while self._queue and self.active_count < self.max_trainings:
+        while self._queue and self.active_count + self._stepping < self.max_trainings:
             run = self._runs.get(self._queue.pop(0))
             if run is not None and run.phase == "queued":
                 self._launch(run)
@@ -701,8 +787,13 @@ class RunManager:
         """The run's numbers (None if the session has no run); history thinned to ``max_points``."""
         with self._lock:
             run = self._runs.get(key)
+            set_aside = key in self._set_aside
+        if run is None and set_aside:
+            run = self._bring_back(key)
+        with self._lock:
             if run is None:
                 return None
+            run.touched = time.monotonic()  # someone is watching
             position = self._queue.index(key) + 1 if key in self._queue else 0
             active = self.active_count
         trainer = run.trainer
@@ -824,18 +915,19 @@ class RunManager:
         return path
 
     # -- saving and loading --------------------------------------------------------------------------
-    def save(self, key: str, name: str, *, overwrite: bool = False) -> Path:
-        """Save the run (resumable: G, D, optimizers, config) to user_checkpoint_dir()/<name>."""
+    def save(self, key: str, name: str, *, overwrite: bool = False, owner: str | None = None) -> Path:
+        """Save the run (resumable: G, D, optimizers, config) as ``name`` among ``owner``'s saved runs
+        (ganlab.owners), or in the shared folder (user_checkpoint_dir()) when no owner is given."""
         name = validate_name(name)
         run = self._get(key)
-        root = user_checkpoint_dir()
+        root = private_dir(owner) if owner else user_checkpoint_dir()
         directory = root / name
         if directory.exists():
             if not overwrite:
                 raise RunError(f"a checkpoint named {name!r} already exists; choose another name or tick "
                                "'overwrite'")
             if not (directory / "config.json").is_file():
-                raise RunError(f"{directory} exists and is not a ganlab checkpoint; it was left alone")
+                raise RunError(f"{name!r} exists and is not a ganlab checkpoint; it was left alone")
             shutil.rmtree(directory)
         root.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=f".{name}-", dir=root))  # a crash leaves no half checkpoint
@@ -855,10 +947,10 @@ class RunManager:
                 shutil.rmtree(staging, ignore_errors=True)
         return directory
 
-    def export_zip(self, key: str, name: str) -> Path:
-        """A .zip of the saved checkpoint ``name`` (for download)."""
+    def export_zip(self, key: str, name: str, *, owner: str | None = None) -> Path:
+        """A .zip of the saved checkpoint ``name`` (for download): only the owner's own."""
         name = validate_name(name)
-        directory = user_checkpoint_dir() / name
+        directory = (private_dir(owner) if owner else user_checkpoint_dir()) / name
         if not (directory / "config.json").is_file():
             raise RunError(f"no saved checkpoint named {name!r}")
         run = self._get(key)
@@ -869,13 +961,21 @@ class RunManager:
                     archive.write(file, arcname=f"{name}/{file.relative_to(directory).as_posix()}")
         return path
 
-    def load(self, key: str, name: str) -> RunSnapshot:
-        """Load a run saved with ``save()`` as this session's run (paused, ready to resume)."""
-        name = validate_name(name)
-        directory = user_checkpoint_dir() / name
+    def load(self, key: str, name: str, *, owner: str | None = None, client: str = "") -> RunSnapshot:
+        """Load a run saved with ``save()`` as this session's run (paused, ready to resume). With an
+        ``owner``, ``name`` is a label: ``mine/<name>`` (theirs) or ``saved/<name>`` (the class's)."""
+        if owner:
+            try:
+                directory = resolve_saved(name, owner)
+            except OwnershipError as error:
+                raise RunError(str(error)) from None
+            name = directory.name
+        else:
+            name = validate_name(name)
+            directory = user_checkpoint_dir() / name
         run_file = directory / "run.json"
         if not run_file.is_file():
-            raise RunError(f"no resumable run named {name!r} in {user_checkpoint_dir()}")
+            raise RunError(f"no resumable run named {name!r}")
         dataset, data = saved_run_data(directory)
         if data is None and dataset not in TOY_DISTRIBUTIONS and dataset not in IMAGE_DATASETS:
             raise RunError(f"{name!r} was trained on data that was not saved with it ({dataset}); it cannot resume")
@@ -883,7 +983,7 @@ class RunManager:
             trainer = Trainer.load(directory, data)
         except (CheckpointError, DataError, ValueError) as error:
             raise RunError(f"cannot load {name!r}: {error}") from None
-        return self.create(key, trainer.config, trainer.data, label=f"saved/{name}", trainer=trainer)
+        return self.create(key, trainer.config, trainer.data, label=f"saved/{name}", trainer=trainer, client=client)
 
     # -- sessions: closing and reattaching ---------------------------------------------------------------
     def bind_token(self, key: str, token: str) -> None:
@@ -913,11 +1013,16 @@ class RunManager:
                     self._queue = [key if k == old_key else k for k in self._queue]
                     self._tokens.pop(old_key, None)
                     return True
+            for old_key, aside in list(self._set_aside.items()):
+                if aside.token == token:
+                    self._set_aside[key] = self._set_aside.pop(old_key)
+                    return True
         return False
 
     def has_run_for_token(self, token: str) -> bool:
         with self._lock:
-            return bool(token) and any(run.token == token for run in self._runs.values())
+            return bool(token) and (any(run.token == token for run in self._runs.values())
+                                    or any(aside.token == token for aside in self._set_aside.values()))
 
     def release(self, key: str, grace_s: float | None = None) -> None:
         """The session closed: stop and free its run after ``grace_s`` unless a reload reattaches it."""
@@ -968,11 +1073,72 @@ class RunManager:
 
     def shutdown(self) -> None:
         """Stop and free every run (server shutdown, tests)."""
+        self._closed.set()
         with self._lock:
             keys = list(self._runs)
         for key in keys:
             self.close(key)
         shutil.rmtree(self._scratch, ignore_errors=True)
+
+    # -- idle runs: put aside on disk, brought back when asked for ------------------------------------
+    def _reap_idle_runs(self) -> None:
+        """Every few seconds, put aside the runs nobody has watched or controlled for ``idle_s``: an API
+        client that never comes back (or a forgotten tab) frees its memory and its training slot."""
+        while not self._closed.wait(min(30.0, max(0.05, self.idle_s / 4))):
+            now = time.monotonic()
+            with self._lock:
+                idle = [key for key, run in self._runs.items() if now - run.touched >= self.idle_s]
+            with self._lock:
+                stale = [key for key, aside in self._set_aside.items() if now - aside.made_at >= SET_ASIDE_KEEP_S]
+                for key in stale:
+                    shutil.rmtree(self._set_aside.pop(key).folder, ignore_errors=True)
+            for key in idle:
+                try:
+                    self.put_aside(key)
+                except Exception:  # noqa: BLE001 - one broken run must not stop the reaper
+                    log.exception("could not put idle run %s aside; closing it", key)
+                    self.close(key)
+
+    def put_aside(self, key: str) -> None:
+        """Pause the run, save it to scratch and free it; ``_bring_back`` restores it (paused)."""
+        with self._lock:
+            run = self._runs.get(key)
+        if run is None:
+            return
+        with self._lock:
+            handing_back = self._hold(run)
+        self._held(run, handing_back)
+        folder = self._scratch / "set-aside" / secrets.token_hex(8)
+        folder.mkdir(parents=True)
+        with run.trainer._lock:
+            run.trainer.save(folder)
+            save_user_data(run.trainer, folder)
+        aside = SetAside(folder, run.token, run.label, run.client,
+                         f"This run was put aside after {self.idle_s / 60:g} minutes with no one watching; it is "
+                         "back, paused at the same step. Press **Resume** to go on.")
+        self.close(key)
+        with self._lock:
+            self._set_aside[key] = aside
+
+    def _bring_back(self, key: str) -> Run | None:
+        with self._lock:
+            aside = self._set_aside.pop(key, None)
+        if aside is None:
+            return None
+        try:
+            dataset, data = saved_run_data(aside.folder)
+            trainer = Trainer.load(aside.folder, data)
+        except (CheckpointError, DataError, RunError, ValueError, OSError) as error:
+            log.warning("could not bring back a run put aside: %s", error)
+            return None
+        finally:
+            shutil.rmtree(aside.folder, ignore_errors=True)
+        self.create(key, trainer.config, trainer.data, label=aside.label, trainer=trainer, client=aside.client)
+        with self._lock:
+            run = self._runs[key]
+        with run.lock:
+            run.step_note = aside.step_note
+        return run
 
     def _run_scratch(self, run: Run) -> Path:
         path = self._scratch / run.run_id

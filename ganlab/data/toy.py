@@ -25,6 +25,7 @@ import torch
 from ganlab.data.errors import DataError
 
 MAX_USER_POINTS = 100_000
+MAX_CSV_BYTES = 20_000_000  # a CSV of MAX_USER_POINTS points needs a few MB
 
 
 @dataclass(frozen=True)
@@ -155,22 +156,29 @@ def _kmeans(points: np.ndarray, k: int, iterations: int = 25) -> tuple[np.ndarra
 
 
 def read_points_csv(source: str | Path | bytes) -> np.ndarray:
-    """Read x,y points from a CSV file path or its bytes; a header row is allowed."""
+    """Read x,y points from a CSV file path or its bytes; a header row is allowed.
+
+    At most MAX_CSV_BYTES are read, and reading stops past MAX_USER_POINTS rows: an upload to the
+    server costs a fraction of a second whatever it holds.
+    """
     if isinstance(source, bytes):
-        text = source.decode("utf-8", errors="replace")
-        label = "the uploaded CSV"
+        data, label = source, "the uploaded CSV"
     else:
         path = Path(source)
         if not path.is_file():
             raise DataError(f"CSV file not found: {path}")
-        if path.stat().st_size > 20 * 2**20:
-            raise DataError(f"{path.name} is larger than 20 MB; give at most {MAX_USER_POINTS:,} points")
-        text = path.read_text(encoding="utf-8", errors="replace")
         label = path.name
+        with open(path, "rb") as f:
+            data = f.read(MAX_CSV_BYTES + 1)
+    if len(data) > MAX_CSV_BYTES:
+        raise DataError(f"{label} is larger than {MAX_CSV_BYTES / 1e6:.0f} MB; give at most {MAX_USER_POINTS:,} points")
+    text = io.TextIOWrapper(io.BytesIO(data), encoding="utf-8", errors="replace", newline="")
     rows = []
-    for number, row in enumerate(csv.reader(io.StringIO(text)), start=1):
+    for number, row in enumerate(csv.reader(text), start=1):
         if not row or all(not cell.strip() for cell in row):
             continue
+        if len(rows) == MAX_USER_POINTS:
+            raise DataError(f"{label} holds more than {MAX_USER_POINTS:,} points; give at most {MAX_USER_POINTS:,}")
         if len(row) < 2:
             raise DataError(f"{label}, line {number}: expected two columns x,y; got {row!r}")
         try:

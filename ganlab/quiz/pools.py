@@ -4,7 +4,7 @@ A quiz stores each pool's fingerprint and refuses to serve from a pool that chan
 and sampling a generator again on another device need not give bit-identical images. So every
 pool is made once and saved with ``QuizImages.save`` under ``<cache>/<pool name>/``; later calls
 (and a restarted app) load it from there. The cache is ``$GANLAB_QUIZ_POOLS``, else
-``~/.cache/ganlab/quiz-pools``.
+quiz-pools/ in the data home (``GANLAB_HOME``, ganlab.paths).
 
 Pool names carry a short hash of what made them: ``saved-digits-3fa2c1d0`` is 2,000 samples of
 the checkpoint ``saved/digits`` with those exact weights, and ``mnist-heldout-91be02aa`` the
@@ -29,6 +29,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from ganlab.paths import data_home, from_env
 from ganlab.quiz.errors import QuizError
 from ganlab.quiz.images import MANIFEST, POOL_NAME, ImagePool, QuizImages
 
@@ -40,9 +41,9 @@ _HASH_CHARS = 8
 
 
 def default_pool_dir() -> Path:
-    """``$GANLAB_QUIZ_POOLS``, else ``~/.cache/ganlab/quiz-pools``."""
-    root = os.environ.get(POOLS_ENV)
-    return Path(root).expanduser() if root else Path.home() / ".cache" / "ganlab" / "quiz-pools"
+    """``$GANLAB_QUIZ_POOLS``, else quiz-pools/ in the data home (ganlab.paths): a quiz's images must outlive
+    a cleared cache as long as its answers do."""
+    return from_env(POOLS_ENV, data_home() / "quiz-pools")
 
 
 def slug(text: str) -> str:

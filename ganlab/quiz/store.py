@@ -41,6 +41,7 @@ import numpy as np
 from sqlalchemy import Connection, Engine, create_engine, event, func, select, update
 from sqlalchemy.exc import IntegrityError
 
+from ganlab.paths import data_home
 from ganlab.quiz.deck import (
     MODES,
     TrialSpec,
@@ -72,8 +73,9 @@ MAX_CLIENT_MS = 3_600_000  # an hour: anything longer from a browser is garbage
 
 
 def default_database_url() -> str:
-    """$GANLAB_QUIZ_DB if set (a path or a SQLAlchemy URL), else ./ganlab_quiz.sqlite."""
-    return _database_url(os.environ.get(DEFAULT_DATABASE_ENV, "ganlab_quiz.sqlite"))
+    """$GANLAB_QUIZ_DB if set (a path or a SQLAlchemy URL), else quiz.sqlite in the data home (ganlab.paths):
+    not the current folder, so an app started from another folder finds the same quizzes."""
+    return _database_url(os.environ.get(DEFAULT_DATABASE_ENV, "").strip() or data_home() / "quiz.sqlite")
 
 
 def _database_url(database: str | Path) -> str:

@@ -6,7 +6,12 @@ import os
 
 import gradio as gr
 
+from ganlab import __version__
+from ganlab.admin import AdminKey
+from ganlab.data.uploads import MAX_UPLOAD_BYTES
 from ganlab.device import describe_device, pick_device
+from ganlab.owners import SessionOwners
+from ganlab.paths import data_home
 
 TITLE = "ganlab: learn how GANs work"
 CSS = """
@@ -15,32 +20,47 @@ CSS = """
 """
 
 
-def build_app() -> gr.Blocks:
+def build_app(host: str | None = None) -> gr.Blocks:
+    """The whole app; ``host`` (the address it will listen on) decides whether acts for the whole class ask
+    for the admin key (ganlab.admin: not on loopback)."""
     from ganlab.ui import evaluate, explore, quiz, train
 
+    host = host or os.environ.get("GRADIO_SERVER_NAME") or "127.0.0.1"
+    admin, owners = AdminKey(listening_on=host), SessionOwners()
     device = describe_device(pick_device())
     with gr.Blocks(title=TITLE, delete_cache=(600, 3600)) as demo:
         gr.Markdown(f"# {TITLE}\nRunning on **{device}**.", elem_id="ganlab-header")
         with gr.Tab("Train", id="train"):
-            train.build_train_tab()
+            demo.run_manager = train.build_train_tab(owners=owners, admin=admin)
         with gr.Tab("Explore", id="explore"):
-            explore.build_explore_tab()
+            explore.build_explore_tab(owners=owners)
         with gr.Tab("Quiz", id="quiz"):
             quiz.build_quiz_tab()
         with gr.Tab("Evaluate", id="evaluate"):
             evaluate.build_evaluate_tab()
+    # A bounded queue: a flood of events is refused with "queue full" instead of growing without limit.
+    demo.queue(default_concurrency_limit=None, max_size=int(os.environ.get("GANLAB_QUEUE_SIZE") or 1024))
+    demo.admin_key, demo.owners = admin, owners
     return demo
 
 
-def launch(**kwargs) -> tuple:
-    """Build and launch with the app's defaults; keyword arguments go to ``Blocks.launch``."""
+def launch(demo: gr.Blocks | None = None, **kwargs) -> tuple:
+    """Launch ``demo`` (built here if not given) with the app's defaults; keyword arguments go to
+    ``Blocks.launch``. The address defaults to Gradio's own ``GRADIO_SERVER_NAME``/``GRADIO_SERVER_PORT``."""
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
     # Gradio rebuilds a monitoring summary after every event (~90 ms at 10k events); the quiz
     # records thousands of answers, so rebuild it rarely.
     os.environ.setdefault("GRADIO_ANALYTICS_CACHE_FREQUENCY", "1000")
-    demo = build_app()
-    demo.queue(default_concurrency_limit=None)
+    demo = demo or build_app()
     # No run history: a backstop so that no quiz payload is ever listed at /gradio_api/runs.
-    options = dict(css=CSS, footer_links=["api"], server_name="127.0.0.1", run_history=False)
+    # max_file_size: an upload is refused by Gradio before it is stored (ganlab.data.uploads checks what is inside).
+    options = dict(css=CSS, footer_links=["api"], server_name=os.environ.get("GRADIO_SERVER_NAME") or "127.0.0.1",
+                   run_history=False, max_file_size=MAX_UPLOAD_BYTES)
     options.update(kwargs)
+    print(f"ganlab {__version__}: saved runs and quizzes live in {data_home()} (GANLAB_HOME)", flush=True)
+    admin = getattr(demo, "admin_key", None)
+    if admin is not None:
+        admin.listening_on = options["server_name"]  # the address actually bound decides whether a key is asked
+    if admin is not None and admin.required:
+        print(f"Admin key (publishing runs to the class): {admin.key}", flush=True)
     return demo.launch(**options)

@@ -21,10 +21,11 @@ import numpy as np
 from gradio.context import Context
 from PIL import Image
 
-from ganlab.checkpoints import CheckpointError, available_generators
+from ganlab.checkpoints import CheckpointError, available_generators, preferred_generator
 from ganlab.clusters import method_name
 from ganlab.imaging import upscale
 from ganlab.latent import INTERPOLATION_METHODS, LatentCache, LatentExplorer, gif_bytes, strip, truncate
+from ganlab.owners import SessionOwners, private_dir
 
 NUM_DIMS = 8  # sliders over z[0] .. z[7]
 NUM_DIRECTIONS = 8  # sliders over the top principal directions
@@ -41,23 +42,23 @@ Pick a generator, then move the sliders: **z[i]** sets one coordinate of the noi
 """
 
 
-def image_generator_names() -> list[str]:
-    """Names (shipped, then "saved/<name>") of every generator checkpoint that makes images."""
-    return list(available_generators(images_only=True))
+def image_generator_names(owner: str | None = None) -> list[str]:
+    """Names (shipped, then the owner's "mine/<name>", then "saved/<name>") of every generator that makes images."""
+    return list(available_generators(images_only=True, own_folder=private_dir(owner) if owner else None))
 
 
-def refresh_choices(current: str | None) -> dict:
-    """The dropdown's new choices; keeps the current pick if it still exists, else takes the first."""
-    names = image_generator_names()
-    value = current if current in names else (names[0] if names else None)
+def refresh_choices(current: str | None, owner: str | None = None) -> dict:
+    """The dropdown's new choices; keeps the current pick if it still exists, else opens on the best shipped one."""
+    names = image_generator_names(owner)
+    value = current if current in names else preferred_generator(names)
     return gr.update(choices=names, value=value)
 
 
-def _resolve(name: str | None) -> Path:
-    """The folder of a generator the user picked; only names from the list are accepted."""
+def _resolve(name: str | None, owner: str | None = None) -> Path:
+    """The folder of a generator the user picked; only names from their list are accepted."""
     if not name:
         raise gr.Error("Pick a generator checkpoint first.")
-    found = available_generators()
+    found = available_generators(own_folder=private_dir(owner) if owner else None)
     if name not in found:
         raise gr.Error(f"No generator named {name!r}. Click ↻ to refresh the list (checkpoints saved from the "
                        "Train tab appear as saved/<name>).")
@@ -70,10 +71,15 @@ def _explorer(state: LatentExplorer | None) -> LatentExplorer:
     return state
 
 
+def _cluster_method(metadata: dict[str, Any]) -> str:
+    """How a clustered generator's clusters were found ("k-means" or "spectral"), from its saved metadata."""
+    return method_name((metadata.get("training") or {}).get("cluster_method"))
+
+
 def _describe(name: str, explorer: LatentExplorer, metadata: dict[str, Any]) -> str:
     config = explorer.generator.config
     if config.clustered:
-        found_by = method_name((metadata.get("training") or {}).get("cluster_method"))
+        found_by = _cluster_method(metadata)
         kind = (f"unconditional, trained on {explorer.num_classes} {found_by} clusters of its images (no labels): "
                 "pick a cluster to see what it holds")
     else:
@@ -94,12 +100,20 @@ def _describe(name: str, explorer: LatentExplorer, metadata: dict[str, Any]) -> 
 class ExploreHandlers:
     """The tab's event handlers; ``cache`` keeps generators loaded across sessions."""
 
-    def __init__(self, cache: LatentCache | None = None) -> None:
+    def __init__(self, cache: LatentCache | None = None, owners: SessionOwners | None = None) -> None:
         self.cache = cache or LatentCache(k=NUM_DIRECTIONS)
+        self.owners = owners or SessionOwners()
+
+    def _owner(self, request: gr.Request | None) -> str | None:
+        return self.owners.owner_of(request.session_hash) if request is not None and request.session_hash else None
+
+    def refresh_choices(self, current: str | None, request: gr.Request = None) -> dict:
+        """The generators this browser can pick: shipped, its own saved ones, the class's."""
+        return refresh_choices(current, self._owner(request))
 
     # -- choosing a checkpoint ----------------------------------------------------------------
-    def load(self, name: str | None, seed: float | None) -> list:
-        folder = _resolve(name)
+    def load(self, name: str | None, seed: float | None, request: gr.Request = None) -> list:
+        folder = _resolve(name, self._owner(request))
         try:
             loaded = self.cache.load(folder)
             explorer = LatentExplorer(loaded.generator, loaded.directions, seed=int(seed or 0),
@@ -109,8 +123,8 @@ class ExploreHandlers:
         conditional = explorer.num_classes > 0
         classes = gr.update(choices=explorer.class_names, value=explorer.class_names[0] if conditional else None,
                             visible=conditional,
-                            label="Cluster (found by k-means, without labels)" if explorer.generator.config.clustered
-                            else "Class")
+                            label=f"Cluster (found by {_cluster_method(loaded.metadata)}, without labels)"
+                            if explorer.generator.config.clustered else "Class")
         return [
             explorer,
             explorer.render(scale=SCALE),
@@ -222,9 +236,9 @@ def _big(image: np.ndarray, scale: int = 4) -> np.ndarray:
     return upscale(picture, scale)
 
 
-def build_explore_tab(handlers: ExploreHandlers | None = None) -> ExploreHandlers:
+def build_explore_tab(handlers: ExploreHandlers | None = None, owners: SessionOwners | None = None) -> ExploreHandlers:
     """Build the tab's components and events inside the current Blocks context (a gr.Tab)."""
-    handlers = handlers or ExploreHandlers()
+    handlers = handlers or ExploreHandlers(owners=owners)
     tab = Context.block if isinstance(Context.block, gr.Tab) else None  # to refresh the list on select
     state = gr.State(None)
     gr.Markdown(INTRO)
@@ -291,7 +305,7 @@ def build_explore_tab(handlers: ExploreHandlers | None = None) -> ExploreHandler
     # Cheap handlers never wait for each other (concurrency_limit=None) and show no progress
     # overlay, which would flicker on every slider move.
     fast = dict(concurrency_limit=None, show_progress="hidden")
-    gr.on([refresh.click] + ([tab.select] if tab is not None else []), refresh_choices, inputs=checkpoint,
+    gr.on([refresh.click] + ([tab.select] if tab is not None else []), handlers.refresh_choices, inputs=checkpoint,
           outputs=checkpoint, api_name="explore_refresh", concurrency_limit=None)
     checkpoint.change(
         handlers.load, inputs=[checkpoint, seed],

@@ -50,6 +50,8 @@ import gradio as gr
 from gradio.context import Context, get_render_context, set_render_context
 from PIL import Image
 
+from ganlab.checkpoints import preferred_generator
+from ganlab.paths import data_home
 from ganlab.quiz import ClientTrial, QuizError, QuizInfo, QuizReport, QuizStore, default_database_url
 from ganlab.quiz.deck import normalise_code
 from ganlab.quiz.pools import PoolCache, quiz_generators
@@ -378,12 +380,12 @@ def gallery_html(items: list[tuple[bytes, str]], empty: str) -> str:
 def browser_secret(database_url: str | None = None) -> str:
     """The key that encrypts the participant's token in the browser's localStorage. It must stay
     the same across restarts (or a reload after a restart could not resume), so it is kept in a
-    file beside the quiz database (``<db>.browser-secret``), else in ~/.cache/ganlab."""
+    file beside the quiz database (``<db>.browser-secret``), else in the data home (ganlab.paths)."""
     url = database_url or default_database_url()
     if url.startswith("sqlite:///"):
         path = Path(url.removeprefix("sqlite:///") + SECRET_FILE_SUFFIX)
     else:
-        path = Path.home() / ".cache" / "ganlab" / ("quiz" + SECRET_FILE_SUFFIX)
+        path = data_home() / ("quiz" + SECRET_FILE_SUFFIX)
     try:
         return path.read_text().strip()
     except FileNotFoundError:
@@ -821,7 +823,8 @@ def build_quiz_tab(store: QuizStore | None = None, pools: PoolCache | None = Non
             with gr.Accordion("Create a quiz", open=True):
                 with gr.Row():
                     # Custom values allowed so API callers need no list refresh first; create() checks names.
-                    checkpoints = gr.Dropdown(names, value=names[:1], multiselect=True, allow_custom_value=True,
+                    checkpoints = gr.Dropdown(names, value=[preferred_generator(names)] if names else [], multiselect=True,
+                                              allow_custom_value=True,
                                               label="Generator checkpoints (the fakes)",
                                               elem_id="ganlab-quiz-checkpoints", scale=3)
                     refresh_button = gr.Button("↻", scale=0, min_width=50)

@@ -34,14 +34,16 @@ import gradio as gr
 import numpy as np
 from gradio.context import Context
 
-from ganlab.checkpoints import CheckpointError, available_generators
+from ganlab.admin import AdminKey, AdminKeyError
+from ganlab.checkpoints import CheckpointError
 from ganlab.clusters import method_name
 from ganlab.data.errors import DataError
 from ganlab.data.toy import TOY_DISTRIBUTIONS, from_csv, from_points, make_toy
 from ganlab.losses import OBJECTIVES
+from ganlab.owners import MINE, OwnershipError, SessionOwners, publish, saved_folders
 from ganlab.presets import default_config, presets
 from ganlab.runs import RunError, RunManager, RunSnapshot, validate_name
-from ganlab.training import TrainingConfig, is_resumable_run
+from ganlab.training import TrainingConfig
 from ganlab.views2d import drawing_to_points
 
 log = logging.getLogger(__name__)
@@ -102,7 +104,7 @@ class _Friendly:
                 return fn(*args, **kwargs)
             except gr.Error:
                 raise
-            except (RunError, DataError, CheckpointError, ValueError, OSError) as error:
+            except (RunError, DataError, CheckpointError, OwnershipError, AdminKeyError, ValueError, OSError) as error:
                 raise gr.Error(str(error)) from None
             except Exception as error:  # noqa: BLE001 - logged in full, shown briefly
                 log.exception("Train tab: %s failed", fn.__name__)
@@ -267,16 +269,15 @@ def timelapse_update(frame: tuple[int, np.ndarray] | None) -> Any:
     return gr.update(value=picture, label=f"Samples at step {step:,}")
 
 
-def saved_run_choices() -> list[str]:
-    names = []
-    for label, path in available_generators().items():
-        if label.startswith("saved/"):
-            try:
-                if is_resumable_run(path):
-                    names.append(label)
-            except (CheckpointError, OSError, KeyError):
-                continue
-    return names
+def saved_run_choices(owner: str | None) -> list[str]:
+    """The runs this person can load: their own (mine/...) and the class's (saved/...)."""
+    return list(saved_folders(owner, resumable_only=True))
+
+
+def client_of(request: gr.Request | None) -> str:
+    """The address a request came from: the per-client limit on live runs counts by it."""
+    client = getattr(request, "client", None)
+    return str(getattr(client, "host", "") or "")
 
 
 def _warm_up_torch() -> None:
@@ -286,8 +287,12 @@ def _warm_up_torch() -> None:
 
 
 # -- the tab -------------------------------------------------------------------------------------------
-def build_train_tab(manager: RunManager | None = None) -> RunManager:
-    """Build the Train tab inside the current gr.Blocks; returns the RunManager behind it."""
+def build_train_tab(manager: RunManager | None = None, owners: SessionOwners | None = None,
+                    admin: AdminKey | None = None) -> RunManager:
+    """Build the Train tab inside the current gr.Blocks; returns the RunManager behind it. ``owners`` maps
+    sessions to the browsers that own saved runs; ``admin`` is the key that publishes a run to the class."""
+    owners = owners or SessionOwners()
+    admin = admin or AdminKey()
     if manager is None:
         preview_dir = Path(tempfile.mkdtemp(prefix="ganlab-previews-"))
         manager = RunManager(preview_dir=preview_dir, processes=True)  # training apart from the web server
@@ -388,10 +393,15 @@ def build_train_tab(manager: RunManager | None = None) -> RunManager:
                     overwrite = gr.Checkbox(False, label="overwrite")
                     save_btn = gr.Button("Save", elem_id="train-save")
                 with gr.Row():
-                    saved_runs = gr.Dropdown(saved_run_choices(), label="Saved runs", allow_custom_value=False,
-                                             elem_id="train-saved-runs")
+                    # Custom values are refused in the handler, not here: the choices depend on the browser.
+                    saved_runs = gr.Dropdown(saved_run_choices(None), label="Saved runs (mine/: yours only)",
+                                             allow_custom_value=True, elem_id="train-saved-runs")
                     refresh_btn = gr.Button("↻", size="sm", scale=0)
                     load_btn = gr.Button("Load into the Train tab", elem_id="train-load")
+                with gr.Row():
+                    admin_key = gr.Textbox(label="Admin key (the teacher's, printed where the app started)",
+                                           type="password", elem_id="train-admin-key", scale=3)
+                    publish_btn = gr.Button("Publish the picked run to the class", elem_id="train-publish", scale=2)
                 save_note = gr.Markdown("", elem_id="train-save-note")
                 download = gr.File(label="Download", interactive=False, elem_id="train-download")
 
@@ -422,7 +432,7 @@ def build_train_tab(manager: RunManager | None = None) -> RunManager:
                     request: gr.Request = None):
         """Start a new run from these settings (fresh weights); it trains until paused or stopped."""
         config, data, label = build(locals())
-        snapshot = manager.start(request.session_hash, config, data, label=label)
+        snapshot = manager.start(request.session_hash, config, data, label=label, client=client_of(request))
         return status_markdown(snapshot), "", active()
 
     @friendly
@@ -438,7 +448,7 @@ def build_train_tab(manager: RunManager | None = None) -> RunManager:
         key = request.session_hash
         if not manager.has_run(key):
             config, data, label = build(locals())
-            manager.create(key, config, data, label=label)
+            manager.create(key, config, data, label=label, client=client_of(request))
         note = manager.step(key)
         return status_markdown(manager.snapshot(key)), note, active()
 
@@ -453,7 +463,7 @@ def build_train_tab(manager: RunManager | None = None) -> RunManager:
                     request: gr.Request = None):
         """Fresh weights from these settings; not training until Resume, Start or Step."""
         config, data, label = build(locals())
-        snapshot = manager.reset(request.session_hash, config, data, label=label)
+        snapshot = manager.reset(request.session_hash, config, data, label=label, client=client_of(request))
         return status_markdown(snapshot), "Reset: fresh weights. Press Resume to train, or Step.", active()
 
     @friendly
@@ -643,30 +653,49 @@ def build_train_tab(manager: RunManager | None = None) -> RunManager:
     # ---------------- saving and loading ----------------
     @friendly
     def train_save(name: str, overwrite: bool, request: gr.Request):
-        """Save the run as a resumable checkpoint and offer it as a .zip download."""
-        key = request.session_hash
+        """Save the run as a resumable checkpoint of this browser's own and offer it as a .zip download."""
+        key, owner = request.session_hash, owners.owner_of(request.session_hash)
         name = validate_name(name)
-        directory = manager.save(key, name, overwrite=bool(overwrite))
-        archive = manager.export_zip(key, name)
-        note = (f"Saved as **saved/{name}** in `{directory}`: the Explore, Quiz and Evaluate tabs list it, and "
-                "**Load** brings it back here to keep training.")
-        return note, str(archive), gr.update(choices=saved_run_choices(), value=f"saved/{name}")
+        manager.save(key, name, overwrite=bool(overwrite), owner=owner)
+        archive = manager.export_zip(key, name, owner=owner)
+        note = (f"Saved as **mine/{name}**, yours only: the Explore tab lists it for you, and **Load** brings it "
+                "back here to keep training. To share it with the class, publish it with the admin key.")
+        return note, str(archive), gr.update(choices=saved_run_choices(owner), value=f"mine/{name}")
 
     save_btn.click(train_save, [save_name, overwrite], [save_note, download, saved_runs], api_name="train_save",
                    concurrency_limit=2, concurrency_id="train_files")
 
-    def train_saved_runs():
-        """The saved runs that can be loaded back (resumable checkpoints)."""
-        return gr.update(choices=saved_run_choices())
+    def train_saved_runs(request: gr.Request):
+        """The saved runs this browser can load back: its own, and the ones published to the class."""
+        return gr.update(choices=saved_run_choices(owners.owner_of(request.session_hash)))
 
     refresh_btn.click(train_saved_runs, None, saved_runs, api_name="train_saved_runs", **cheap)
+
+    @friendly
+    def train_publish(label: str, key: str, overwrite: bool, request: gr.Request):
+        """Share one of this browser's saved runs with the class (needs the admin key off loopback); the
+        run's own training data (uploaded images, drawn points) is not shared."""
+        if not label:
+            raise RunError("pick one of your saved runs (mine/...) first")
+        if not str(label).startswith(MINE):
+            raise RunError(f"{label!r} is not one of your own runs; only mine/... runs can be published")
+        admin.check(key, what="publishing a run to the class")
+        owner = owners.owner_of(request.session_hash)
+        shared = publish(owner, str(label).removeprefix(MINE), overwrite=bool(overwrite))
+        note = (f"Published as **{shared}**: everyone's Explore, Evaluate and Quiz tabs list it, and anyone can "
+                "load it here. Your own training data stayed with you.")
+        return note, gr.update(choices=saved_run_choices(owner), value=shared)
+
+    publish_btn.click(train_publish, [saved_runs, admin_key, overwrite], [save_note, saved_runs],
+                      api_name="train_publish", concurrency_limit=2, concurrency_id="train_files")
 
     @friendly
     def train_load(name: str, request: gr.Request):
         """Load a saved run into this tab (paused: Resume continues training it)."""
         if not name:
             raise RunError("pick a saved run first")
-        snapshot = manager.load(request.session_hash, name)
+        snapshot = manager.load(request.session_hash, name, owner=owners.owner_of(request.session_hash),
+                                client=client_of(request))
         config = TrainingConfig(**snapshot.config)
         note = f"Loaded **{name}** at step {snapshot.step:,}. Press **Resume** to keep training it, or **Step**."
         return status_markdown(snapshot), note, active(), *config_updates(config)
@@ -690,19 +719,23 @@ def build_train_tab(manager: RunManager | None = None) -> RunManager:
 
     # ---------------- sessions: a reload keeps the run, closing the tab frees it ----------------
     def train_attach(browser_token: str, request: gr.Request):
+        """Bind this page to its browser (a reload finds its run again; saved runs are its own)."""
         key = request.session_hash
         browser_token = browser_token or secrets.token_urlsafe(18)
         manager.bind_token(key, browser_token)
+        owners.bind(key, browser_token)
         found = manager.attach(browser_token, key) or manager.has_run_for_token(browser_token)
-        return browser_token, gr.Timer(active=found)
+        choices = gr.update(choices=saved_run_choices(owners.owner_of(key)))
+        return browser_token, gr.Timer(active=found), choices
 
     def train_release(request: gr.Request) -> None:
         watchers.pop(request.session_hash, None)
         viewed_frames.pop(request.session_hash, None)
         manager.release(request.session_hash)
+        owners.forget(request.session_hash)
 
     if blocks is not None:
-        blocks.load(train_attach, token, [token, timer], api_name="train_attach", api_visibility="private",
+        blocks.load(train_attach, token, [token, timer, saved_runs], api_name="train_attach", api_visibility="private",
                     **cheap)
         blocks.unload(train_release)
     return manager

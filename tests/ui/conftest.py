@@ -20,6 +20,8 @@ def app_url(tmp_path_factory):
     os.environ["GANLAB_QUIZ_DB"] = str(tmp_path_factory.mktemp("quiz") / "quiz.sqlite")
     os.environ["GANLAB_QUIZ_POOLS"] = str(tmp_path_factory.mktemp("quiz-pools"))
     os.environ.setdefault("NO_PROXY", "localhost,127.0.0.1")
+    # Every test client comes from 127.0.0.1: one address, many people. The per-client limit is tested on its own.
+    os.environ["GANLAB_MAX_RUNS_PER_CLIENT"] = "1000"
     from ganlab.ui.app import launch
 
     _, url, _ = launch(prevent_thread_lock=True, server_port=None, quiet=True)

@@ -179,15 +179,67 @@ def test_save_lists_downloads_and_loads_back(fresh):
     fresh.predict(api_name="/train_step")
     fresh.predict(api_name="/train_step")
     note, archive, choices = fresh.predict("api-run", True, api_name="/train_save")
-    assert "saved/api-run" in note and Path(archive).name == "api-run.zip" and Path(archive).stat().st_size > 0
-    assert "saved/api-run" in available_generators()
+    assert "mine/api-run" in note and Path(archive).name == "api-run.zip" and Path(archive).stat().st_size > 0
+    assert "/" not in note.replace("mine/api-run", "")  # a name, never a server path
+    assert "saved/api-run" not in available_generators()  # not the class's: this session's own
     with pytest.raises(AppError, match="letters, digits"):
         fresh.predict("../escape", False, api_name="/train_save")
     listed = [c[0] for c in fresh.predict(api_name="/train_saved_runs")["choices"]]
-    assert "saved/api-run" in listed
-    status_line, note, *_ = fresh.predict("saved/api-run", api_name="/train_load")
+    assert "mine/api-run" in listed
+    status_line, note, *_ = fresh.predict("mine/api-run", api_name="/train_load")
     assert "step 2" in status_line and "Loaded" in note
     assert fresh.predict(api_name="/train_status")["step"] == 2
+
+
+def test_another_session_neither_sees_nor_loads_a_saved_run_until_it_is_published(app_url, fresh):
+    fresh.predict(width=16, batch_size=32, api_name="/train_reset")
+    fresh.predict(api_name="/train_step")
+    fresh.predict("owned-run", True, api_name="/train_save")
+    stranger = Client(app_url, analytics_enabled=False, verbose=False)
+    try:
+        assert not any("owned-run" in c[0] for c in stranger.predict(api_name="/train_saved_runs")["choices"])
+        with pytest.raises(AppError, match="no saved run"):
+            stranger.predict("mine/owned-run", api_name="/train_load")
+        with pytest.raises(AppError, match="not one of your own"):
+            stranger.predict("saved/owned-run", "", False, api_name="/train_publish")
+        # On loopback the person at the keyboard is the admin: publishing needs no key here.
+        note, _ = fresh.predict("mine/owned-run", "", True, api_name="/train_publish")
+        assert "saved/owned-run" in note and "saved/owned-run" in available_generators()
+        status_line, *_ = stranger.predict("saved/owned-run", api_name="/train_load")
+        assert "step 1" in status_line
+    finally:
+        stranger.close()
+
+
+def test_a_hundred_api_sessions_keep_the_servers_runs_and_memory_bounded(app_url):
+    """100 API clients from one address each try to start a run: the per-client limit holds them to a few,
+    and the server's memory grows by what those few cost, not by 100 runs."""
+    import resource
+
+    from ganlab.runs import RunManager
+
+    (manager,) = [m for m in RunManager.instances() if m.processes]
+    limit, manager.max_runs_per_client = manager.max_runs_per_client, 3
+    before = manager.run_count
+    clients, refused = [], 0
+    rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    try:
+        for _ in range(100):
+            client = Client(app_url, analytics_enabled=False, verbose=False)
+            clients.append(client)
+            try:
+                client.predict(width=16, batch_size=32, api_name="/train_reset")
+            except AppError as error:
+                assert "runs open already" in str(error)
+                refused += 1
+        assert manager.run_count - before <= 3 and refused >= 97
+        grown_mb = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - rss_before) / 1024
+        print(f"100 sessions: {manager.run_count} runs in memory, peak RSS grew {grown_mb:.0f} MB")
+        assert grown_mb < 500  # 100 clients' own buffers included; 100 runs with previews would be far more
+    finally:
+        manager.max_runs_per_client = limit
+        for client in clients:
+            client.close()
 
 
 def test_closing_the_client_frees_its_run(app_url, monkeypatch):
