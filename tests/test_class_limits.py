@@ -173,3 +173,26 @@ def test_sessions_map_to_their_browsers_owner():
     assert owners.owner_of("s1") == owners.owner_of("s2") == owner_id("token")
     owners.forget("s1")
     assert owners.owner_of("s1") != owner_id("token")
+
+
+def test_the_server_overview_counts_runs_by_state(saved_root):
+    from ganlab.overview import server_overview
+
+    manager = RunManager(max_trainings=1)
+    owners = SessionOwners()
+    owners.bind("s1", "a browser")
+    try:
+        manager.start("alice", small())
+        manager.start("bob", small())  # the only slot is alice's: bob waits
+        manager.create("carol", small())
+
+        class Quizzes:
+            def open_quiz_count(self):
+                return 2
+
+        numbers = server_overview(manager, owners, Quizzes())
+        assert (numbers.pages_open, numbers.runs_training, numbers.runs_queued, numbers.runs_in_memory) == (1, 1, 1, 3)
+        assert numbers.quizzes_open == 2 and "**1** / 1 training slots busy" in numbers.markdown()
+        assert server_overview(manager, owners).quizzes_open is None
+    finally:
+        manager.shutdown()

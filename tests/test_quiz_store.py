@@ -335,3 +335,11 @@ def test_sqlite_is_in_wal_mode_with_full_sync(store):
         assert conn.execute(text("PRAGMA synchronous")).scalar() == 2  # FULL
     with pytest.raises(QuizError, match="database file"):
         QuizStore("sqlite://")
+
+
+def test_open_quizzes_are_counted(store):
+    before = store.open_quiz_count()
+    created = create(store)
+    assert store.open_quiz_count() == before + 1
+    store.close_quiz(created.code, created.owner_key)
+    assert store.open_quiz_count() == before

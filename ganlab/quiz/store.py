@@ -392,6 +392,11 @@ class QuizStore:
                 .values(is_open=is_open, closed_at=None if is_open else self._clock())
             )
 
+    def open_quiz_count(self) -> int:
+        """How many quizzes take answers now (the teacher's server overview)."""
+        with self._transaction(write=False) as conn:
+            return int(conn.execute(select(func.count()).select_from(quizzes).where(quizzes.c.is_open)).scalar_one())
+
     def close_quiz(self, code: str, owner_key: str) -> None:
         """Stop accepting joins and answers (results stay available)."""
         self._set_open(code, owner_key, False)

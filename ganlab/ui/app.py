@@ -7,9 +7,10 @@ import os
 import gradio as gr
 
 from ganlab import __version__
-from ganlab.admin import AdminKey
+from ganlab.admin import AdminKey, AdminKeyError
 from ganlab.data.uploads import MAX_UPLOAD_BYTES
 from ganlab.device import describe_device, pick_device
+from ganlab.overview import server_overview
 from ganlab.owners import SessionOwners
 from ganlab.paths import data_home
 
@@ -35,9 +36,25 @@ def build_app(host: str | None = None) -> gr.Blocks:
         with gr.Tab("Explore", id="explore"):
             explore.build_explore_tab(owners=owners)
         with gr.Tab("Quiz", id="quiz"):
-            quiz.build_quiz_tab()
+            quiz_tab = quiz.build_quiz_tab()
         with gr.Tab("Evaluate", id="evaluate"):
             evaluate.build_evaluate_tab()
+        with gr.Accordion("Server overview (for the teacher)", open=False):
+            with gr.Row():
+                key = gr.Textbox(label="Admin key", type="password", scale=3, elem_id="ganlab-overview-key")
+                show = gr.Button("Show", scale=1, elem_id="ganlab-overview-show")
+            numbers = gr.Markdown(elem_id="ganlab-overview")
+
+        def overview(given_key: str) -> str:
+            """People connected, runs training and queued, quizzes open (needs the admin key off loopback)."""
+            try:
+                admin.check(given_key, what="the server overview")
+            except AdminKeyError as error:
+                raise gr.Error(str(error)) from None
+            store = quiz_tab.store if quiz_tab is not None else None
+            return server_overview(demo.run_manager, owners, store).markdown()
+
+        show.click(overview, key, numbers, api_name="server_overview", concurrency_limit=None)
     # A bounded queue: a flood of events is refused with "queue full" instead of growing without limit.
     demo.queue(default_concurrency_limit=None, max_size=int(os.environ.get("GANLAB_QUEUE_SIZE") or 1024))
     demo.admin_key, demo.owners = admin, owners

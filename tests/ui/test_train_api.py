@@ -257,3 +257,10 @@ def test_closing_the_client_frees_its_run(app_url, monkeypatch):
     while sum(m.run_count for m in managers) >= before and time.monotonic() < deadline:
         time.sleep(0.2)
     assert sum(m.run_count for m in managers) < before
+
+
+def test_the_teacher_sees_the_server_overview(client):
+    client.predict(width=16, batch_size=32, api_name="/train_reset")
+    text = client.predict("", api_name="/server_overview")  # loopback: the person at the keyboard is the admin
+    assert "pages open" in text and "training slots busy" in text and "quizzes open" in text
+    assert "runs in memory" in text and "unavailable" not in text
