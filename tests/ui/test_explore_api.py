@@ -37,7 +37,7 @@ def test_refresh_lists_generators_saved_from_the_train_tab(client, names):
     update = client.predict(None, api_name="/explore_refresh")
     listed = [choice[0] for choice in update["choices"]]
     assert names["plain"] in listed and names["conditional"] in listed
-    assert update["value"] == listed[0]
+    assert update["value"] == "mnist-cdcgan" != listed[0]  # opens on the best shipped generator, not the first name
 
 
 def test_load_shows_a_large_crisp_image_and_describes_the_model(client, names):
@@ -104,9 +104,14 @@ def test_a_model_trained_on_clusters_says_so_and_offers_its_clusters(client, nam
     loaded = client.predict(names["clustered"], 0, api_name="/explore_load")
     assert "unconditional" in loaded[1] and "5 k-means clusters" in loaded[1]
     picker = loaded[4]
-    assert picker["visible"] is True and picker["label"].startswith("Cluster")
+    assert picker["visible"] is True and picker["label"].startswith("Cluster (found by k-means")
     assert [choice[0] for choice in picker["choices"]] == [f"cluster {i}" for i in range(1, 6)]
     assert not np.array_equal(render(client, label="cluster 1"), render(client, label="cluster 4"))
+
+
+def test_the_cluster_picker_names_spectral_clusters(client):
+    loaded = client.predict("mnist-dcgan", 0, api_name="/explore_load")  # shipped: 15 spectral clusters
+    assert "spectral clusters" in loaded[1] and loaded[4]["label"].startswith("Cluster (found by spectral")
 
 
 def test_neighbours_start_with_the_generated_image(client, names, monkeypatch):
