@@ -8,7 +8,7 @@ Ways to train the same config for the same wall-clock time, interleaved, median 
 2. **manager + reader**: a ``RunManager`` run with a reader thread that does what the Train tab's
    timer does every 0.4 s: snapshot, preview (GAN Lab view or sample grid, metrics, the curves
    picture, PNGs); once training in a thread of the same process, once in a worker process
-   (ganlab/workers.py, what the app does);
+   (ganlab/live/worker.py, what the app does);
 3. **app + client**: the whole app launched on loopback and a ``gradio_client`` in another process
    (as a browser would be) that starts the run and follows the live stream (``/train_watch``, an
    update every 0.4 s), downloading each new picture;
@@ -44,10 +44,10 @@ os.environ.setdefault("NO_PROXY", "localhost,127.0.0.1")
 
 import torch  # noqa: E402
 
+from ganlab.live import RunManager  # noqa: E402
+from ganlab.live.worker import free_core, pin_to_core  # noqa: E402
 from ganlab.presets import default_config  # noqa: E402
-from ganlab.runs import RunManager  # noqa: E402
 from ganlab.training import Trainer  # noqa: E402
-from ganlab.workers import free_core, pin_to_core  # noqa: E402
 
 TICK_SECONDS = 0.4  # the Train tab's timer
 

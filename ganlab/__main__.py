@@ -281,11 +281,11 @@ def cmd_train(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from ganlab.checkpoints import CheckpointError
+    from ganlab.checkpoints.run import save_run
     from ganlab.data.errors import DataError
     from ganlab.data.toy import from_csv
     from ganlab.device import describe_device
     from ganlab.presets import default_config
-    from ganlab.runs import save_user_data
     from ganlab.training import Trainer
 
     out = Path(args.out)
@@ -341,8 +341,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         print("\ninterrupted: saving what was trained so far", file=sys.stderr)
     finally:
         bar.close()
-    trainer.save(out)
-    save_user_data(trainer, out)  # data that has no name to load it by again, for --resume
+    save_run(trainer, out)  # with data that has no name to load it by again, for --resume
     _write_preview(trainer, out / "samples.png")
     if event is not None and event.status == "diverged":
         print(f"error: {event.message}", file=sys.stderr)
@@ -359,16 +358,16 @@ def cmd_train(args: argparse.Namespace) -> int:
 def _resume(out: Path, args: argparse.Namespace, data, dataset: str | None):
     """The run saved in ``out``, with the live hyperparameters given (e.g. a lower learning rate for
     the last steps); anything else given must match the saved run."""
-    from ganlab.runs import saved_run_data
-    from ganlab.training import IMAGE_DATASETS, TOY_DISTRIBUTIONS, Trainer
+    from ganlab.checkpoints.run import load_run, saved_run_data
+    from ganlab.training import IMAGE_DATASETS, TOY_DISTRIBUTIONS
 
-    if (out / "run.json").is_file():  # else Trainer.load says what the folder lacks
+    if (out / "run.json").is_file():  # else load_run says what the folder lacks
         saved_dataset, saved_data = saved_run_data(out)  # your own images or points come back with the run
         data = data if data is not None else saved_data
         if data is None and saved_dataset not in (*TOY_DISTRIBUTIONS, *IMAGE_DATASETS):
             own = "--points-csv" if saved_dataset == "custom" else "--data-folder"
             raise UsageError(f"the run in {out} was trained on data of your own: give the same {own} to resume it")
-    trainer = Trainer.load(out, data)
+    trainer = load_run(out, data)
     given = {
         **_overrides(args),
         **{

@@ -18,7 +18,7 @@ import threading
 from pathlib import Path
 
 from ganlab.checkpoints import CONFIG_FILE, DATA_FILE, CheckpointError, user_checkpoint_dir
-from ganlab.training import is_resumable_run
+from ganlab.checkpoints.run import is_resumable_run
 
 PRIVATE_FOLDER = ".private"  # under the shared folder; listed by no one (it has no config.json)
 MINE, SHARED = "mine/", "saved/"

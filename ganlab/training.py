@@ -6,7 +6,9 @@
 ``step_discriminator()`` and ``step_generator()`` are the two moves; ``step()`` plays
 ``d_steps`` D moves then one G move; ``run()`` repeats ``step()`` and yields a TrainingEvent per
 step. Another thread (the app, a signal handler) may call ``pause()``, ``resume()``, ``stop()``,
-``update()`` or ``reset()`` at any time: each step runs under a lock, so they act between moves.
+``update()`` or ``reset()`` at any time: each step runs under a lock, so they act between moves
+(``between_moves()`` holds the game still for a reader). ``state_dict()``/``load_state_dict()`` give
+and take the whole state as tensors; ganlab.checkpoints.run writes it to files (the Trainer touches none).
 
 A step whose loss or gradients are not finite is not applied, and the run ends with
 "training diverged at step N"; weights that became non-finite after an update are rolled back to
@@ -17,21 +19,19 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import json
 import math
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import torch
-from safetensors.torch import load_file, save_file
 from torch import nn
 
 from ganlab.augment import diff_augment
-from ganlab.checkpoints import CheckpointError, load_model, read_config, save_model
 from ganlab.clusters import (
     AUTO_K_RANGE,
     CLUSTER_METHODS,
@@ -626,91 +626,70 @@ class Trainer:
             "device": str(self.device),
         }
 
-    def save(self, directory: str | Path) -> Path:
-        """Save a resumable run: the generator checkpoint at the top (what ``sample`` and the app
-        read), the discriminator in ``discriminator/`` and optimizer state beside them."""
+    # -- the whole state, in and out (ganlab.checkpoints.run writes it to files) -----------------------
+    @contextmanager
+    def between_moves(self) -> Iterator[None]:
+        """Hold the game between two moves: no step starts or ends while inside (the players are consistent)."""
         with self._lock:
-            directory = Path(directory)
+            yield
+
+    def frozen_players(self) -> SimpleNamespace:
+        """Copies of G, D and the output generator as they are now, with what the views read beside them:
+        a reader computes on these while training goes on (about a millisecond to copy the 2D players)."""
+        with self._lock:
+            return SimpleNamespace(
+                data=self.data, objective=self.objective, step_count=self.step_count, clusters=self.clusters,
+                generator=copy.deepcopy(self.generator), discriminator=copy.deepcopy(self.discriminator),
+                output_generator=copy.deepcopy(self.output_generator),
+            )
+
+    def state_dict(self) -> dict[str, Any]:
+        """Everything needed to continue this run: weights, optimizer moments, the data stream's position,
+        the counters and the config. The averaged G's batch-norm statistics are refreshed first, for exactly
+        the weights given out."""
+        with self._lock:
             if self.ema_generator is not None and self.step_count >= STANDING_STATISTICS_EVERY:
-                self._standing_statistics()  # for exactly the weights being saved
-            save_model(self.output_generator, directory, metadata=self.metadata())
-            if self.ema_generator is not None:  # the trained iterate, needed to continue the run
-                save_model(self.generator, directory / "generator-iterate", metadata={"dataset": self.config.dataset})
-            save_model(self.discriminator, directory / "discriminator", metadata={"dataset": self.config.dataset})
-            tensors: dict[str, torch.Tensor] = {}
-            for prefix, optimizer in (("opt_g", self.opt_g), ("opt_d", self.opt_d)):
-                for index, state in optimizer.state_dict()["state"].items():
-                    for key, value in state.items():
-                        tensors[f"{prefix}.{index}.{key}"] = torch.as_tensor(value).detach().cpu().contiguous()
-            save_file(tensors, str(directory / "optimizer.safetensors"))
-            if self.clusters is not None:  # the same clusters on resume, whatever k-means would do elsewhere
-                save_file({"centres": self.clusters.centres.contiguous(),
-                           "assignments": self.clusters.assignments.contiguous(),
-                           "prior": torch.tensor(self.clusters.prior, dtype=torch.float64)},
-                          str(directory / "clusters.safetensors"))
-            # Where the data stream is: a resumed run goes on with the batches it would have had next.
-            save_file(self.stream.position(), str(directory / "stream.safetensors"))
-            run = {"config": dataclasses.asdict(self.config), "step_count": self.step_count,
-                   "d_step_count": self.d_step_count, "wall_time": self.wall_time, "examples_seen": self.examples_seen}
-            (directory / "run.json").write_text(json.dumps(run, indent=2) + "\n")
-            return directory
+                self._standing_statistics()
+            return {
+                "config": dataclasses.asdict(self.config),
+                "generator": self.generator.state_dict(),
+                "ema_generator": self.ema_generator.state_dict() if self.ema_generator is not None else None,
+                "discriminator": self.discriminator.state_dict(),
+                "opt_g": self.opt_g.state_dict(), "opt_d": self.opt_d.state_dict(),
+                "stream": self.stream.position(),
+                "counters": {"step_count": self.step_count, "d_step_count": self.d_step_count,
+                             "wall_time": self.wall_time, "examples_seen": self.examples_seen},
+            }
 
-    @classmethod
-    def load(cls, directory: str | Path, data: ToyDistribution | Any | None = None) -> Trainer:
-        """Continue a run saved with ``save()``."""
-        directory = Path(directory)
-        run_file = directory / "run.json"
-        if not run_file.is_file():
-            raise CheckpointError(f"{run_file} is missing: this folder holds a generator, not a resumable run")
-        try:
-            run = json.loads(run_file.read_text())
-            config = TrainingConfig(**run["config"])
-        except (json.JSONDecodeError, KeyError, TypeError, ValueError) as error:
-            raise CheckpointError(f"{run_file} is corrupt: {error}") from None
-        clusters = _load_clusters(directory / "clusters.safetensors") if config.clusters else None
-        trainer = cls(config, data, clusters=clusters)
-        trainer.load_state(directory, run)
-        return trainer
-
-    def load_state(self, directory: str | Path, run: dict[str, Any] | None = None) -> None:
-        """Weights, optimizer state, counters and the data stream's position from a run that ``save()``
-        wrote for this trainer's models (``load`` builds the trainer first; a live run's training
-        process hands its state back this way)."""
-        directory = Path(directory)
-        if run is None:  # (``load`` has read it already)
-            try:
-                run = json.loads((directory / "run.json").read_text())
-            except (OSError, json.JSONDecodeError) as error:
-                raise CheckpointError(f"{directory / 'run.json'} is unreadable: {error}") from None
-        generator = load_model(directory, kind="generator")
-        discriminator = load_model(directory / "discriminator", kind="discriminator")
-        if generator.config != self.generator.config or discriminator.config != self.discriminator.config:
-            raise CheckpointError(f"{directory} was trained on other data or models than its run.json describes")
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Continue from a ``state_dict()`` of a trainer with the same models. Optimizer entries need only
+        their ``state`` (the moments): the learning rates and betas stay this trainer's config's."""
         with self._lock:
-            if self.ema_generator is not None:
-                self.ema_generator.load_state_dict(generator.state_dict())
-                generator = load_model(directory / "generator-iterate", kind="generator")
-            self.generator.load_state_dict(generator.state_dict())
-            self.discriminator.load_state_dict(discriminator.state_dict())
-            optimizer_file = directory / "optimizer.safetensors"
-            if optimizer_file.is_file():
-                tensors = load_file(str(optimizer_file))
-                for prefix, optimizer in (("opt_g", self.opt_g), ("opt_d", self.opt_d)):
-                    state = optimizer.state_dict()
-                    for name, value in tensors.items():
-                        head, index, key = name.split(".", 2)
-                        if head == prefix:
-                            state["state"].setdefault(int(index), {})[key] = value
-                    optimizer.load_state_dict(state)
-            stream_file = directory / "stream.safetensors"
-            if stream_file.is_file():  # runs saved before it was written start a fresh stream
-                self.stream.go_to(load_file(str(stream_file)))
-            self.step_count = int(run.get("step_count", 0))
-            self.d_step_count = int(run.get("d_step_count", 0))
-            self.wall_time = float(run.get("wall_time", 0.0))
-            self.examples_seen = int(run.get("examples_seen", 0))
+            self.generator.load_state_dict(state["generator"])
+            self.discriminator.load_state_dict(state["discriminator"])
+            if self.ema_generator is not None and state.get("ema_generator") is not None:
+                self.ema_generator.load_state_dict(state["ema_generator"])
+            for name, optimizer in (("opt_g", self.opt_g), ("opt_d", self.opt_d)):
+                if state.get(name) is not None:
+                    current = optimizer.state_dict()
+                    current["state"] = state[name]["state"]
+                    optimizer.load_state_dict(current)
+            if state.get("stream") is not None:
+                self.stream.go_to(state["stream"])
+            counters = state.get("counters") or {}
+            self.step_count = int(counters.get("step_count", 0))
+            self.d_step_count = int(counters.get("d_step_count", 0))
+            self.wall_time = float(counters.get("wall_time", 0.0))
+            self.examples_seen = int(counters.get("examples_seen", 0))
             self._good_state = self._snapshot()
 
+    @property
+    def stop_requested(self) -> bool:
+        return self._stop.is_set()
+
+    def clear_stop(self) -> None:
+        """Forget an earlier ``stop()``: a stop asked for from now on ends the next run()."""
+        self._stop.clear()
 
 def player_configs(config: TrainingConfig, data_shape: tuple[int, ...], num_classes: int, *,
                    class_names: list[str] | None = None,
@@ -750,21 +729,6 @@ def _cluster_toy(data: ToyDistribution, config: TrainingConfig) -> Clusters | No
     return cluster_points(points, k, seed=config.seed) if k else None
 
 
-def _load_clusters(path: Path) -> Clusters | None:
-    """The clusters a saved run trained on (None: recompute them, e.g. for runs saved before they were kept)."""
-    if not path.is_file():
-        return None
-    try:
-        tensors = load_file(str(path))
-        clusters = Clusters(centres=tensors["centres"].float(), assignments=tensors["assignments"].long(),
-                            prior=tensors["prior"].tolist())
-    except Exception as error:  # safetensors raises its own types for a damaged file
-        raise CheckpointError(f"{path} is corrupt: {error}") from None
-    if clusters.assignments.numel() and (clusters.assignments.min() < 0 or clusters.assignments.max() >= clusters.k):
-        raise CheckpointError(f"{path} is corrupt: a cluster number is out of range")
-    return clusters
-
-
 def _adam(params: Iterator[nn.Parameter], lr: float, betas: tuple[float, float]) -> torch.optim.Adam:
     """Adam with the fused kernel where the device has one: the same update in one pass over each
     tensor, a third less time per DCGAN step on a 2-core CPU (bench/bench_step_speed.py)."""
@@ -786,6 +750,3 @@ def _weights_finite(*modules: nn.Module) -> bool:
     params = [p for m in modules for p in m.parameters()]
     return bool(torch.isfinite(torch.nn.utils.get_total_norm(params)))
 
-
-def is_resumable_run(directory: str | Path) -> bool:
-    return (Path(directory) / "run.json").is_file() and read_config(directory)["kind"] == "generator"

@@ -8,6 +8,7 @@ import torch
 
 from ganlab.__main__ import main
 from ganlab.augment import cutout, diff_augment, translate
+from ganlab.checkpoints.run import load_run
 from ganlab.data.toy import from_points
 from ganlab.presets import default_config
 from ganlab.training import Trainer
@@ -80,4 +81,4 @@ def test_augmentation_is_for_images_and_is_saved_with_the_run(tmp_path):
     assert main(["train", "--dataset", "mnist", "--model", "dcgan", "--augment", "--clusters", "0", "--width", "8",
                  "--batch-size", "8", "--steps", "2", "--out", str(run)]) == 0
     assert json.loads((run / "run.json").read_text())["config"]["augment"] is True
-    assert Trainer.load(run).config.augment
+    assert load_run(run).config.augment

@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from ganlab.checkpoints import CheckpointError, load_model
+from ganlab.checkpoints.run import load_run, save_run
 from ganlab.clusters import cluster_features, cluster_images, deskew, effective_k, kmeans, nearest_neighbours
 from ganlab.data.errors import DataError
 from ganlab.data.images import load_mnist
@@ -177,13 +178,13 @@ def test_the_unconditional_dcgan_trains_on_clusters_without_labels(tmp_path, met
     assert trainer.generator.config.clustered and trainer.discriminator.config.conditioning == "projection"
     assert trainer.stream.num_classes == 12
     list(trainer.run(max_steps=3))
-    trainer.save(tmp_path)
+    save_run(trainer, tmp_path)
     assert (tmp_path / "clusters.safetensors").is_file()
     saved = load_model(tmp_path, kind="generator")
     assert saved.config.clustered and len(saved.config.cluster_prior) == 12
     images, clusters = generate_images(saved, 8, seed=0)
     assert images.shape == (8, 1, 28, 28) and clusters is not None
-    resumed = Trainer.load(tmp_path, unlabelled)
+    resumed = load_run(tmp_path, unlabelled)
     assert torch.equal(resumed.clusters.assignments, trainer.clusters.assignments)
     assert torch.equal(resumed.sample(5), trainer.sample(5))
     list(resumed.run(max_steps=2))
@@ -193,13 +194,13 @@ def test_the_unconditional_dcgan_trains_on_clusters_without_labels(tmp_path, met
 def test_a_damaged_or_foreign_cluster_file_is_refused(tmp_path):
     data = load_mnist("train")
     trainer = Trainer(default_config("mnist", "dcgan", batch_size=8, width=4, noise_dim=4, clusters=4), data)
-    trainer.save(tmp_path)
+    save_run(trainer, tmp_path)
     fewer = dataclasses.replace(data, images=data.images[:500], labels=data.labels[:500])
     with pytest.raises(DataError, match="not the data the run was trained on"):
-        Trainer.load(tmp_path, fewer)
+        load_run(tmp_path, fewer)
     (tmp_path / "clusters.safetensors").write_bytes(b"not a safetensors file")
     with pytest.raises(CheckpointError, match="corrupt"):
-        Trainer.load(tmp_path, data)
+        load_run(tmp_path, data)
 
 
 def test_cluster_settings_are_checked():
@@ -233,7 +234,7 @@ def test_cli_samples_of_a_cluster_model_are_unconditional_and_a_cluster_can_be_p
     from ganlab.__main__ import main
 
     trainer = Trainer(default_config("mnist", "dcgan", batch_size=8, width=4, noise_dim=4, clusters=6))
-    trainer.save(tmp_path / "run")
+    save_run(trainer, tmp_path / "run")
     config = json.loads((tmp_path / "run" / "config.json").read_text())
     assert len(config["config"]["cluster_prior"]) == 6
     assert main(["sample", str(tmp_path / "run"), "--n", "12", "--out", str(tmp_path / "s.npz")]) == 0

@@ -9,14 +9,14 @@ from run_helpers import small, wait_until
 
 from ganlab.checkpoints import available_generators
 from ganlab.data.toy import from_points, make_toy
+from ganlab.live import RunError, RunManager, count_parameters, validate_name
 from ganlab.presets import default_config
-from ganlab.runs import RunError, RunManager, count_parameters, validate_name
 
 
 @pytest.fixture(params=["thread", "process"])
 def manager(request, tmp_path, monkeypatch):
     """Every manager test runs twice: training in a thread of this process, and in a worker process
-    (ganlab/workers.py, what the app uses)."""
+    (ganlab/live/worker.py, what the app uses)."""
     monkeypatch.setenv("GANLAB_CHECKPOINTS", str(tmp_path / "saved"))
     manager = RunManager(max_trainings=1, preview_dir=tmp_path / "previews", reload_grace_s=0.3,
                          processes=request.param == "process")
@@ -36,10 +36,12 @@ def test_start_pause_step_stop_resume_close(manager):
     time.sleep(0.3)
     assert manager.snapshot("alice").step == frozen
 
-    note = manager.step("alice")
+    report = manager.step("alice")
     after = manager.snapshot("alice")
     assert after.step == frozen + 1 and after.status == "paused"
-    assert "D move" in note and "G move" in note and "D(G(z))" in note and after.step_note == note
+    assert report.step == after.step and report.d_step == report.step and after.step_report == report
+    assert report.reading == "probability" and report.points_moved is not None and report.points_moved > 0
+    assert all(0 <= value <= 1 for value in (*report.before, *report.middle, *report.after))
     assert manager.trainer("alice").d_step_count == manager.trainer("alice").step_count  # d_steps=1: 1 D per G
 
     stopped = manager.stop("alice")
@@ -243,7 +245,7 @@ def test_image_runs_show_sample_grids_and_a_time_lapse(tmp_path, processes):
         assert preview.picture.shape == (frame.shape[0] * 2, frame.shape[1] * 2) and step >= 0  # enlarged x2
         gif = manager.timelapse_gif("img", tmp_path / "t.gif")
         assert gif.read_bytes()[:6] in (b"GIF87a", b"GIF89a")
-        note = manager.step("img")
-        assert "64 real and 64 generated" not in note and "16 real and 16 generated" in note
+        report = manager.step("img")
+        assert report.batch_size == 16 and report.points_moved is None  # the batch of the run, not the probes
     finally:
         manager.shutdown()

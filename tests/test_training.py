@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 import torch
 
+from ganlab.checkpoints.run import load_run, save_run
 from ganlab.data import make_toy
 from ganlab.presets import default_config, presets
 from ganlab.training import Trainer, TrainingConfig
@@ -59,8 +60,8 @@ def test_dcgan_runs_channels_last_on_the_cpu_and_saves_plain_tensors(tmp_path):
     conv = next(m for m in trainer.generator.modules() if isinstance(m, torch.nn.ConvTranspose2d))
     assert conv.weight.is_contiguous(memory_format=torch.channels_last)
     list(trainer.run(max_steps=2))
-    trainer.save(tmp_path / "run")
-    resumed = Trainer.load(tmp_path / "run")
+    save_run(trainer, tmp_path / "run")
+    resumed = load_run(tmp_path / "run")
     for a, b in zip(trainer.generator.state_dict().values(), resumed.generator.state_dict().values()):
         assert torch.equal(a, b)
     assert next(iter(resumed.run(max_steps=1))).step == 3
@@ -182,8 +183,8 @@ def test_every_objective_trains(loss):
 def test_save_and_resume_a_run(tmp_path):
     trainer = small_trainer()
     list(trainer.run(max_steps=10))
-    trainer.save(tmp_path)
-    resumed = Trainer.load(tmp_path)
+    save_run(trainer, tmp_path)
+    resumed = load_run(tmp_path)
     assert resumed.step_count == 10
     assert torch.equal(resumed.sample(30), trainer.sample(30))
     assert resumed.opt_g.state_dict()["state"][0]["exp_avg"].abs().sum() > 0
@@ -201,8 +202,8 @@ def test_a_saved_run_goes_on_with_the_batches_it_would_have_had(tmp_path, datase
         config = default_config("ring8", width=16)
     trainer = Trainer(config)
     list(trainer.run(max_steps=3))
-    trainer.save(tmp_path)
-    resumed = Trainer.load(tmp_path, trainer.data)
+    save_run(trainer, tmp_path)
+    resumed = load_run(tmp_path, trainer.data)
     for _ in range(3):
         expected, _ = trainer.stream.next_batch(16)
         batch, _ = resumed.stream.next_batch(16)
@@ -237,8 +238,8 @@ def test_ema_generator_averages_weights_and_is_what_gets_saved(tmp_path):
     ema, current = trainer.ema_generator, trainer.generator
     assert ema is not None and trainer.output_generator is ema
     assert not all(torch.equal(a, b) for a, b in zip(ema.parameters(), current.parameters()))
-    trainer.save(tmp_path)
-    resumed = Trainer.load(tmp_path)
+    save_run(trainer, tmp_path)
+    resumed = load_run(tmp_path)
     assert torch.equal(resumed.sample(10), trainer.sample(10))  # samples come from the average
     assert all(torch.equal(a, b) for a, b in zip(resumed.generator.parameters(), current.parameters()))
 
@@ -258,5 +259,5 @@ def test_the_weight_average_measures_its_own_batch_norm_statistics(tmp_path):
         raw.body[2].running_var.mul_(10)  # G's own statistics (wrong for the average) are not borrowed:
     list(trainer.run(max_steps=1))
     assert torch.allclose(first_norm.running_var, actual, rtol=0.1)
-    trainer.save(tmp_path)
-    assert torch.equal(Trainer.load(tmp_path).sample(4), trainer.sample(4))
+    save_run(trainer, tmp_path)
+    assert torch.equal(load_run(tmp_path).sample(4), trainer.sample(4))

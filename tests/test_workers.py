@@ -1,4 +1,4 @@
-"""Training in worker processes (ganlab/workers.py): what the app's RunManager does differently from
+"""Training in worker processes (ganlab/live/worker.py): what the app's RunManager does differently from
 training in a thread. The behaviour both share is tested in test_runs.py, in both modes."""
 
 import json
@@ -11,9 +11,9 @@ import pytest
 import torch
 from run_helpers import small, wait_until
 
-from ganlab.runs import RunManager
+from ganlab.live import RunManager
+from ganlab.live.worker import WORKERS, load_players, players_tensors, receive, send
 from ganlab.training import Trainer
-from ganlab.workers import WORKERS, load_players, players_tensors, receive, send
 
 
 @pytest.fixture
@@ -123,7 +123,7 @@ def test_training_falls_back_to_a_thread_when_no_process_can_start(manager, monk
 
 
 def test_one_thread_trainings_get_cores_of_their_own(monkeypatch):
-    import ganlab.workers as workers
+    import ganlab.live.worker as workers
 
     monkeypatch.setattr(workers, "_ALL_CORES", [0, 1, 2, 3])
     assert workers.free_core(set(), threads=1) == 3  # from the last core down

@@ -1,6 +1,6 @@
 """The Train tab: the minimax game, live.
 
-The tab only composes widgets and maps them to a :class:`ganlab.runs.RunManager`, which owns the
+The tab only composes widgets and maps them to a :class:`ganlab.live.RunManager`, which owns the
 runs (each trains in a worker process of its own). While a run trains, one streaming event per
 browser tab (``train_watch``) reads the run's snapshot a few times a second and sends what changed:
 the status line and a preview picture (the GAN Lab view for 2D data, the fixed-noise sample grid for
@@ -39,10 +39,10 @@ from ganlab.checkpoints import CheckpointError
 from ganlab.clusters import method_name
 from ganlab.data.errors import DataError
 from ganlab.data.toy import TOY_DISTRIBUTIONS, from_csv, from_points, make_toy
+from ganlab.live import RunError, RunManager, RunSnapshot, StepReport, validate_name
 from ganlab.losses import OBJECTIVES
 from ganlab.owners import MINE, OwnershipError, SessionOwners, publish, saved_folders
 from ganlab.presets import default_config, presets
-from ganlab.runs import RunError, RunManager, RunSnapshot, validate_name
 from ganlab.training import TrainingConfig
 from ganlab.views2d import drawing_to_points
 
@@ -252,6 +252,35 @@ def status_markdown(snapshot: RunSnapshot | None) -> str:
     return text
 
 
+def describe_moves(report: StepReport) -> str:
+    """What one D move and one G move did, in words a class can follow (Markdown)."""
+    score = "D" if report.reading == "probability" else "the critic's score"
+    fmt = "{:.3f}".format
+    (real_before, fake_before), (real_middle, fake_middle), (_, fake_after) = report.before, report.middle, report.after
+    d_verdict = ("D got better at telling real from generated" if real_middle - fake_middle > real_before - fake_before
+                 else "this batch did not help D separate them (moves are noisy; try a few more)")
+    d_text = (f"**1. D move** (D step {report.d_step}): D looked at {report.batch_size} real and {report.batch_size} "
+              f"generated samples (loss {fmt(report.d_loss)}, gradient norm {report.d_grad_norm:.3g}) and updated its "
+              f"weights. On a fixed check batch, {score}(x) on real data went {fmt(real_before)} → {fmt(real_middle)} "
+              f"and {score}(G(z)) on generated data {fmt(fake_before)} → {fmt(fake_middle)}: {d_verdict}.")
+    g_verdict = ("G's samples now look more real to D" if fake_after > fake_middle else
+                 "this move did not fool D more (G followed a noisy batch)")
+    moved = ("" if report.points_moved is None else
+             f" The generated points moved {report.points_moved:.3g} on average, along the arrows D gave them.")
+    g_text = (f"**2. G move** (step {report.step}): G changed its weights to make D call its samples real "
+              f"(loss {fmt(report.g_loss)}, gradient norm {report.g_grad_norm:.3g}); D is not changed in "
+              f"this move. {score}(G(z)) went {fmt(fake_middle)} → {fmt(fake_after)}: {g_verdict}.{moved}")
+    return d_text + "\n\n" + g_text
+
+
+def step_note_markdown(snapshot: RunSnapshot) -> str:
+    """The manager's note on the run (e.g. it was put aside), then the last Step's two moves in words."""
+    parts = [snapshot.step_note] if snapshot.step_note else []
+    if snapshot.step_report is not None:
+        parts.append(describe_moves(snapshot.step_report))
+    return "\n\n".join(parts)
+
+
 def metrics_markdown(metrics: dict[str, float] | None) -> str:
     if not metrics:
         return ""
@@ -449,7 +478,7 @@ def build_train_tab(manager: RunManager | None = None, owners: SessionOwners | N
         if not manager.has_run(key):
             config, data, label = build(locals())
             manager.create(key, config, data, label=label, client=client_of(request))
-        note = manager.step(key)
+        note = describe_moves(manager.step(key))
         return status_markdown(manager.snapshot(key)), note, active()
 
     @friendly
@@ -590,15 +619,16 @@ def build_train_tab(manager: RunManager | None = None, owners: SessionOwners | N
             else:
                 slider = gr.update(maximum=max(1, frames - 1), label=label)
         kind_changed = seen_state.get("kind") != snapshot.kind
-        note_changed = not same_run or snapshot.step_note != seen_state.get("note")
+        note_text = step_note_markdown(snapshot)
+        note_changed = not same_run or note_text != seen_state.get("note")
         seen_state.update(run=snapshot.run_id, version=snapshot.version, frames=frames, kind=snapshot.kind,
-                          preview=preview.made_at if preview is not None else None, note=snapshot.step_note)
+                          preview=preview.made_at if preview is not None else None, note=note_text)
         return (
             status_markdown(snapshot),
             picture,
             curve_picture,
             metrics_markdown(preview.metrics if preview is not None else None) if snapshot.kind == "2d" else "",
-            snapshot.step_note if note_changed else gr.skip(),
+            note_text if note_changed else gr.skip(),
             gr.update(visible=True if snapshot.kind == "images" else "hidden") if kind_changed else gr.skip(),
             slider,
             frame,

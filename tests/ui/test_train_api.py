@@ -58,7 +58,7 @@ def test_start_status_pause_step_update_stop(client):
     time.sleep(0.2)
     before = client.predict(api_name="/train_status")["step"]
     _, note, _ = client.predict(api_name="/train_step")
-    assert "D move" in note and "G move" in note
+    assert "D move" in note and "G move" in note and "64 real and 64 generated samples" in note and "D(G(z))" in note
     assert client.predict(api_name="/train_status")["step"] == before + 1
 
     applied = client.predict(lr_g=5e-4, lr_d=1e-3, beta1=0.5, beta2=0.999, batch_size=32, d_steps=2,
@@ -216,7 +216,7 @@ def test_a_hundred_api_sessions_keep_the_servers_runs_and_memory_bounded(app_url
     and the server's memory grows by what those few cost, not by 100 runs."""
     import resource
 
-    from ganlab.runs import RunManager
+    from ganlab.live import RunManager
 
     (manager,) = [m for m in RunManager.instances() if m.processes]
     limit, manager.max_runs_per_client = manager.max_runs_per_client, 3
@@ -248,7 +248,7 @@ def test_closing_the_client_frees_its_run(app_url, monkeypatch):
     client = Client(app_url, analytics_enabled=False, verbose=False)
     client.predict(width=16, batch_size=32, api_name="/train_start")
     wait_for(client, lambda s: s["step"] > 0)
-    from ganlab.runs import RunManager
+    from ganlab.live import RunManager
 
     managers = [m for m in RunManager.instances() if m.run_count]
     before = sum(m.run_count for m in managers)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from ganlab.checkpoints import available_generators
+from ganlab.checkpoints import available_generators, user_checkpoint_dir
 
 README_SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "screenshots" / "train.png"
 
@@ -113,8 +113,10 @@ def test_save_a_checkpoint_from_the_browser(train):
     page.get_by_text("Save or load a run").click()
     page.locator("#train-save-name textarea, #train-save-name input").first.fill("browser-run")
     page.click("#train-save")
-    wait_text(page, "#train-save-note", "Saved as")
-    assert "saved/browser-run" in available_generators()
+    wait_text(page, "#train-save-note", "mine/browser-run")
+    # This browser's own: in its owner's folder, not in the class's list.
+    assert "saved/browser-run" not in available_generators()
+    assert list(user_checkpoint_dir().glob(".private/*/browser-run/run.json"))
     page.locator("#train-download a").first.wait_for()  # the .zip is offered for download
 
 

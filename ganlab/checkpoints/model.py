@@ -22,7 +22,6 @@ from ganlab.paths import SHIPPED_CHECKPOINTS, data_home, from_env
 
 FORMAT_VERSION = 1
 CONFIG_FILE = "config.json"
-DATA_FILE = "training_data.safetensors"  # a resumable run's own data (points, a CSV, uploaded images)
 WEIGHTS_FILE = "model.safetensors"
 SHIPPED_DIR = SHIPPED_CHECKPOINTS  # the shipped checkpoints, in a checkout or an installed package
 

@@ -9,10 +9,10 @@ even with the drawing made cheap. A process of its own has its own GIL.
 How: the RunManager keeps each run's Trainer in the server for everything but free-running (single
 steps, step descriptions, saving, loading). When a run starts or resumes, its state (weights,
 optimizers, counters, clusters, the data stream's position) is written to a folder with
-``Trainer.save`` and a worker process continues it with ``Trainer.load``; the worker streams each
+``ganlab.checkpoints.run.save_run`` and a worker process continues it with ``load_run``; the worker streams each
 step's numbers back, sends fresh weights when a preview asks for them, and writes its state back to
 the folder when it is stopped or its time is up. Workers are kept and reused (starting Python and
-torch takes seconds). A worker is ``python -m ganlab.workers`` talking over a loopback socket: unlike
+torch takes seconds). A worker is ``python -m ganlab.live.worker`` talking over a loopback socket: unlike
 multiprocessing's spawn, it does not import the server's main script (and Gradio) again. Messages
 are JSON, weights are safetensors bytes: nothing is unpickled.
 """
@@ -93,20 +93,20 @@ def worker_main(connection: Connection, threads: int) -> None:
 
 
 def _train(connection: Connection, order: dict[str, Any], datasets: dict[str, Any]) -> None:
-    from ganlab.runs import DATA_FILE, load_user_data
-    from ganlab.training import Trainer, load_training_data
+    from ganlab.checkpoints.run import DATA_FILE, load_own_data, load_run, save_run
+    from ganlab.training import load_training_data
 
     folder = Path(order["folder"])
     pin_to_core(order.get("core"))
     try:
         if (folder / DATA_FILE).is_file():
-            data = load_user_data(folder)
+            data = load_own_data(folder)
         else:
             name = order["dataset"]
             if name not in datasets:
                 datasets[name] = load_training_data(name)
             data = datasets[name]
-        trainer = Trainer.load(folder, data)
+        trainer = load_run(folder, data)
     except Exception as error:  # noqa: BLE001 - said to the server, which tells the person
         send(connection, {"event": "failed", "error": f"{type(error).__name__}: {error}"})
         return
@@ -134,7 +134,7 @@ def _train(connection: Connection, order: dict[str, Any], datasets: dict[str, An
                      players_tensors(trainer, message["which"]))
             elif message.get("do") == "save":  # the person saves the run while it trains
                 try:
-                    trainer.save(Path(message["folder"]))
+                    save_run(trainer, Path(message["folder"]), with_own_data=False)  # the server adds it
                     send(connection, {"event": "saved", "ask": message["ask"]})
                 except OSError as error:
                     send(connection, {"event": "saved", "ask": message["ask"], "error": str(error)})
@@ -150,7 +150,7 @@ def _train(connection: Connection, order: dict[str, Any], datasets: dict[str, An
         if pending:
             send(connection, {"event": "steps", "steps": pending})
         if keep_state:
-            trainer.save(folder)
+            save_run(trainer, folder, with_own_data=False)  # the own data handed over is still there
         send(connection, {"event": "done", "status": trainer.status, "message": trainer.message,
                           "saved": keep_state})
     except (EOFError, OSError, BrokenPipeError):
@@ -194,7 +194,7 @@ class Worker:
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))}
         with socket.create_server(("127.0.0.1", 0)) as server:
             server.settimeout(START_TIMEOUT_S)
-            self.process = subprocess.Popen([sys.executable, "-m", "ganlab.workers"], stdin=subprocess.PIPE, env=env)
+            self.process = subprocess.Popen([sys.executable, "-m", "ganlab.live.worker"], stdin=subprocess.PIPE, env=env)
             try:
                 self.process.stdin.write(json.dumps({"port": server.getsockname()[1], "token": token,
                                                      "threads": threads}).encode() + b"\n")
@@ -298,7 +298,7 @@ atexit.register(WORKERS.shutdown)
 
 
 def main() -> None:
-    """``python -m ganlab.workers``, started by :class:`Worker`: call the server back, then work."""
+    """``python -m ganlab.live.worker``, started by :class:`Worker`: call the server back, then work."""
     settings = json.loads(sys.stdin.readline())
     connection = Connection(socket.create_connection(("127.0.0.1", settings["port"])).detach())
     connection.send_bytes(settings["token"].encode())
