@@ -18,7 +18,7 @@ if __name__ == "__main__":  # parsed before the app is built, so --help answers 
                         help="default $GRADIO_SERVER_PORT or 7860")
     args = parser.parse_args()
 
-demo = build_app(host=args.host if __name__ == "__main__" else None)
+demo = build_app(host=args.host, port=args.port) if __name__ == "__main__" else build_app()
 
 if __name__ == "__main__":
     launch(demo, server_name=args.host, server_port=args.port)

@@ -13,6 +13,7 @@ from ganlab.device import describe_device, pick_device
 from ganlab.overview import server_overview
 from ganlab.owners import SessionOwners
 from ganlab.paths import data_home
+from ganlab.share import classroom_markdown, listens_beyond_loopback
 
 TITLE = "ganlab: learn how GANs work"
 CSS = """
@@ -21,16 +22,20 @@ CSS = """
 """
 
 
-def build_app(host: str | None = None) -> gr.Blocks:
+def build_app(host: str | None = None, port: int | None = None) -> gr.Blocks:
     """The whole app; ``host`` (the address it will listen on) decides whether acts for the whole class ask
-    for the admin key (ganlab.admin: not on loopback)."""
+    for the admin key (ganlab.admin: not on loopback) and, with ``port``, which address the header shows
+    students (ganlab.share)."""
     from ganlab.ui import evaluate, explore, quiz, train
 
     host = host or os.environ.get("GRADIO_SERVER_NAME") or "127.0.0.1"
     admin, owners = AdminKey(listening_on=host), SessionOwners()
     device = describe_device(pick_device())
     with gr.Blocks(title=TITLE, delete_cache=(600, 3600)) as demo:
-        gr.Markdown(f"# {TITLE}\nRunning on **{device}**.", elem_id="ganlab-header")
+        header = f"# {TITLE}\nRunning on **{device}**."
+        if listens_beyond_loopback(host):  # a class can join: say where, with a QR code for phones
+            header += "\n\n" + classroom_markdown(port or int(os.environ.get("GRADIO_SERVER_PORT") or 7860), host)
+        gr.Markdown(header, elem_id="ganlab-header")
         with gr.Tab("Train", id="train"):
             demo.run_manager = train.build_train_tab(owners=owners, admin=admin)
         with gr.Tab("Explore", id="explore"):

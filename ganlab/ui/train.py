@@ -44,6 +44,7 @@ from ganlab.losses import OBJECTIVES
 from ganlab.owners import MINE, OwnershipError, SessionOwners, publish, saved_folders
 from ganlab.presets import default_config, presets
 from ganlab.training import TrainingConfig
+from ganlab.ui.graph import TAP_TO_EXPLAIN_JS, overview_svg
 from ganlab.views2d import drawing_to_points
 
 log = logging.getLogger(__name__)
@@ -273,6 +274,20 @@ def describe_moves(report: StepReport) -> str:
     return d_text + "\n\n" + g_text
 
 
+def graph_html(snapshot: RunSnapshot) -> str:
+    """The model overview graph for the run now: both players while it trains; after a Step, the D move and
+    the G move side by side, each with the numbers it produced (ganlab.ui.graph)."""
+    config, k, report = snapshot.config, snapshot.clusters, snapshot.step_report
+    if report is not None and snapshot.status == "paused":
+        losses = {"d_loss": report.d_loss, "g_loss": report.g_loss, "d_grad_norm": report.d_grad_norm,
+                  "g_grad_norm": report.g_grad_norm}
+        d_move = overview_svg(config, {**losses, "d_real": report.middle[0], "d_fake": report.middle[1]}, "d", clusters=k)
+        g_move = overview_svg(config, {**losses, "d_real": report.after[0], "d_fake": report.after[1]}, "g", clusters=k)
+        return d_move + g_move
+    phase = "both" if snapshot.status in ("running", "queued") else None
+    return overview_svg(config, snapshot.latest, phase, clusters=k)
+
+
 def step_note_markdown(snapshot: RunSnapshot) -> str:
     """The manager's note on the run (e.g. it was put aside), then the last Step's two moves in words."""
     parts = [snapshot.step_note] if snapshot.step_note else []
@@ -401,6 +416,9 @@ def build_train_tab(manager: RunManager | None = None, owners: SessionOwners | N
                 stop_btn = gr.Button("Stop", variant="stop", elem_id="train-stop")
                 reset_btn = gr.Button("Reset", elem_id="train-reset")
             status = gr.Markdown(status_markdown(None), elem_id="train-status")
+            with gr.Accordion("The game as a graph (hover or tap a box)", open=True):
+                graph = gr.HTML(overview_svg(dataclasses.asdict(start_config), None), js_on_load=TAP_TO_EXPLAIN_JS,
+                                elem_id="train-graph")
             with gr.Row():
                 live = gr.Image(label="Live view", format="png", interactive=False, height=460, elem_id="train-live",
                                 elem_classes=["ganlab-crisp"], buttons=["download", "fullscreen"])
@@ -578,7 +596,8 @@ def build_train_tab(manager: RunManager | None = None, owners: SessionOwners | N
         button.click(handler, dataset, [preset_note, *config_inputs], api_name=handler.__name__, **cheap)
 
     # ---------------- the live view ----------------
-    tick_outputs = [status, live, curves, metrics, step_note, timelapse_box, frame_slider, frame_image, seen, timer]
+    tick_outputs = [status, graph, live, curves, metrics, step_note, timelapse_box, frame_slider, frame_image, seen,
+                    timer]
 
     watchers: dict[str, object] = {}  # session -> its one live stream (a newer one replaces it)
     viewed_frames: dict[str, float] = {}  # session -> the time-lapse frame its viewer went back to
@@ -620,11 +639,14 @@ def build_train_tab(manager: RunManager | None = None, owners: SessionOwners | N
                 slider = gr.update(maximum=max(1, frames - 1), label=label)
         kind_changed = seen_state.get("kind") != snapshot.kind
         note_text = step_note_markdown(snapshot)
+        game = graph_html(snapshot)
         note_changed = not same_run or note_text != seen_state.get("note")
+        game_changed = game != seen_state.get("graph")
         seen_state.update(run=snapshot.run_id, version=snapshot.version, frames=frames, kind=snapshot.kind,
-                          preview=preview.made_at if preview is not None else None, note=note_text)
+                          preview=preview.made_at if preview is not None else None, note=note_text, graph=game)
         return (
             status_markdown(snapshot),
+            game if game_changed else gr.skip(),
             picture,
             curve_picture,
             metrics_markdown(preview.metrics if preview is not None else None) if snapshot.kind == "2d" else "",

@@ -84,6 +84,13 @@ def test_pause_step_and_stop(train):
     page.click("#train-step")
     note = wait_text(page, "#train-step-note", "G move")
     assert "D move" in note and "D(G(z))" in note
+    # The overview graph shows the two moves: D lit with G frozen, then G lit with D frozen, with their numbers.
+    graphs = page.locator("#train-graph svg")
+    graphs.nth(1).wait_for()
+    assert graphs.count() == 2
+    d_move, g_move = graphs.nth(0).inner_html(), graphs.nth(1).inner_html()
+    assert "D move" in d_move and "G move" in g_move and "frozen" in d_move and "frozen" in g_move
+    assert "‖∇‖ –" not in d_move  # the step's gradient norms are on the boxes
     box = page.locator("#train-lr-g input")
     box.click()  # focus first: the step's own updates of the page must be done before we type
     time.sleep(1.0)
