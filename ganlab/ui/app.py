@@ -26,7 +26,7 @@ def build_app(host: str | None = None, port: int | None = None) -> gr.Blocks:
     """The whole app; ``host`` (the address it will listen on) decides whether acts for the whole class ask
     for the admin key (ganlab.admin: not on loopback) and, with ``port``, which address the header shows
     students (ganlab.share)."""
-    from ganlab.ui import evaluate, explore, quiz, train
+    from ganlab.ui import compare, evaluate, explore, quiz, train
 
     host = host or os.environ.get("GRADIO_SERVER_NAME") or "127.0.0.1"
     admin, owners = AdminKey(listening_on=host), SessionOwners()
@@ -38,6 +38,8 @@ def build_app(host: str | None = None, port: int | None = None) -> gr.Blocks:
         gr.Markdown(header, elem_id="ganlab-header")
         with gr.Tab("Train", id="train"):
             demo.run_manager = train.build_train_tab(owners=owners, admin=admin)
+        with gr.Tab("Compare", id="compare"):
+            compare.build_compare_tab(demo.run_manager)
         with gr.Tab("Explore", id="explore"):
             explore.build_explore_tab(owners=owners)
         with gr.Tab("Quiz", id="quiz"):
