@@ -196,7 +196,7 @@ def main() -> None:
                         if d.get("api_name")}
         owner = Session(url, dependencies)
         created = owner.call("quiz_create", "Load test", ["saved/bench"], args.trials, "single", False, False, 0,
-                             0.0, False)
+                             0.0, False, "", max(300, args.participants))
         code = created[3]
         owner.close()
         latencies: list[float] = []

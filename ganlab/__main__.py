@@ -57,9 +57,9 @@ def _logging_flags(parser: argparse.ArgumentParser, default: object) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     from ganlab import __version__
-    from ganlab.data.toy import TOY_DISTRIBUTIONS
+    from ganlab.data.registry import NAMED_DATASETS
     from ganlab.losses import OBJECTIVES
-    from ganlab.training import IMAGE_DATASETS, MODELS
+    from ganlab.training import MODELS
 
     parser = argparse.ArgumentParser(prog="python -m ganlab", description="Train, sample and evaluate GANs.", epilog=EPILOG)
     parser.add_argument("--version", action="version", version=f"ganlab {__version__}")
@@ -78,7 +78,7 @@ def build_parser() -> argparse.ArgumentParser:
     source = train.add_mutually_exclusive_group()
     source.add_argument(
         "--dataset",
-        choices=[*TOY_DISTRIBUTIONS, *IMAGE_DATASETS],
+        choices=NAMED_DATASETS,
         default=None,
         help="a 2D toy distribution or an image dataset (default: ring8)",
     )
@@ -206,6 +206,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     listing = commands.add_parser("checkpoints", help="list the shipped checkpoints", parents=[common])
     listing.add_argument("--json", action="store_true", help="print a JSON list instead of a table")
+    from ganlab.quiz.cli import add_quiz_commands  # the quiz's own commands: ganlab/quiz/cli.py
+
+    add_quiz_commands(commands, common)
     return parser
 
 
@@ -222,7 +225,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     configure_logging(verbose=args.verbose or 0, quiet=bool(args.quiet))
-    handler = {"train": cmd_train, "sample": cmd_sample, "evaluate": cmd_evaluate, "checkpoints": cmd_checkpoints}
+    handler = {"train": cmd_train, "sample": cmd_sample, "evaluate": cmd_evaluate, "checkpoints": cmd_checkpoints,
+               "quiz": cmd_quiz}
     try:
         return handler[args.command](args)
     except UsageError as error:
@@ -359,12 +363,12 @@ def _resume(out: Path, args: argparse.Namespace, data, dataset: str | None):
     """The run saved in ``out``, with the live hyperparameters given (e.g. a lower learning rate for
     the last steps); anything else given must match the saved run."""
     from ganlab.checkpoints.run import load_run, saved_run_data
-    from ganlab.training import IMAGE_DATASETS, TOY_DISTRIBUTIONS
+    from ganlab.data.registry import NAMED_DATASETS
 
     if (out / "run.json").is_file():  # else load_run says what the folder lacks
         saved_dataset, saved_data = saved_run_data(out)  # your own images or points come back with the run
         data = data if data is not None else saved_data
-        if data is None and saved_dataset not in (*TOY_DISTRIBUTIONS, *IMAGE_DATASETS):
+        if data is None and saved_dataset not in NAMED_DATASETS:
             own = "--points-csv" if saved_dataset == "custom" else "--data-folder"
             raise UsageError(f"the run in {out} was trained on data of your own: give the same {own} to resume it")
     trainer = load_run(out, data)
@@ -407,7 +411,7 @@ def cmd_sample(args: argparse.Namespace) -> int:
 
     from ganlab.checkpoints import load_model
     from ganlab.device import pick_device
-    from ganlab.imaging import make_grid, save_png
+    from ganlab.imaging import make_grid, save_png, to_hwc
     from ganlab.sampling import generate, generate_images
 
     generator = load_model(args.checkpoint, kind="generator", device=pick_device(args.device))
@@ -422,8 +426,7 @@ def cmd_sample(args: argparse.Namespace) -> int:
         raise UsageError(f"--label must be between 0 and {k - 1}; got {args.label}")
     if generator.config.is_image:
         images, labels = generate_images(generator, args.n, labels=args.label, seed=args.seed)
-        stored = images[:, 0] if images.shape[1] == 1 else images.transpose(0, 2, 3, 1)
-        arrays = {"images": stored}
+        arrays = {"images": to_hwc(images)}
         if labels is not None and generator.config.conditional:  # not clusters: the model is unconditional to users
             arrays["labels"] = labels
         np.savez_compressed(base.with_suffix(".npz"), **arrays)
@@ -529,6 +532,12 @@ def cmd_checkpoints(args: argparse.Namespace) -> int:
     for row in rows:
         print(f"{row['name']:28s} {row['kind']:14s} {row['dataset']}")
     return 0
+
+
+def cmd_quiz(args: argparse.Namespace) -> int:
+    from ganlab.quiz.cli import run_quiz
+
+    return run_quiz(args)
 
 
 if __name__ == "__main__":

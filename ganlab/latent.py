@@ -38,7 +38,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ganlab.imaging import make_grid, to_uint8, upscale
+from ganlab.imaging import make_grid, save_gif, to_hwc, to_uint8, upscale
 from ganlab.models import Generator
 from ganlab.models.layers import ACTIVATIONS
 
@@ -427,8 +427,7 @@ class LatentExplorer:
         z = self.latent() if z is None else z
         labels = None if not self.num_classes else [self.label if label is None else int(label)]
         image = self.images(z[None], labels)[0]
-        picture = image[0] if image.shape[0] == 1 else image.transpose(1, 2, 0)
-        return upscale(picture, scale)
+        return upscale(to_hwc(image), scale)
 
     def all_classes(self, z: torch.Tensor | None = None) -> np.ndarray:
         """The same latent rendered as every class: uint8 (K, C, H, W). Conditional generators only."""
@@ -453,14 +452,11 @@ def gif_bytes(images: np.ndarray, *, scale: int = 4, frame_ms: int = 120, bounce
     """An animated GIF (looping; forth and back when ``bounce``) of uint8 images (N, C, H, W)."""
     import io
 
-    from PIL import Image
-
-    frames = [upscale(im[0] if im.shape[0] == 1 else im.transpose(1, 2, 0), scale) for im in images]
+    frames = list(to_hwc(images))
     if bounce and len(frames) > 2:
         frames = frames + frames[-2:0:-1]
-    pictures = [Image.fromarray(f) for f in frames]
     buffer = io.BytesIO()
-    pictures[0].save(buffer, format="GIF", save_all=True, append_images=pictures[1:], duration=frame_ms, loop=0)
+    save_gif(frames, buffer, frame_ms=frame_ms, scale=scale)
     return buffer.getvalue()
 
 

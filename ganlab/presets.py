@@ -8,16 +8,19 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
-from ganlab.data.toy import TOY_DISTRIBUTIONS
-from ganlab.training import IMAGE_DATASETS, TrainingConfig
+from ganlab.data.registry import DATASETS
+from ganlab.training import TrainingConfig
 
 
 def default_config(dataset: str = "ring8", model: str | None = None, **overrides: object) -> TrainingConfig:
     """The configuration a new run starts from for ``dataset`` (and ``model``)."""
-    if dataset in IMAGE_DATASETS or dataset == "folder":
+    info = DATASETS.get(dataset)
+    if info is None:
+        raise ValueError(f"unknown dataset {dataset!r}")
+    if info.kind == "images":
         # Labelled data defaults to the conditional DCGAN: it makes recognisable digits about twice as fast
         # on a CPU (bench/bench_time_to_digits.py) and its fixed-noise grid shows one class per column.
-        model = model or ("cdcgan" if dataset in IMAGE_DATASETS else "dcgan")
+        model = model or ("cdcgan" if info.labelled else "dcgan")
         base = dict(
             # Measured in bench/bench_time_to_digits.py (docs/BENCHMARKS.md): a width-32 DCGAN with an EMA of G,
             # batch 32 at lr 2e-3, makes digits in far fewer CPU-seconds than the textbook width-64 model at
@@ -31,8 +34,6 @@ def default_config(dataset: str = "ring8", model: str | None = None, **overrides
         if model in ("mlp", "cmlp"):
             base.update(width=256, lr_g=2e-4, lr_d=2e-4, batch_size=64, ema_decay=0.0)
     else:
-        if dataset not in TOY_DISTRIBUTIONS and dataset != "custom":
-            raise ValueError(f"unknown dataset {dataset!r}")
         # Trained on k-means clusters of the points (their number chosen from the data), G makes one blob per
         # cluster: the ring and the grid meet the published criterion in seconds instead of tens of seconds,
         # fastest with two 64-wide layers (bench/bench_2d_convergence.py). Without clusters three 128-wide

@@ -32,6 +32,7 @@ import torch
 from torch import nn
 
 from ganlab.augment import diff_augment
+from ganlab.checks import is_int
 from ganlab.clusters import (
     AUTO_K_RANGE,
     CLUSTER_METHODS,
@@ -43,13 +44,14 @@ from ganlab.clusters import (
     cluster_points,
     effective_k,
 )
+from ganlab.data import load_training_data
 from ganlab.data.errors import DataError
-from ganlab.data.toy import TOY_DISTRIBUTIONS, ToyDistribution, make_toy
+from ganlab.data.registry import IMAGE_DATASETS, TOY_DATASETS, kind_of
+from ganlab.data.toy import ToyDistribution
 from ganlab.device import pick_device
 from ganlab.losses import OBJECTIVES, get_objective, gradient_penalty
 from ganlab.models import Discriminator, DiscriminatorConfig, Generator, GeneratorConfig
 
-IMAGE_DATASETS = ("mnist", "fashion-mnist")
 STANDING_STATISTICS_EVERY = 100  # steps between re-measurements of the averaged G's batch-norm statistics (~2% of the time)
 STANDING_STATISTICS_SAMPLES = 512
 MODELS = ("mlp", "dcgan", "cdcgan", "cmlp")  # c* = conditional
@@ -60,7 +62,7 @@ MAX_BATCH_SIZE = 4096
 class TrainingConfig:
     """Everything that defines a run. Fields marked live can change while it trains."""
 
-    dataset: str = "ring8"  # a 2D toy name, "mnist", "fashion-mnist", or "custom" for given data
+    dataset: str = "ring8"  # a name in ganlab.data.registry ("custom", "folder": data given with the run)
     model: str = "mlp"
     loss: str = "nonsaturating"
     lr_g: float = 1e-3  # live
@@ -113,20 +115,20 @@ class TrainingConfig:
         for name in ("beta1", "beta2"):
             value = getattr(self, name)
             check(_finite(value) and 0 <= value < 1, f"Adam {name} must be in [0, 1); got {value}")
-        check(_is_int(self.batch_size) and 1 <= self.batch_size <= MAX_BATCH_SIZE,
+        check(is_int(self.batch_size) and 1 <= self.batch_size <= MAX_BATCH_SIZE,
               f"batch size must be between 1 and {MAX_BATCH_SIZE}; got {self.batch_size}")
-        check(_is_int(self.d_steps) and 1 <= self.d_steps <= 100, f"D steps per G step must be 1..100; got {self.d_steps}")
-        check(_is_int(self.noise_dim) and 1 <= self.noise_dim <= 1024, f"noise dimension must be 1..1024; got {self.noise_dim}")
+        check(is_int(self.d_steps) and 1 <= self.d_steps <= 100, f"D steps per G step must be 1..100; got {self.d_steps}")
+        check(is_int(self.noise_dim) and 1 <= self.noise_dim <= 1024, f"noise dimension must be 1..1024; got {self.noise_dim}")
         check(self.noise_distribution in ("normal", "uniform"),
               f"noise distribution must be 'normal' or 'uniform'; got {self.noise_distribution!r}")
-        check(_is_int(self.width) and 1 <= self.width <= 2048, f"model width must be 1..2048; got {self.width}")
-        check(self.d_width is None or (_is_int(self.d_width) and 1 <= self.d_width <= 2048),
+        check(is_int(self.width) and 1 <= self.width <= 2048, f"model width must be 1..2048; got {self.width}")
+        check(self.d_width is None or (is_int(self.d_width) and 1 <= self.d_width <= 2048),
               f"D width must be 1..2048; got {self.d_width}")
-        check(_is_int(self.depth) and 0 <= self.depth <= 8, f"model depth must be 0..8; got {self.depth}")
-        check(_is_int(self.refine) and 0 <= self.refine <= 8, f"refine layers must be 0..8; got {self.refine}")
+        check(is_int(self.depth) and 0 <= self.depth <= 8, f"model depth must be 0..8; got {self.depth}")
+        check(is_int(self.refine) and 0 <= self.refine <= 8, f"refine layers must be 0..8; got {self.refine}")
         check(_finite(self.gp_weight) and self.gp_weight >= 0, f"gradient penalty weight must be >= 0; got {self.gp_weight}")
         check(_finite(self.clip_value) and self.clip_value > 0, f"weight clip must be > 0; got {self.clip_value}")
-        check(self.clusters == "auto" or (_is_int(self.clusters) and (self.clusters == 0 or 2 <= self.clusters <= 1000)),
+        check(self.clusters == "auto" or (is_int(self.clusters) and (self.clusters == 0 or 2 <= self.clusters <= 1000)),
               f"clusters must be 0 (off), 2..1000 or 'auto' (2D); got {self.clusters!r}")
         check(not (self.clusters == "auto" and self.dataset in IMAGE_DATASETS),
               "clusters 'auto' is for 2D points; give images a number of clusters (50 is the default)")
@@ -134,12 +136,12 @@ class TrainingConfig:
               "clusters are for the unconditional models; a conditional model already has its classes")
         check(self.cluster_method in CLUSTER_METHODS,
               f"cluster method must be one of {', '.join(CLUSTER_METHODS)}; got {self.cluster_method!r}")
-        check(self.cluster_method == "kmeans" or (self.dataset not in TOY_DISTRIBUTIONS and self.dataset != "custom"),
+        check(self.cluster_method == "kmeans" or kind_of(self.dataset) != "points",
               "spectral clustering is for images; 2D points are clustered by k-means")
-        check(not (self.augment and self.dataset in TOY_DISTRIBUTIONS),
+        check(not (self.augment and self.dataset in TOY_DATASETS),
               "augmentation is for images; the 2D datasets have no pixels to shift")
         check(_finite(self.ema_decay) and 0 <= self.ema_decay < 1, f"EMA decay must be in [0, 1); got {self.ema_decay}")
-        check(_is_int(self.seed) and 0 <= self.seed < 2**63, f"seed must be a non-negative integer; got {self.seed}")
+        check(is_int(self.seed) and 0 <= self.seed < 2**63, f"seed must be a non-negative integer; got {self.seed}")
         check(self.device in ("auto", "cuda", "mps", "cpu"), f"device must be auto, cuda, mps or cpu; got {self.device!r}")
         if problems:
             raise ValueError("; ".join(problems))
@@ -155,10 +157,6 @@ class TrainingConfig:
 
 def _finite(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-
-
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
 
 
 @dataclass
@@ -242,17 +240,6 @@ class DataStream:
         self.generator.set_state(position["rng"])
         if "order" in position and self.images is not None and len(position["order"]) == len(self.images):
             self._order, self._cursor = position["order"], int(position["cursor"][0])
-
-
-def load_training_data(dataset: str) -> ToyDistribution | Any:
-    """The data a dataset name refers to: a toy distribution or the training split of an image set."""
-    if dataset in TOY_DISTRIBUTIONS:
-        return make_toy(dataset)
-    if dataset in IMAGE_DATASETS:
-        from ganlab.data.images import load_image_dataset
-
-        return load_image_dataset(dataset, "train")
-    raise DataError(f"unknown dataset {dataset!r}; choose one of {', '.join([*TOY_DISTRIBUTIONS, *IMAGE_DATASETS])}")
 
 
 class Trainer:

@@ -36,6 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a ch
 from ganlab.checkpoints import save_model  # noqa: E402
 from ganlab.data.errors import DataError  # noqa: E402
 from ganlab.data.images import ImageDataset, load_image_dataset, load_image_folder  # noqa: E402
+from ganlab.data.registry import DATASETS, HELDOUT_DATASETS  # noqa: E402
 from ganlab.device import cpu_name  # noqa: E402
 from ganlab.metrics.classifier import Classifier, ClassifierConfig, extract, preprocess  # noqa: E402
 from ganlab.metrics.conditional import clopper_pearson  # noqa: E402
@@ -201,7 +202,8 @@ def train(args: argparse.Namespace) -> None:
 
 
 def write_model_card(out, args, config, train_set, heldout, params, wall, acc, ci, per_class, scale) -> None:
-    title = {"mnist": "MNIST", "fashion-mnist": "Fashion-MNIST"}.get(train_set.name, f"'{train_set.name}' image folder")
+    dataset = train_set.name
+    title = DATASETS[dataset].title if dataset in HELDOUT_DATASETS else f"'{dataset}' image folder"
     blocks = " -> ".join(f"[{args.convs_per_block} x (conv3x3 {w}, BN, ReLU), maxpool 2]" for w in config.widths)
     command = "python " + " ".join(shlex.quote(a) for a in [os.path.relpath(sys.argv[0])] + sys.argv[1:])
     split = f"; held-out = a random {args.heldout_share:g} of each class of the folder" if args.data_folder else ""
@@ -261,7 +263,7 @@ def machine(threads: int) -> str:
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     source = parser.add_mutually_exclusive_group(required=True)
-    source.add_argument("--dataset", choices=["mnist", "fashion-mnist"])
+    source.add_argument("--dataset", choices=HELDOUT_DATASETS)
     source.add_argument("--data-folder", metavar="PATH", help="a folder or .zip of your own images, one subfolder per class")
     parser.add_argument("--image-size", type=int, default=28, help="--data-folder: images are made this size (default 28)")
     parser.add_argument("--channels", type=int, choices=[1, 3], default=1, help="--data-folder: 1 = grayscale, 3 = RGB")

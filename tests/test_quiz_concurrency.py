@@ -1,12 +1,14 @@
-"""Many participants at once: every answer lands in the database exactly once."""
+"""Many participants at once: every answer lands in the database exactly once, on SQLite and PostgreSQL."""
 
-import sqlite3
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
+import pytest
+from postgres import fresh_database, postgres_url  # noqa: F401 (a fixture)
+from sqlalchemy import text
 
-from ganlab.quiz import ImagePool, QuizImages, QuizStore
+from ganlab.quiz import ImagePool, QuizError, QuizImages, QuizStore
 
 PARTICIPANTS = 50
 DECK = 8
@@ -22,9 +24,22 @@ def make_images() -> QuizImages:
     )
 
 
-def test_fifty_threads_answer_concurrently(tmp_path):
-    path = tmp_path / "quiz.sqlite"
-    store = QuizStore(path, make_images())
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database(request, tmp_path) -> str:
+    if request.param == "sqlite":
+        return str(tmp_path / "quiz.sqlite")
+    url = request.getfixturevalue("postgres_url")
+    fresh_database(url)
+    return url
+
+
+def rows_of(database: str, query: str) -> list[tuple]:
+    with QuizStore(database, make_images()) as store, store._engine.connect() as conn:
+        return [tuple(row) for row in conn.execute(text(query)).all()]
+
+
+def test_fifty_threads_answer_concurrently(database):
+    store = QuizStore(database, make_images())
     created = store.create_quiz(sources=["gen"], deck_size=DECK, display_size=28)
     start = threading.Barrier(PARTICIPANTS)
     receipts: dict[str, list] = {}
@@ -51,14 +66,62 @@ def test_fifty_threads_answer_concurrently(tmp_path):
         assert len(mine) == 2 * DECK and all(r.recorded for r in mine)
         assert sum(r.duplicate for r in mine) == DECK  # one of each pair was the duplicate
 
-    with sqlite3.connect(path) as db:
-        rows = db.execute(
-            "SELECT p.nickname, a.trial_index, a.answer FROM answers a JOIN participants p ON p.id = a.participant_id"
-        ).fetchall()
-        trial_rows = db.execute("SELECT COUNT(*) FROM trials").fetchone()[0]
+    rows = rows_of(
+        database,
+        "SELECT p.nickname, a.trial_index, a.answer FROM answers a JOIN participants p ON p.id = a.participant_id",
+    )
+    trial_rows = rows_of(database, "SELECT COUNT(*) FROM trials")[0][0]
+    numbers = sorted(n for (n,) in rows_of(database, "SELECT number FROM participants"))
     assert len(rows) == PARTICIPANTS * DECK
     assert len({(name, index) for name, index, _ in rows}) == len(rows)  # exactly once each
     for name, index, answer in rows:
         number = int(name.removeprefix("student"))
         assert answer == ("real" if (number + index + 1) % 2 else "fake")  # the answer that was sent
     assert trial_rows == PARTICIPANTS * DECK
+    assert numbers == list(range(1, PARTICIPANTS + 1))  # join numbers: no gaps, no repeats
+
+
+def test_many_joins_at_once_get_no_false_nickname_taken(database):
+    """Participant numbers come from a counter on the quiz's row, taken under its lock: no two joins get
+    the same number, so nobody is told a (free) nickname was 'just taken'. Six people also try the same
+    nickname at once: exactly one gets it."""
+    store = QuizStore(database, make_images())
+    created = store.create_quiz(sources=["gen"], deck_size=4, display_size=28, max_participants=None)
+    names = [f"kid{n}" for n in range(80)] + ["same"] * 6
+    start = threading.Barrier(len(names))
+
+    def join(name: str) -> str:
+        start.wait()
+        try:
+            store.join(created.code, name)
+            return "joined"
+        except QuizError as error:
+            return str(error)
+
+    with ThreadPoolExecutor(len(names)) as pool:
+        outcomes = list(pool.map(join, names))
+    store.close()
+    assert outcomes[:80] == ["joined"] * 80
+    assert outcomes[80:].count("joined") == 1 and all("taken" in o for o in outcomes[80:] if o != "joined")
+    numbers = sorted(n for (n,) in rows_of(database, "SELECT number FROM participants"))
+    assert numbers == list(range(1, 82))
+
+
+def test_two_stores_on_one_database(database):
+    """Two app processes (two stores, two engines) on one database: join on one, answer on the other,
+    read the results on either."""
+    first, second = QuizStore(database, make_images()), QuizStore(database, make_images())
+    created = first.create_quiz(sources=["gen"], deck_size=6, display_size=28)
+    token = first.join(created.code, "Ada").token
+    for number in range(1, 7):
+        store = (first, second)[number % 2]  # alternate: the page may be served by either replica
+        trial = store.render_trial(token)
+        assert trial.trial_number == number
+        assert (second, first)[number % 2].answer(token, number, "real").recorded
+    with pytest.raises(QuizError, match="already taken"):
+        second.join(created.code, "ada")
+    reports = [s.results(created.code, created.owner_key) for s in (first, second)]
+    assert reports[0].to_dict() == reports[1].to_dict()
+    assert reports[0].n_finished == 1 and reports[0].summary.n_trials == 6
+    first.close()
+    second.close()

@@ -38,9 +38,7 @@ for person in range(1000):
 def test_acknowledged_answers_survive_sigkill(tmp_path):
     path = tmp_path / "quiz.sqlite"
     env = {**os.environ, "PYTHONPATH": str(REPO)}
-    child = subprocess.Popen(
-        [sys.executable, "-c", CHILD, str(path)], stdout=subprocess.PIPE, text=True, env=env, cwd=REPO
-    )
+    child = subprocess.Popen([sys.executable, "-c", CHILD, str(path)], stdout=subprocess.PIPE, text=True, env=env, cwd=REPO)
     acked = set()
     try:
         ready = child.stdout.readline().split()

@@ -34,9 +34,7 @@ def pools(shape: tuple[int, ...], n: int = 120) -> QuizImages:
     smooth = np.broadcast_to(ramp[None, None, :, None] if len(shape) == 3 else ramp[None, None, :], (n, *shape))
     smooth = np.ascontiguousarray(smooth)
     smooth[:, : shape[0] // 2] = 0  # large flat areas compress extremely well
-    return QuizImages(
-        [ImagePool(REAL, True, noise), ImagePool(FAKE_A, False, smooth), ImagePool(FAKE_B, False, smooth // 2)]
-    )
+    return QuizImages([ImagePool(REAL, True, noise), ImagePool(FAKE_A, False, smooth), ImagePool(FAKE_B, False, smooth // 2)])
 
 
 def png_chunks(data: bytes) -> list[str]:
@@ -65,9 +63,7 @@ def collect(tmp_path, shape, **settings):
         while (trial := store.render_trial(token)) is not None:
             seen.append((f"person{person}", trial))
             receipts.append(store.answer(token, trial.trial_number, choices[rng.integers(2)]))
-    rows = {
-        (r["nickname"], r["trial_number"]): r for r in json.loads(store.export_json(created.code, created.owner_key))
-    }
+    rows = {(r["nickname"], r["trial_number"]): r for r in json.loads(store.export_json(created.code, created.owner_key))}
     store.close()
     return [(trial, rows[(name, trial.trial_number)]) for name, trial in seen], receipts
 

@@ -133,3 +133,31 @@ def test_describe_and_list_quiz_generators(checkpoint, tmp_path, monkeypatch):
     found = quiz_generators()
     assert "saved/digits" in found and "saved/toy" not in found and "saved/unknown" not in found
     assert slug("saved/My Digits!") == "saved-my-digits" and slug("///") == "generator"
+
+
+def test_each_quiz_gets_images_of_its_own(cache_root, checkpoint, tmp_path):
+    """Two quizzes over the same generator share (almost) no image bytes: fakes sampled with a seed of
+    their own, real images from held-out slices no other quiz has claimed."""
+    info = GeneratorInfo("saved/tiny", checkpoint, "mnist", (1, 28, 28))
+    cache = PoolCache(cache_root, n_fakes=N)
+    first, second = cache.prepare([info], reals=150), cache.prepare([info], reals=150)
+    assert first.real != second.real and first.fakes != second.fakes
+    registry = cache.registry()
+    assert len(registry.get(first.real)) >= 150
+    served: list[set[bytes]] = []
+    with QuizStore(tmp_path / "quiz.sqlite", registry) as store:
+        for pools in (first, second):
+            created = store.create_quiz(sources=list(pools.fakes.values()), real_pool=pools.real, deck_size=20)
+            images = set()
+            for person in range(6):
+                token = store.join(created.code, f"p{person}").token
+                while (trial := store.render_trial(token)) is not None:
+                    images.update(trial.images)
+                    store.answer(token, trial.trial_number, "real")
+            served.append(images)
+    # What each quiz could ever show, not only what it showed:
+    pixels = [
+        {image.tobytes() for name in (p.real, *p.fakes.values()) for image in registry.get(name).images} for p in (first, second)
+    ]
+    assert len(pixels[0] & pixels[1]) <= 0.01 * len(pixels[0] | pixels[1])
+    assert len(served[0]) >= 60 and len(served[0] & served[1]) <= 0.01 * len(served[0] | served[1])

@@ -8,7 +8,7 @@ from scipy import stats as scipy_stats
 from scipy.stats import norm
 
 from ganlab.quiz.report import build_report
-from ganlab.quiz.staircase import StaircaseRule, staircase_threshold
+from ganlab.quiz.staircase import StaircaseRule, interleaved_threshold, staircase_schedule, staircase_threshold
 
 
 def quiz(**overrides):
@@ -179,12 +179,26 @@ def test_timed_report_uses_the_staircase():
     correct = [True] * 9 + [False] + [True] * 3 + [False]
     rows = [row(1, i, "real", "real" if c else "fake") for i, c in enumerate(correct)]
     rows += [row(2, i, "fake", "fake") for i in range(6)]
-    report = build_report(quiz(timed=True, deck_size=14), [person(1, "Ada"), person(2, "Bob")], rows)
+    one = StaircaseRule(interleaved=1)
+    report = build_report(quiz(timed=True, deck_size=14, staircase=one.to_dict()), [person(1, "Ada"), person(2, "Bob")], rows)
     ada, bob = report.participants
-    assert ada.hype_time_ms == pytest.approx(staircase_threshold(StaircaseRule(), correct).threshold_ms)
+    assert ada.hype_time_ms == pytest.approx(staircase_threshold(one, correct).threshold_ms)
     assert ada.hype_time_converged and bob.hype_time_converged is False
     assert report.summary.hype_time_mean_ms == pytest.approx((ada.hype_time_ms + bob.hype_time_ms) / 2)
     assert any("reversals" in note for note in report.notes)
+    # Interleaved staircases (the default): each runs on its own trials, as the store scheduled them.
+    rule = StaircaseRule()
+    report = build_report(quiz(timed=True, deck_size=14, staircase=rule.to_dict()), [person(1, "Ada")], rows[:14])
+    schedule = staircase_schedule(rule, 14, 1, "ada")
+    assert report.participants[0].hype_time_ms == pytest.approx(interleaved_threshold(rule, correct, schedule).threshold_ms)
+
+
+def test_feedback_quizzes_are_reported_as_practice():
+    rows = [row(1, i, "real", "real") for i in range(4)]
+    assert build_report(quiz(), [person(1, "Ada")], rows).measurement
+    report = build_report(quiz(feedback=True), [person(1, "Ada")], rows)
+    assert not report.measurement and report.to_dict()["measurement"] is False
+    assert any("not a HYPE measurement" in note for note in report.notes)
 
 
 def test_empty_quiz_report():

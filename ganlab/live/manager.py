@@ -29,6 +29,7 @@ from typing import Any
 
 import torch
 
+from ganlab.data import load_training_data
 from ganlab.data.errors import DataError
 from ganlab.data.toy import ToyDistribution
 from ganlab.live.previews import PreviewsMixin
@@ -80,8 +81,6 @@ def default_max_trainings() -> int:
 
 
 def _load_data(dataset: str) -> ToyDistribution | Any:
-    from ganlab.training import load_training_data
-
     try:
         return load_training_data(dataset)
     except DataError:
@@ -107,6 +106,8 @@ class RunManager(SessionsMixin, SavedRunsMixin, PreviewsMixin, WorkerRelayMixin)
         *,
         max_train_seconds: float | None = 3600.0,
         preview_interval_s: float = 0.3,
+        image_preview_interval_s: float = 0.9,
+        curves_interval_s: float = 1.0,
         metrics_interval_s: float = 2.0,
         timelapse_every_s: float = 3.0,
         timelapse_cap: int = 120,
@@ -123,7 +124,9 @@ class RunManager(SessionsMixin, SavedRunsMixin, PreviewsMixin, WorkerRelayMixin)
         if self.max_trainings < 1:
             raise RunError(f"max_trainings must be >= 1; got {self.max_trainings}")
         self.max_train_seconds = max_train_seconds
-        self.preview_interval_s = preview_interval_s
+        self.preview_interval_s = preview_interval_s  # the 2D view (GAN Lab's picture moves with every step)
+        self.image_preview_interval_s = image_preview_interval_s  # a sample grid changes slowly (ganlab.live.previews)
+        self.curves_interval_s = curves_interval_s
         self.metrics_interval_s = metrics_interval_s
         self.timelapse_every_s = timelapse_every_s
         self.timelapse_cap = timelapse_cap

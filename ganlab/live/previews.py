@@ -1,9 +1,19 @@
 """What readers of a live run see: the 2D view (D's heat map, G's manifold, gradient arrows) or the sample
 grid, the curves, the 2D mode metrics, and the image time-lapse (frames and an animated GIF).
 
-A preview is computed by a reader, at most every ``preview_interval_s`` and never after every step, on
-copies of the players: the training loop never waits for a drawing. With a ``preview_dir`` the pictures
-are written once as PNG files that the app serves as they are, to every reader.
+A preview is computed by a reader, at most every ``preview_interval_s`` (2D) or
+``image_preview_interval_s`` (images) and never after every step, on copies of the players: the
+training loop never waits for a drawing. With a ``preview_dir`` the pictures are written once as PNG
+files that the app serves as they are, to every reader.
+
+What it costs while a class watches (bench/bench_streaming.py, docs/BENCHMARKS.md): on a laptop that
+trains and shows the run in its own browser, every picture is paid for twice, drawn and encoded here,
+then fetched, decoded and painted by the browser, on the cores the training needs. So an image run's
+sample grid (which changes slowly: G's weights move a little per step) is redrawn about once a
+second, not with every 2D frame; the curves are redrawn at most every ``curves_interval_s`` and only
+when the history has grown; and a picture that did not change keeps its file, so the browser fetches
+nothing new. G's weights come from the worker (a million numbers, ~1 ms to send): the grid is drawn
+here, not in the worker, whose every millisecond is training time.
 """
 
 from __future__ import annotations
@@ -16,16 +26,18 @@ import torch
 from PIL import Image
 
 from ganlab.curves import draw_curves, training_panels
-from ganlab.imaging import upscale
+from ganlab.imaging import save_gif, upscale
 from ganlab.live.run import Preview, Run, RunError, _to, sample_grid
 from ganlab.views2d import compute_view, eval_mode, mode_metrics
 
 
 class PreviewsMixin:
-    """The RunManager's readers' side (``preview_interval_s``, ``metrics_interval_s``, ``preview_dir``)."""
+    """The RunManager's readers' side (``preview_interval_s``, ``image_preview_interval_s``,
+    ``curves_interval_s``, ``metrics_interval_s``, ``preview_dir``)."""
 
     def preview(self, key: str, *, force: bool = False) -> Preview | None:
-        """The latest picture (and 2D metrics), recomputed at most every ``preview_interval_s``."""
+        """The latest picture (and 2D metrics), recomputed at most every ``preview_interval_s`` (2D) or
+        ``image_preview_interval_s`` (a sample grid); the curves with it, when due (``_update_curves``)."""
         with self._lock:
             run = self._runs.get(key)
         if run is None:
@@ -33,10 +45,11 @@ class PreviewsMixin:
         with run.render_lock:
             now = time.monotonic()
             cached = run.preview
+            interval = self.preview_interval_s if run.kind == "2d" else self.image_preview_interval_s
             if cached is not None and not force:
-                fresh = now - cached.made_at < self.preview_interval_s
+                fresh = now - cached.made_at < interval
                 # ... and never redraw straight after a slow drawing (a first one, a busy machine).
-                just_drawn = now - cached.drawn_at < self.preview_interval_s / 2
+                just_drawn = now - cached.drawn_at < interval / 2
                 if cached.version == run.version or fresh or just_drawn:
                     return cached
             version = run.version
@@ -75,12 +88,25 @@ class PreviewsMixin:
                 # Whole-pixel enlargement to ~450 px: crisp digits on a projector, still a small PNG.
                 picture = upscale(grid, max(1, round(450 / grid.shape[1])))
                 run.preview = Preview(step, version, "images", picture, None, now)
-            run.preview.curves = self._curves(run)
             if self.preview_dir is not None:
                 run.preview.path = self._write_preview(run, run.preview.picture)
-                run.preview.curves_path = self._write_preview(run, run.preview.curves)
+            self._update_curves(run, now, force)
+            run.preview.curves, run.preview.curves_path, run.preview.curves_at = run.curves, run.curves_path, run.curves_at
             run.preview.drawn_at = time.monotonic()
             return run.preview
+
+    def _update_curves(self, run: Run, now: float, force: bool) -> None:
+        """Redraw the run's curves when its history has grown, at most every ``curves_interval_s`` (call
+        under ``run.render_lock``): a second of training adds little to a thousand points, and each picture
+        costs the server ~20 ms to draw and encode and the browser a fetch and a decode."""
+        with run.lock:
+            mark = (len(run.history), run.history[-1] if run.history else None)  # thinning shortens it
+        grown = mark != run.curves_history
+        if run.curves is not None and not (grown and (force or now - run.curves_at >= self.curves_interval_s)):
+            return
+        run.curves, run.curves_history, run.curves_at = self._curves(run), mark, now
+        if self.preview_dir is not None:
+            run.curves_path = self._write_preview(run, run.curves)
 
     @staticmethod
     def _curves(run: Run, max_points: int = 1000) -> np.ndarray:
@@ -96,8 +122,13 @@ class PreviewsMixin:
         path = self.preview_dir / f"{run.run_id}-{run.preview_count}.png"
         Image.fromarray(picture).save(path, format="PNG", compress_level=1)
         run.preview_files.append(path)
-        while len(run.preview_files) > keep:  # older ones were fetched by the browser long ago
-            run.preview_files.pop(0).unlink(missing_ok=True)
+        if len(run.preview_files) > keep:  # older ones were fetched by the browser long ago ...
+            old, run.preview_files = run.preview_files[:-keep], run.preview_files[-keep:]
+            for stale in old:
+                if stale == run.curves_path:  # ... but the curves on show may be older than the last views
+                    run.preview_files.insert(0, stale)
+                else:
+                    stale.unlink(missing_ok=True)
         return path
 
     def timelapse_frame(self, key: str, index: int) -> tuple[int, np.ndarray] | None:
@@ -116,9 +147,6 @@ class PreviewsMixin:
             frames = [picture for _, picture in run.timelapse]
         if not frames:
             raise RunError("no time-lapse frames yet: train an image model for a few seconds first")
-        pictures = [Image.fromarray(f.repeat(scale, 0).repeat(scale, 1)) for f in frames]
         path = Path(path) if path else self._run_scratch(run) / f"timelapse-{run.trainer.config.dataset}.gif"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        durations = [frame_ms] * (len(pictures) - 1) + [1500]
-        pictures[0].save(path, save_all=True, append_images=pictures[1:], duration=durations, loop=0)
+        save_gif(frames, path, frame_ms=frame_ms, last_frame_ms=1500, scale=scale)
         return path

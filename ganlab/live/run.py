@@ -93,6 +93,7 @@ class Preview:
     path: Path | None = None  # the picture as a PNG file, when the manager has a preview_dir
     curves: np.ndarray | None = None  # the training curves up to this preview (ganlab.curves), RGB uint8
     curves_path: Path | None = None
+    curves_at: float = 0.0  # when the curves were drawn (they are redrawn less often than the picture)
 
 
 @dataclass
@@ -204,6 +205,10 @@ class Run:
         self.metrics_at = -math.inf
         self.preview_count = 0
         self.preview_files: list[Path] = []
+        self.curves: np.ndarray | None = None  # the curves picture, redrawn only when the history has grown
+        self.curves_path: Path | None = None
+        self.curves_at = -math.inf
+        self.curves_history: tuple = ()  # the history's length and last row when the curves were drawn
         self._make_probes()
 
     def _make_probes(self) -> None:

@@ -14,11 +14,10 @@ from pathlib import Path
 from ganlab.checkpoints import CheckpointError, user_checkpoint_dir
 from ganlab.checkpoints.run import load_run, save_own_data, save_run, saved_run_data
 from ganlab.data.errors import DataError
-from ganlab.data.toy import TOY_DISTRIBUTIONS
+from ganlab.data.registry import NAMED_DATASETS
 from ganlab.live.run import RunError, RunSnapshot, validate_name
 from ganlab.owners import OwnershipError, private_dir
 from ganlab.owners import resolve as resolve_saved
-from ganlab.training import IMAGE_DATASETS
 
 
 class SavedRunsMixin:
@@ -86,7 +85,7 @@ class SavedRunsMixin:
         if not run_file.is_file():
             raise RunError(f"no resumable run named {name!r}")
         dataset, data = saved_run_data(directory)
-        if data is None and dataset not in TOY_DISTRIBUTIONS and dataset not in IMAGE_DATASETS:
+        if data is None and dataset not in NAMED_DATASETS:
             raise RunError(f"{name!r} was trained on data that was not saved with it ({dataset}); it cannot resume")
         try:
             trainer = load_run(directory, data)

@@ -94,7 +94,7 @@ def worker_main(connection: Connection, threads: int) -> None:
 
 def _train(connection: Connection, order: dict[str, Any], datasets: dict[str, Any]) -> None:
     from ganlab.checkpoints.run import DATA_FILE, load_own_data, load_run, save_run
-    from ganlab.training import load_training_data
+    from ganlab.data import load_training_data
 
     folder = Path(order["folder"])
     pin_to_core(order.get("core"))

@@ -523,12 +523,13 @@ def guess_dataset(images: np.ndarray, *, seed: int = 0) -> tuple[str, dict[str, 
     Returns the name and the median nearest-neighbour distance to each dataset that could be loaded.
     """
     from ganlab.data.errors import DataError
-    from ganlab.data.images import IMAGE_DATASET_NAMES, load_image_dataset
+    from ganlab.data.images import load_image_dataset
+    from ganlab.data.registry import IMAGE_DATASETS
 
     rng = np.random.default_rng(seed)
     queries = images[rng.choice(len(images), min(GUESS_QUERIES, len(images)), replace=False)]
     distances = {}
-    for name in IMAGE_DATASET_NAMES:
+    for name in IMAGE_DATASETS:
         try:
             train = load_image_dataset(name, "train").images.numpy()
         except DataError:  # e.g. Fashion-MNIST not installed: not a candidate
@@ -540,12 +541,12 @@ def guess_dataset(images: np.ndarray, *, seed: int = 0) -> tuple[str, dict[str, 
 
 def _dataset_name(name: str | Path | None) -> str | None:
     """A named dataset ("mnist", "fashion-mnist"), unless a file or folder of that name exists."""
-    from ganlab.data.images import IMAGE_DATASET_NAMES
+    from ganlab.data.registry import IMAGE_DATASETS
 
     if name is None or Path(name).exists():
         return None
     key = str(name).strip().lower().replace("_", "-")
-    return key if key in IMAGE_DATASET_NAMES else None
+    return key if key in IMAGE_DATASETS else None
 
 
 def _is_npz(path: Path) -> bool:

@@ -4,10 +4,15 @@ A deck is drawn once, when the participant joins, and stored; reloading the page
 same deck. The draw is random (no hand-picking) and reproducible: the generator is seeded
 from the quiz seed and the participant's nickname, so the researcher can rebuild any deck.
 
-Single mode (HYPE-infinity): half real, half fake, shuffled; participants are told 50/50.
-Pair mode: every trial has one real and one fake image; exactly half of the trials put the
-real one on the left. With several generator sources the fakes are split as evenly as the
-count allows (a random source gets the odd one). No image appears twice in one deck.
+Single mode (HYPE-infinity): every trial is real or fake with probability 1/2, independently,
+so the number of fakes in a deck is Binomial(n, 1/2) and differs from person to person (nothing
+tells the participant the ratio). An exactly balanced deck could be beaten by counting: someone
+who learns which earlier images were fake (from feedback, or from an adaptive exposure) knows
+what is left. With independent trials, knowing every earlier truth says nothing about the next.
+Pair mode: every trial has one real and one fake image; the real one is on the left with
+probability 1/2, independently per trial, for the same reason. With several generator sources
+the fakes are split as evenly as the count allows (a random source gets the odd one). No image
+appears twice in one deck.
 """
 
 from __future__ import annotations
@@ -65,21 +70,17 @@ def normalise_nickname(nickname: object) -> tuple[str, str]:
     if not NICKNAME_MIN <= len(shown) <= NICKNAME_MAX:
         raise QuizError(f"the nickname must be {NICKNAME_MIN}-{NICKNAME_MAX} characters long; got {len(shown)}")
     if not NICKNAME_PATTERN.match(shown):
-        raise QuizError(
-            "the nickname may use letters, digits, spaces, '.', '_' and '-', and must start with a letter or digit"
-        )
+        raise QuizError("the nickname may use letters, digits, spaces, '.', '_' and '-', and must start with a letter or digit")
     return shown, shown.casefold()
 
 
-def fakes_in(mode: str, trials: int) -> int:
-    """Fake images (= real images) in that many trials: one per trial in pair mode, half in single."""
-    return trials if mode == "pair" else trials // 2
-
-
 def images_needed(mode: str, deck_size: int, practice_trials: int, n_sources: int) -> tuple[int, int]:
-    """(real images, fake images from the busiest source) that one deck draws from the pools."""
-    reals = fakes_in(mode, deck_size) + fakes_in(mode, practice_trials)
-    per_source = -(-fakes_in(mode, deck_size) // n_sources) + -(-fakes_in(mode, practice_trials) // n_sources)
+    """(real images, fake images from the busiest source) that one deck may draw from the pools, at most.
+
+    A single-mode deck may (rarely) be all real or all fake, so the pools must cover either; a pair
+    deck uses one real and one fake image per trial."""
+    reals = deck_size + practice_trials
+    per_source = -(-deck_size // n_sources) + -(-practice_trials // n_sources)
     return reals, per_source
 
 
@@ -122,11 +123,15 @@ def build_deck(
     sizes = dict(sources)
     real_name, real_size = real_pool
 
+    # The truth of every trial, drawn independently (see the module docstring): single mode, is it
+    # a fake; pair mode, is the real image on the right.
+    parts = [(practice_trials, True), (deck_size, False)]
+    coins = {practice: rng.random(n) < 0.5 for n, practice in parts}
     # Which source each fake comes from, for the practice part and the scored part separately
     # (so the scored part alone is balanced over sources).
-    parts = [(practice_trials, True), (deck_size, False)]
-    part_sources = {practice: _split_fakes(fakes_in(mode, n), source_names, rng) for n, practice in parts}
-    n_real = sum(fakes_in(mode, n) for n, _ in parts)
+    fakes = {practice: int(coins[practice].sum()) if mode == "single" else n for n, practice in parts}
+    part_sources = {practice: _split_fakes(fakes[practice], source_names, rng) for _, practice in parts}
+    n_real = sum(n - fakes[practice] if mode == "single" else n for n, practice in parts)
     real_indices = iter(rng.choice(real_size, size=n_real, replace=False).tolist())
     fake_indices = {}
     for name in source_names:
@@ -134,16 +139,18 @@ def build_deck(
         fake_indices[name] = iter(rng.choice(sizes[name], size=needed, replace=False).tolist())
 
     deck: list[TrialSpec] = []
-    for n, practice in parts:
-        fake_refs = [(name, next(fake_indices[name])) for name in part_sources[practice]]
+    for _, practice in parts:
+        fake_refs = iter([(name, next(fake_indices[name])) for name in part_sources[practice]])
         if mode == "single":
-            trials = [TrialSpec(practice, "real", "real", (real_name, next(real_indices)), None) for _ in range(n // 2)]
-            trials += [TrialSpec(practice, "fake", ref[0], ref, None) for ref in fake_refs]
-            deck += [trials[i] for i in rng.permutation(len(trials))]
+            for is_fake in coins[practice]:
+                if is_fake:
+                    ref = next(fake_refs)
+                    deck.append(TrialSpec(practice, "fake", ref[0], ref, None))
+                else:
+                    deck.append(TrialSpec(practice, "real", "real", (real_name, next(real_indices)), None))
         else:
-            sides = ["left"] * (n // 2) + ["right"] * (n - n // 2)
-            sides = [sides[i] for i in rng.permutation(n)]
-            for side, fake_ref in zip(sides, fake_refs, strict=True):
+            for on_right, fake_ref in zip(coins[practice], fake_refs, strict=True):
+                side = "right" if on_right else "left"
                 real_ref = (real_name, next(real_indices))
                 left, right = (real_ref, fake_ref) if side == "left" else (fake_ref, real_ref)
                 deck.append(TrialSpec(practice, side, fake_ref[0], left, right))

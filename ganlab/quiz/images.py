@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 import struct
 import threading
@@ -24,6 +25,7 @@ import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO
 
 import numpy as np
 
@@ -159,9 +161,20 @@ class QuizImages:
         directory.mkdir(parents=True, exist_ok=True)
         manifest = {}
         for name, pool in self._pools.items():
-            np.save(directory / f"{name}.npy", pool.images, allow_pickle=False)
+            with open(directory / f"{name}.npy", "wb") as file:
+                np.save(file, pool.images, allow_pickle=False)
+                _flush_to_disk(file)
             manifest[name] = {"is_real": pool.is_real, "fingerprint": pool.fingerprint}
-        (directory / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True))
+        with open(directory / MANIFEST, "w", encoding="utf-8") as file:
+            file.write(json.dumps(manifest, indent=2, sort_keys=True))
+            _flush_to_disk(file)
+        # Every file, then the folder's entries, reach the disk before anyone refers to the pools: a
+        # quiz created after a save must find its images after a power cut, as its answers would be.
+        descriptor = os.open(directory, os.O_RDONLY)
+        try:
+            os.fsync(descriptor)
+        finally:
+            os.close(descriptor)
         return directory
 
     @classmethod
@@ -179,6 +192,11 @@ class QuizImages:
                 raise QuizError(f"pool file {name}.npy does not match its manifest; it was modified")
             registry.add(pool)
         return registry
+
+
+def _flush_to_disk(file: IO) -> None:
+    file.flush()
+    os.fsync(file.fileno())
 
 
 def display_size(image_shape: tuple[int, ...], size: int) -> tuple[int, int]:
@@ -217,12 +235,7 @@ def encode_png(pixels: np.ndarray) -> bytes:
         return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
 
     header = struct.pack(">IIBBBBB", width, height, 8, colour_type, 0, 0, 0)
-    return (
-        PNG_SIGNATURE
-        + chunk(b"IHDR", header)
-        + chunk(b"IDAT", zlib.compress(rows.tobytes(), level=0))
-        + chunk(b"IEND", b"")
-    )
+    return PNG_SIGNATURE + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows.tobytes(), level=0)) + chunk(b"IEND", b"")
 
 
 def render_png(image: np.ndarray, *, size: int) -> bytes:

@@ -6,11 +6,20 @@ pool is made once and saved with ``QuizImages.save`` under ``<cache>/<pool name>
 (and a restarted app) load it from there. The cache is ``$GANLAB_QUIZ_POOLS``, else
 quiz-pools/ in the data home (``GANLAB_HOME``, ganlab.paths).
 
-Pool names carry a short hash of what made them: ``saved-digits-3fa2c1d0`` is 2,000 samples of
-the checkpoint ``saved/digits`` with those exact weights, and ``mnist-heldout-91be02aa`` the
-held-out MNIST digits with that fingerprint. A retrained checkpoint therefore gets a new pool and
-quizzes made with the old weights keep theirs. ``PoolCache.load`` is the loader a ``QuizImages``
-registry calls for a pool it has not seen yet.
+Every quiz gets images of its own (``prepare``): the fakes are sampled afresh with a sampling
+seed of the quiz's own, and the real images are a share of the held-out split that no other quiz
+has claimed yet (the split is cut, in a fixed shuffled order, into slices of ``REAL_SLICE``
+images, and a quiz claims free slices by creating a file per slice, which is atomic even between
+processes; when all are taken, the least recently made are reused). So a participant who takes
+two quizzes over the same generator does not meet the same images twice, and one quiz's images
+say nothing about another's.
+
+Pool names carry a short hash of what made them: ``saved-digits-3fa2c1d0`` is samples of the
+checkpoint ``saved/digits`` with those exact weights, that count and that sampling seed, and
+``mnist-heldout-91be02aa`` the held-out MNIST digits with that fingerprint
+(``mnist-heldout-91be02aa-s3-s4`` its slices 3 and 4). A retrained checkpoint therefore gets a
+new pool and quizzes made with the old weights keep theirs. ``PoolCache.load`` is the loader a
+``QuizImages`` registry calls for a pool it has not seen yet.
 
 This is the one quiz module that touches torch (to sample generators); it imports it only when
 it has to make a pool, so ``ganlab.quiz`` stays light.
@@ -29,13 +38,18 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
+from ganlab.data.registry import HELDOUT_DATASETS
 from ganlab.paths import data_home, from_env
 from ganlab.quiz.errors import QuizError
 from ganlab.quiz.images import MANIFEST, POOL_NAME, ImagePool, QuizImages
 
 POOLS_ENV = "GANLAB_QUIZ_POOLS"
-DEFAULT_FAKES = 2_000  # samples per checkpoint: large enough that no deck sees an image twice
-QUIZ_DATASETS = ("mnist", "fashion-mnist")  # datasets with a held-out split of real images
+DEFAULT_FAKES = 1_000  # samples per checkpoint and quiz: many more than one deck uses, so decks differ
+REAL_SLICE = 100  # held-out images per claimable slice
+DEFAULT_REALS = 300  # held-out images per quiz (at least; more when its decks need more)
+QUIZ_DATASETS = HELDOUT_DATASETS  # datasets with a held-out split of real images (ganlab.data.registry)
 _FORMAT = 1  # bump when the way a pool is made changes, so old cache entries are not reused
 _HASH_CHARS = 8
 
@@ -145,23 +159,26 @@ class PoolCache:
         return QuizImages(loader=self.load)
 
     # -- making pools --------------------------------------------------------------------------
-    def generator_pool_name(self, checkpoint: str | Path, *, label: str | None = None) -> str:
+    def generator_pool_name(self, checkpoint: str | Path, *, label: str | None = None, seed: int | None = None) -> str:
         """``<slug of the label>-<hash>``, the hash taken over the checkpoint's config and weights
         and over how the pool is sampled (count, seed), so different weights get different pools."""
         from ganlab.checkpoints import CONFIG_FILE, WEIGHTS_FILE, resolve_checkpoint
 
         folder = resolve_checkpoint(checkpoint)
         document = json.loads((folder / CONFIG_FILE).read_text(encoding="utf-8"))
-        digest = hashlib.sha256(f"ganlab-quiz-pool/{_FORMAT}/{self.n_fakes}/{self.seed}/".encode())
+        seed = self.seed if seed is None else int(seed)
+        digest = hashlib.sha256(f"ganlab-quiz-pool/{_FORMAT}/{self.n_fakes}/{seed}/".encode())
         digest.update(json.dumps([document.get("class"), document.get("config")], sort_keys=True).encode())
         with open(folder / WEIGHTS_FILE, "rb") as weights:
             for block in iter(lambda: weights.read(1 << 20), b""):
                 digest.update(block)
         return f"{slug(label or folder.name)}-{digest.hexdigest()[:_HASH_CHARS]}"
 
-    def generator_pool(self, checkpoint: str | Path, *, label: str | None = None) -> ImagePool:
-        """``n_fakes`` samples of a generator checkpoint (made on first use, then loaded)."""
-        name = self.generator_pool_name(checkpoint, label=label)
+    def generator_pool(self, checkpoint: str | Path, *, label: str | None = None, seed: int | None = None) -> ImagePool:
+        """``n_fakes`` samples of a generator checkpoint with sampling seed ``seed`` (default: the
+        cache's), made on first use, then loaded."""
+        seed = self.seed if seed is None else int(seed)
+        name = self.generator_pool_name(checkpoint, label=label, seed=seed)
         cached = self.load(name)
         if cached is not None:
             return cached
@@ -177,7 +194,7 @@ class PoolCache:
             generator = load_model(checkpoint, device=device, kind="generator")
             if not generator.config.is_image:
                 raise QuizError(f"{label or checkpoint} makes 2D points, not images")
-            images, _ = generate_images(generator, self.n_fakes, seed=self.seed, device=device)
+            images, _ = generate_images(generator, self.n_fakes, seed=seed, device=device)
             pool = ImagePool.from_nchw(name, False, images)
             return self._save(pool)
 
@@ -204,8 +221,46 @@ class PoolCache:
             pool = ImagePool(f"{dataset}-heldout-{unnamed.fingerprint[:_HASH_CHARS]}", True, unnamed.images)
             return self._save(pool)
 
-    def prepare(self, generators: Sequence[GeneratorInfo]) -> QuizPools:
-        """Make (or load) the pools for a quiz over these generators; all must share one dataset."""
+    def real_share(self, dataset: str, count: int = DEFAULT_REALS) -> ImagePool:
+        """At least ``count`` held-out images of ``dataset`` that no other quiz has (while free slices
+        last): slices of the split in a fixed shuffled order, claimed by creating one file each."""
+        full = self.real_pool(dataset)
+        n_slices = max(1, len(full) // REAL_SLICE)
+        wanted = min(n_slices, -(-max(count, 1) // REAL_SLICE))
+        claims = self.root / "claims" / full.name
+        claims.mkdir(parents=True, exist_ok=True)
+        chosen: list[int] = []
+        for index in range(n_slices):
+            if len(chosen) == wanted:
+                break
+            try:
+                os.close(os.open(claims / str(index), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644))
+            except FileExistsError:
+                continue  # another quiz has it
+            chosen.append(index)
+        if len(chosen) < wanted:  # every slice is taken: reuse the ones claimed longest ago
+            oldest = sorted((f for f in claims.iterdir() if f.name.isdigit()), key=lambda f: f.stat().st_mtime)
+            for file in oldest:
+                if len(chosen) == wanted:
+                    break
+                if int(file.name) not in chosen:
+                    file.touch()
+                    chosen.append(int(file.name))
+        chosen.sort()
+        order = np.random.default_rng(int(full.fingerprint[:16], 16)).permutation(len(full))
+        size = len(full) // n_slices
+        indices = np.concatenate([order[i * size : (i + 1) * size] for i in chosen])
+        name = f"{full.name}-" + "-".join(f"s{i}" for i in chosen)
+        if len(name) > 64:
+            name = f"{full.name}-s{hashlib.sha256(name.encode()).hexdigest()[:_HASH_CHARS]}"
+        cached = self.load(name)
+        if cached is not None:
+            return cached
+        return self._save(ImagePool(name, True, full.images[np.sort(indices)]))
+
+    def prepare(self, generators: Sequence[GeneratorInfo], *, reals: int = DEFAULT_REALS) -> QuizPools:
+        """Make the pools of one new quiz over these generators (all of one dataset): fakes sampled
+        with a fresh seed, and at least ``reals`` held-out images no other quiz has yet."""
         if not generators:
             raise QuizError("choose at least one generator checkpoint")
         datasets = sorted({g.dataset for g in generators})
@@ -214,10 +269,10 @@ class PoolCache:
                 "all generators of a quiz must be trained on the same dataset (the real images are drawn "
                 f"from one); got {', '.join(datasets)}"
             )
-        real = self.real_pool(datasets[0])
+        real = self.real_share(datasets[0], reals)
         fakes = {}
         for info in generators:
-            pool = self.generator_pool(info.folder, label=info.name)
+            pool = self.generator_pool(info.folder, label=info.name, seed=secrets.randbits(62))
             if pool.image_shape != real.image_shape:
                 raise QuizError(
                     f"{info.name} makes images of shape {pool.image_shape} but the held-out {info.dataset} "
@@ -226,10 +281,19 @@ class PoolCache:
             fakes[info.name] = pool.name
         return QuizPools(real=real.name, fakes=fakes)
 
+    def keep(self, pool: ImagePool) -> ImagePool:
+        """Keep a pool made elsewhere (e.g. from your own image files) in the cache, so the app finds it."""
+        return self._save(pool)
+
     # -- internals -----------------------------------------------------------------------------
     def _first_real(self, dataset: str) -> ImagePool | None:
+        whole = re.compile(rf"^{re.escape(dataset)}-heldout-[0-9a-f]{{{_HASH_CHARS}}}$")  # not a quiz's share of it
         candidates = sorted(
-            (folder for folder in self.root.glob(f"{dataset}-heldout-*") if (folder / MANIFEST).is_file()),
+            (
+                folder
+                for folder in self.root.glob(f"{dataset}-heldout-*")
+                if whole.match(folder.name) and (folder / MANIFEST).is_file()
+            ),
             key=lambda folder: (folder.stat().st_mtime, folder.name),
         )
         return self.load(candidates[0].name) if candidates else None
@@ -243,6 +307,7 @@ class PoolCache:
         QuizImages([pool]).save(scratch)
         try:
             os.rename(scratch, target)
+            _fsync_directory(self.root)  # the rename itself reaches the disk before a quiz refers to it
         except OSError:
             shutil.rmtree(scratch, ignore_errors=True)  # another process saved it first: use theirs
             cached = self.load(pool.name)
@@ -250,3 +315,11 @@ class PoolCache:
                 raise
             return cached
         return pool
+
+
+def _fsync_directory(folder: Path) -> None:
+    descriptor = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)

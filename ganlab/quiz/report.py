@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from ganlab.quiz import stats
-from ganlab.quiz.staircase import StaircaseRule, staircase_threshold
+from ganlab.quiz.staircase import StaircaseRule, interleaved_threshold, staircase_schedule
 
 TOP_IMAGES = 10
 
@@ -110,6 +110,9 @@ class QuizReport:
     summary_all: Summary | None  # everyone, when someone was excluded
     participants: list[ParticipantResult]
     notes: list[str] = field(default_factory=list)
+    # False for quizzes with feedback: people learned the truth as they went, so this is practice,
+    # and its error rate is not a HYPE measurement of the generator.
+    measurement: bool = True
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready: NaN becomes None, tuples become lists."""
@@ -286,7 +289,7 @@ def build_report(
     qualification = quiz["qualification"]
     if exclude_unqualified is None:
         exclude_unqualified = qualification is not None
-    rule = StaircaseRule(**quiz["staircase"]) if quiz["timed"] else None
+    rule = StaircaseRule.from_dict(quiz["staircase"]) if quiz["timed"] else None
 
     scored_by_person: dict[int, list[dict[str, Any]]] = defaultdict(list)
     reloads: dict[int, int] = defaultdict(int)
@@ -301,7 +304,11 @@ def build_report(
     for person in sorted(participants, key=lambda p: p["number"]):
         rows = scored_by_person.get(person["id"], [])
         # The staircase ran on every scored answer, fast or not, so HYPE-time uses them all.
-        threshold = staircase_threshold(rule, [r["correct"] for r in rows]) if rule and rows else None
+        threshold = None
+        if rule and rows:
+            key = person.get("nickname_key") or person["nickname"].casefold()
+            schedule = staircase_schedule(rule, quiz["deck_size"], quiz["seed"], key)
+            threshold = interleaved_threshold(rule, [r["correct"] for r in rows], schedule)
         counted = [r for r in rows if not (exclude_fast and r["fast"])]
         kept_rows[person["id"]] = counted
         numbers = _participant_stats(mode, counted) if counted else None
@@ -339,6 +346,12 @@ def build_report(
     summary_all = _summary(mode, all_rows, people, sources, bootstrap_seed) if excluded else None
 
     notes = []
+    if quiz["feedback"]:
+        notes.append(
+            "feedback was on: participants were told after each answer whether they were right, so these "
+            "numbers describe a practice session, not a HYPE measurement (create the quiz with feedback off "
+            "to measure)"
+        )
     if excluded:
         notes.append(
             f"{len(excluded)} participant(s) below the qualification threshold ({qualification:.0%} on real "
@@ -352,8 +365,8 @@ def build_report(
         unconverged = sum(p.hype_time_converged is False for p in people)
         if unconverged:
             notes.append(
-                f"{unconverged} participant(s) had fewer than 2 staircase reversals; their HYPE-time is the "
-                "mean exposure of their second half of trials"
+                f"{unconverged} participant(s) had a staircase with fewer than 2 reversals; for such a staircase "
+                "the mean exposure of its second half of trials stands in for its estimate"
             )
 
     settings = {
@@ -387,4 +400,5 @@ def build_report(
         summary_all=summary_all,
         participants=people,
         notes=notes,
+        measurement=not quiz["feedback"],
     )

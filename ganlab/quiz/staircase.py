@@ -10,9 +10,20 @@ Where this rule settles (Kaernbach 1991, for up/down steps S_up, S_down): the le
 neither way when P(three correct in a row) * S_down = (1 - P(three correct)) * S_up,
 i.e. p^3 = S_up / (S_up + S_down) = 10 / 40, p = 0.63 correct, with the default steps.
 
-The staircase is a pure function of the sequence of right/wrong answers, so the store keeps
-no staircase state: it replays the answers (``run_staircase``) whenever it needs the next
-exposure, and the analysis replays them again to find reversals.
+Interleaving (why several staircases). With one staircase the next exposure gives the last
+answer away: it rises exactly after a wrong answer. So a quiz runs ``interleaved`` (default 3)
+independent staircases over one deck; which staircase a trial belongs to follows a seeded
+schedule the participant never sees, in shuffled rounds that never give one staircase two
+trials in a row. The exposure right after an answer therefore comes from another staircase and
+does not depend on that answer at all. A participant who tracks the levels can still guess, some
+trials later, how an earlier answer went; that cannot help them answer, because every trial's
+truth is drawn independently (``ganlab.quiz.deck``), and nothing tells them the real/fake ratio.
+Each staircase settles at the same exposure; a person's HYPE-time is the mean of their
+staircases' estimates.
+
+The staircases are a pure function of the sequence of right/wrong answers and the schedule, so
+the store keeps no staircase state: it replays the answers (``next_exposure``) whenever it needs
+the next exposure, and the analysis replays them again to find reversals.
 """
 
 from __future__ import annotations
@@ -23,7 +34,10 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from ganlab.quiz.deck import deck_rng
 from ganlab.quiz.errors import QuizError
+
+MAX_INTERLEAVED = 4
 
 
 @dataclass(frozen=True)
@@ -36,6 +50,12 @@ class StaircaseRule:
     correct_in_a_row: int = 3  # consecutive correct answers before the exposure shrinks
     step_down_ms: int = 30  # how much shorter after that many correct answers
     step_up_ms: int = 10  # how much longer after one wrong answer
+    interleaved: int = 3  # independent staircases over one deck (1 = the next exposure gives the last answer away)
+
+    @classmethod
+    def from_dict(cls, values: dict[str, int]) -> StaircaseRule:
+        """The rule stored with a quiz; quizzes stored before interleaving existed ran one staircase."""
+        return cls(**{"interleaved": 1, **values})
 
     def __post_init__(self) -> None:
         for name, value in asdict(self).items():
@@ -45,6 +65,8 @@ class StaircaseRule:
             raise QuizError(
                 f"staircase start_ms must lie in [min_ms, max_ms] = [{self.min_ms}, {self.max_ms}]; got {self.start_ms}"
             )
+        if self.interleaved > MAX_INTERLEAVED:
+            raise QuizError(f"staircase interleaved must be 1 to {MAX_INTERLEAVED}; got {self.interleaved}")
 
     def to_dict(self) -> dict[str, int]:
         return asdict(self)
@@ -130,3 +152,60 @@ def staircase_threshold(rule: StaircaseRule, correct: Sequence[bool], *, last_re
     top = max(counts.values())
     modal = next(e for e in reversed(trace.exposures) if counts[e] == top)
     return ThresholdEstimate(threshold, converged, len(trace.reversals), int(modal), len(correct))
+
+
+def staircase_schedule(rule: StaircaseRule, n_trials: int, seed: int, participant_key: str) -> list[int]:
+    """Which staircase runs each scored trial of one participant's deck (server side only).
+
+    Shuffled rounds of all the staircases, redrawn so that no staircase gets two trials in a
+    row: the exposure after an answer never comes from the staircase that answer moved.
+    Reproducible from the quiz seed and the participant, like the deck.
+    """
+    count = rule.interleaved
+    if count == 1:
+        return [0] * n_trials
+    rng = deck_rng(seed, participant_key + "\x00staircases")
+    order: list[int] = []
+    while len(order) < n_trials:
+        round_ = rng.permutation(count).tolist()
+        if order and round_[0] == order[-1]:
+            round_[0], round_[-1] = round_[-1], round_[0]
+        order += round_
+    return order[:n_trials]
+
+
+def next_exposure(rule: StaircaseRule, schedule: Sequence[int], correct: Sequence[bool]) -> int:
+    """The exposure of scored trial ``len(correct)``: its staircase, replayed over that staircase's
+    earlier answers only."""
+    which = schedule[len(correct)]
+    own = [c for s, c in zip(schedule, correct, strict=False) if s == which]
+    return run_staircase(rule, own).next_exposure_ms
+
+
+def shown_exposures(rule: StaircaseRule, schedule: Sequence[int], correct: Sequence[bool]) -> list[int]:
+    """The exposure every answered scored trial was shown with, in deck order."""
+    return [next_exposure(rule, schedule, correct[:i]) for i in range(len(correct))]
+
+
+def interleaved_threshold(
+    rule: StaircaseRule, correct: Sequence[bool], schedule: Sequence[int], *, last_reversals: int = 6
+) -> ThresholdEstimate:
+    """A person's HYPE-time over interleaved staircases: the mean of each staircase's estimate
+    (``staircase_threshold``); converged only when every staircase that ran is."""
+    if len(correct) == 0:
+        raise QuizError("a staircase threshold needs at least one answer")
+    estimates = []
+    for which in sorted(set(schedule[: len(correct)])):
+        own = [c for s, c in zip(schedule, correct, strict=False) if s == which]
+        estimates.append(staircase_threshold(rule, own, last_reversals=last_reversals))
+    shown = shown_exposures(rule, schedule, correct)
+    counts = Counter(shown)
+    top = max(counts.values())
+    modal = next(e for e in reversed(shown) if counts[e] == top)
+    return ThresholdEstimate(
+        threshold_ms=float(np.mean([e.threshold_ms for e in estimates])),
+        converged=all(e.converged for e in estimates),
+        n_reversals=sum(e.n_reversals for e in estimates),
+        modal_ms=int(modal),
+        n_trials=len(correct),
+    )

@@ -41,9 +41,9 @@ import numpy as np
 from sqlalchemy import Connection, Engine, create_engine, event, func, select, update
 from sqlalchemy.exc import IntegrityError
 
+from ganlab.checks import is_int
 from ganlab.paths import data_home
 from ganlab.quiz.deck import (
-    MODES,
     TrialSpec,
     build_deck,
     images_needed,
@@ -63,12 +63,11 @@ from ganlab.quiz.messages import (
     QuizInfo,
 )
 from ganlab.quiz.report import QuizReport, build_report
-from ganlab.quiz.staircase import StaircaseRule, run_staircase
-from ganlab.quiz.tables import answers, metadata, participants, quizzes, trials
+from ganlab.quiz.settings import QuizSettings
+from ganlab.quiz.staircase import StaircaseRule, next_exposure, staircase_schedule
+from ganlab.quiz.tables import answers, create_tables, participants, quizzes, trials
 
 DEFAULT_DATABASE_ENV = "GANLAB_QUIZ_DB"
-MAX_DECK = 500
-MAX_PRACTICE = 20
 MAX_CLIENT_MS = 3_600_000  # an hour: anything longer from a browser is garbage
 
 
@@ -79,8 +78,14 @@ def default_database_url() -> str:
 
 
 def _database_url(database: str | Path) -> str:
+    """A SQLAlchemy URL from a path or a URL; ``postgresql://`` and ``postgres://`` get the psycopg (3) driver."""
     text = str(database)
-    return text if "://" in text else f"sqlite:///{Path(text).expanduser().resolve()}"
+    if "://" not in text:
+        return f"sqlite:///{Path(text).expanduser().resolve()}"
+    scheme, rest = text.split("://", 1)
+    if scheme in ("postgresql", "postgres"):
+        return f"postgresql+psycopg://{rest}"
+    return text
 
 
 def _trials_in_deck(quiz: Any) -> int:
@@ -91,15 +96,6 @@ def _trials_in_deck(quiz: Any) -> int:
 def _hash_secret(secret: str) -> str:
     return hashlib.sha256(secret.encode("utf-8")).hexdigest()
 
-
-def _is_int(value: object) -> bool:
-    return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
-
-
-def _as_bool(value: object, name: str) -> bool:
-    if not isinstance(value, (bool, np.bool_)):
-        raise QuizError(f"{name} must be True or False; got {value!r}")
-    return bool(value)
 
 
 class QuizStore:
@@ -125,17 +121,17 @@ class QuizStore:
         self._write_lock = threading.Lock()
         self._verified_quizzes: set[int] = set()
         self._engine = self._make_engine(url, busy_timeout_s)
-        metadata.create_all(self._engine)
+        create_tables(self._engine)
 
     # ------------------------------------------------------------------ database plumbing
 
     def _make_engine(self, url: str, busy_timeout_s: float) -> Engine:
         if not self._is_sqlite:
-            return create_engine(url, pool_pre_ping=True)
+            # A server database: READ COMMITTED, row locks where it matters (joins lock the quiz's row),
+            # UNIQUE constraints for everything else. Enough connections for a class answering at once.
+            return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=40, pool_timeout=busy_timeout_s)
         if url in ("sqlite://", "sqlite:///:memory:") or "mode=memory" in url:
-            raise QuizError(
-                "the quiz store needs a database file (answers must survive a restart); got an in-memory URL"
-            )
+            raise QuizError("the quiz store needs a database file (answers must survive a restart); got an in-memory URL")
         Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(
             url,
@@ -154,9 +150,7 @@ class QuizStore:
             cursor = dbapi_connection.cursor()
             mode = cursor.execute("PRAGMA journal_mode=WAL").fetchone()[0]
             if str(mode).lower() != "wal":
-                raise QuizError(
-                    f"could not switch the quiz database to WAL mode (got {mode!r}); is it on a network drive?"
-                )
+                raise QuizError(f"could not switch the quiz database to WAL mode (got {mode!r}); is it on a network drive?")
             cursor.execute("PRAGMA synchronous=FULL")
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute(f"PRAGMA busy_timeout={busy_ms}")
@@ -216,14 +210,14 @@ class QuizStore:
             raise QuizError(f"wrong owner key for quiz {quiz['code']}; only the person who created it can do this")
         return quiz
 
-    def _participant(self, conn: Connection, token: object) -> tuple[dict[str, Any], dict[str, Any]]:
+    def _participant(self, conn: Connection, token: object, *, lock: bool = False) -> tuple[dict[str, Any], dict[str, Any]]:
+        """The participant holding ``token`` and their quiz. ``lock``: take the participant's row lock
+        (FOR UPDATE; SQLite's BEGIN IMMEDIATE already holds the database), so that two answers from one
+        participant are recorded one after the other and the second sees the first."""
         if not isinstance(token, str) or not 16 <= len(token) <= 128:
             raise QuizError("this participant token is not valid; join the quiz again with its code and your nickname")
-        row = (
-            conn.execute(select(participants).where(participants.c.token_hash == _hash_secret(token)))
-            .mappings()
-            .first()
-        )
+        query = select(participants).where(participants.c.token_hash == _hash_secret(token))
+        row = conn.execute(query.with_for_update() if lock else query).mappings().first()
         if row is None:
             raise QuizError("this participant token is not valid; join the quiz again with its code and your nickname")
         quiz = conn.execute(select(quizzes).where(quizzes.c.id == row["quiz_id"])).mappings().one()
@@ -256,62 +250,22 @@ class QuizStore:
         *,
         sources: Sequence[str] | str,
         real_pool: str | None = None,
-        deck_size: int = 20,
-        mode: str = "single",
-        feedback: bool = False,
-        practice_trials: int = 0,
-        timed: bool = False,
-        qualification: float | None = None,
-        fast_ms: int = 300,
-        ask_confidence: bool = False,
-        title: str = "",
-        seed: int | None = None,
-        display_size: int = 280,
-        staircase: StaircaseRule | None = None,
+        settings: QuizSettings | None = None,
+        **options: Any,
     ) -> CreatedQuiz:
         """Create an open quiz and return its join code and the secret owner key.
 
         sources: generator pool name(s) whose images are the fakes (split evenly in each deck).
         real_pool: the held-out real pool; may be left out when exactly one is registered.
-        deck_size: scored trials per participant (even). practice_trials: unscored ones first (even).
-        feedback: tell participants after each answer whether they were right (teaching).
-        timed: HYPE-time: flash each image, exposure set by ``staircase``.
-        qualification: e.g. 0.65: participants below it on real or on fake images are flagged.
-        fast_ms: answers faster than this (server-measured) are flagged.
+        settings: a ``QuizSettings``, or its fields as keyword options (``deck_size=20, timed=True``).
         """
-        if mode not in MODES:
-            raise QuizError(f"mode must be 'single' or 'pair'; got {mode!r}")
-        for name, value, low, high in (
-            ("deck_size", deck_size, 2, MAX_DECK),
-            ("practice_trials", practice_trials, 0, MAX_PRACTICE),
-        ):
-            if not _is_int(value) or not low <= value <= high or value % 2:
-                raise QuizError(f"{name} must be an even whole number from {low} to {high}; got {value!r}")
-        feedback = _as_bool(feedback, "feedback")
-        timed = _as_bool(timed, "timed")
-        ask_confidence = _as_bool(ask_confidence, "ask_confidence")
-        if qualification is not None and (
-            isinstance(qualification, bool)
-            or not isinstance(qualification, (int, float))
-            or not 0 <= qualification <= 1
-        ):
-            raise QuizError(
-                f"qualification must be a share between 0 and 1 (HYPE uses 0.65) or None; got {qualification!r}"
-            )
-        if not _is_int(fast_ms) or not 0 <= fast_ms <= 10_000:
-            raise QuizError(f"fast_ms must be a whole number of milliseconds from 0 to 10000; got {fast_ms!r}")
-        if not _is_int(display_size) or not 28 <= display_size <= 1024:
-            raise QuizError(f"display_size must be 28-1024 pixels; got {display_size!r}")
-        if not isinstance(title, str) or len(title) > 120:
-            raise QuizError("the title must be text of at most 120 characters")
-        staircase = staircase if staircase is not None else StaircaseRule()
-        if not isinstance(staircase, StaircaseRule):
-            raise QuizError("staircase must be a StaircaseRule")
-        if seed is None:
-            seed = secrets.randbits(62)
-        elif not _is_int(seed) or not 0 <= seed < 2**62:
-            raise QuizError(f"seed must be a whole number from 0 to 2**62 - 1; got {seed!r}")
-
+        if settings is None:
+            settings = QuizSettings.from_options(**options)
+        elif options:
+            raise QuizError(f"give the quiz settings either as QuizSettings or as options, not both; got {sorted(options)}")
+        settings.validate()
+        mode, deck_size, practice_trials = settings.mode, settings.deck_size, settings.practice_trials
+        seed = settings.seed if settings.seed is not None else secrets.randbits(62)
         source_names = [sources] if isinstance(sources, str) else list(sources)
         if not source_names or not all(isinstance(s, str) for s in source_names):
             raise QuizError("choose at least one generator source (a registered pool name)")
@@ -340,11 +294,11 @@ class QuizStore:
             raise QuizError(f"each deck needs {n_real} real images but pool {real.name!r} has only {len(real)}")
         for pool in fakes:
             if len(pool) < per_source:
-                raise QuizError(
-                    f"each deck needs up to {per_source} images from {pool.name!r}; it has only {len(pool)}"
-                )
+                raise QuizError(f"each deck needs up to {per_source} images from {pool.name!r}; it has only {len(pool)}")
 
         owner_key = secrets.token_urlsafe(24)
+        while owner_key.startswith("-"):  # a command line would take it for an option
+            owner_key = secrets.token_urlsafe(24)
         pools = {
             p.name: {
                 "size": len(p),
@@ -353,23 +307,26 @@ class QuizStore:
             }
             for p in [real, *fakes]
         }
+        qualification = settings.qualification
         row = {
             "owner_key_hash": _hash_secret(owner_key),
-            "title": title.strip() or ("Spot the fake" + (" (pairs)" if mode == "pair" else "")),
+            "title": settings.title.strip() or ("Spot the fake" + (" (pairs)" if mode == "pair" else "")),
             "mode": mode,
             "deck_size": int(deck_size),
             "practice_trials": int(practice_trials),
-            "feedback": feedback,
-            "timed": timed,
-            "ask_confidence": ask_confidence,
+            "feedback": bool(settings.feedback),
+            "timed": bool(settings.timed),
+            "ask_confidence": bool(settings.ask_confidence),
             "qualification": None if qualification is None else float(qualification),
-            "fast_ms": int(fast_ms),
+            "fast_ms": int(settings.fast_ms),
             "real_pool": real.name,
             "sources": json.dumps(source_names),
             "pools": json.dumps(pools, sort_keys=True),
             "seed": int(seed),
-            "display_size": int(display_size),
-            "staircase": json.dumps(staircase.to_dict()),
+            "display_size": int(settings.display_size),
+            "staircase": json.dumps(settings.staircase.to_dict()),
+            "max_participants": settings.max_participants,
+            "joined": 0,
             "is_open": True,
             "created_at": self._clock(),
         }
@@ -435,8 +392,15 @@ class QuizStore:
             raise QuizError(f"the nickname {shown!r} was just taken; pick another nickname") from None
 
     def _join(self, code: str, shown: str, key: str, token: str | None) -> JoinResult:
+        canonical = normalise_code(code)
         with self._transaction(write=True) as conn:
-            quiz = self._quiz_by_code(conn, code)
+            # Lock the quiz's row first (FOR UPDATE; SQLite's BEGIN IMMEDIATE already holds the whole
+            # database): joins to one quiz then run one after another on any database, so the nickname
+            # check below sees every committed join and the join counter cannot hand out a number twice.
+            locked = conn.execute(select(quizzes).where(quizzes.c.code == canonical).with_for_update()).mappings().first()
+            if locked is None:
+                raise QuizError(f"there is no quiz with code {canonical}; check the code and try again")
+            quiz = dict(locked)
             self._require_open(quiz)
             existing = (
                 conn.execute(
@@ -464,15 +428,17 @@ class QuizStore:
                     f"the nickname {shown!r} is already taken in quiz {quiz['code']}. If it is yours, continue "
                     "in the browser where you started; otherwise pick another nickname"
                 )
-            new_token = secrets.token_urlsafe(24)
-            number = (
-                conn.execute(
-                    select(func.coalesce(func.max(participants.c.number), 0)).where(
-                        participants.c.quiz_id == quiz["id"]
-                    )
+            joined = quiz["joined"]
+            if joined is None:  # a quiz made before the counter existed: count once, under the lock
+                joined = conn.execute(
+                    select(func.coalesce(func.max(participants.c.number), 0)).where(participants.c.quiz_id == quiz["id"])
                 ).scalar_one()
-                + 1
-            )
+            cap = quiz["max_participants"]
+            if cap is not None and joined >= cap:
+                raise QuizError(f"quiz {quiz['code']} is full: it takes {cap} participants; ask the person running it")
+            number = joined + 1
+            conn.execute(update(quizzes).where(quizzes.c.id == quiz["id"]).values(joined=number))
+            new_token = secrets.token_urlsafe(24)
             participant_id = conn.execute(
                 participants.insert().values(
                     quiz_id=quiz["id"],
@@ -548,7 +514,7 @@ class QuizStore:
             pixels = [self._pool(quiz, pool).images[image_index] for pool, image_index in refs]
             exposure = trial["exposure_ms"]
             if quiz["timed"] and exposure is None:
-                rule = StaircaseRule(**json.loads(quiz["staircase"]))
+                rule = StaircaseRule.from_dict(json.loads(quiz["staircase"]))
                 if trial["practice"]:
                     exposure = rule.start_ms  # practice shows the starting exposure and moves nothing
                 else:
@@ -560,7 +526,8 @@ class QuizStore:
                         )
                         .order_by(answers.c.trial_index)
                     ).scalars()
-                    exposure = run_staircase(rule, [bool(c) for c in scored]).next_exposure_ms
+                    schedule = staircase_schedule(rule, quiz["deck_size"], quiz["seed"], participant["nickname_key"])
+                    exposure = next_exposure(rule, schedule, [bool(c) for c in scored])
             conn.execute(
                 update(trials)
                 .where(trials.c.id == trial["id"])
@@ -606,7 +573,7 @@ class QuizStore:
         the browser's own timing, stored beside the server's. trial_id: if given, must be the
         id of the trial that was served (guards against answering a stale page).
         """
-        if not _is_int(trial_number) or trial_number < 1:
+        if not is_int(trial_number, numpy=True) or trial_number < 1:
             raise QuizError(f"trial_number must be a whole number from 1; got {trial_number!r}")
         if not isinstance(answer, str):
             raise QuizError(f"the answer must be text such as 'real' or 'fake'; got {answer!r}")
@@ -614,7 +581,7 @@ class QuizStore:
         if confidence is not None:
             if isinstance(confidence, float) and confidence.is_integer():
                 confidence = int(confidence)
-            if not _is_int(confidence) or not 1 <= confidence <= 5:
+            if not is_int(confidence, numpy=True) or not 1 <= confidence <= 5:
                 raise QuizError(f"confidence must be a whole number from 1 to 5; got {confidence!r}")
             confidence = int(confidence)
         if client_ms is not None:
@@ -656,7 +623,7 @@ class QuizStore:
         now: float,
     ) -> AnswerReceipt:
         with self._transaction(write=True) as conn:
-            participant, quiz = self._participant(conn, token)
+            participant, quiz = self._participant(conn, token, lock=True)
             self._require_open(quiz)
             choices = _choices(quiz["mode"])
             if choice not in choices:
@@ -681,9 +648,7 @@ class QuizStore:
             if previous is not None:
                 if previous["answer"] == choice and previous["confidence"] == confidence:
                     return _receipt(previous, total, duplicate=True)
-                raise QuizError(
-                    f"trial {index + 1} was already answered ({previous['answer']!r}); an answer cannot be changed"
-                )
+                raise QuizError(f"trial {index + 1} was already answered ({previous['answer']!r}); an answer cannot be changed")
             current = self._count_answers(conn, participant["id"])
             if current >= total:
                 raise QuizError("this deck is already finished")
@@ -761,9 +726,7 @@ class QuizStore:
             joined = conn.execute(
                 select(func.count()).select_from(participants).where(participants.c.quiz_id == quiz["id"])
             ).scalar_one()
-            answered = conn.execute(
-                select(func.count()).select_from(answers).where(answers.c.quiz_id == quiz["id"])
-            ).scalar_one()
+            answered = conn.execute(select(func.count()).select_from(answers).where(answers.c.quiz_id == quiz["id"])).scalar_one()
         return int(joined), int(answered), bool(quiz["is_open"])
 
     def reissue_token(self, code: str, owner_key: str, nickname: str) -> str:
@@ -785,9 +748,7 @@ class QuizStore:
         return new_token
 
     def _load(self, conn: Connection, quiz: dict[str, Any]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-        people = [
-            dict(r) for r in conn.execute(select(participants).where(participants.c.quiz_id == quiz["id"])).mappings()
-        ]
+        people = [dict(r) for r in conn.execute(select(participants).where(participants.c.quiz_id == quiz["id"])).mappings()]
         rows = [dict(r) for r in conn.execute(select(answers).where(answers.c.quiz_id == quiz["id"])).mappings()]
         return people, rows
 
@@ -823,8 +784,7 @@ class QuizStore:
         with self._transaction(write=False) as conn:
             quiz = self._owned_quiz(conn, code, owner_key)
             people = {
-                r["id"]: r
-                for r in conn.execute(select(participants).where(participants.c.quiz_id == quiz["id"])).mappings()
+                r["id"]: r for r in conn.execute(select(participants).where(participants.c.quiz_id == quiz["id"])).mappings()
             }
             deck = (
                 conn.execute(
@@ -891,7 +851,7 @@ class QuizStore:
         pools = json.loads(quiz["pools"])
         if pool not in pools:
             raise QuizError(f"pool {pool!r} is not part of quiz {quiz['code']}")
-        if not _is_int(index) or not 0 <= index < pools[pool]["size"]:
+        if not is_int(index, numpy=True) or not 0 <= index < pools[pool]["size"]:
             raise QuizError(f"image index must be from 0 to {pools[pool]['size'] - 1}; got {index!r}")
         return render_png(self._pool(quiz, pool).images[index], size=quiz["display_size"])
 
@@ -963,7 +923,8 @@ def _quiz_info(quiz: dict[str, Any]) -> QuizInfo:
     mode = quiz["mode"]
     if mode == "single":
         lines = [
-            "Half of the images are real and half were made by a generator network, in random order.",
+            "Some images are real and some were made by a generator network, in random order; how many of "
+            "each is left to chance and differs from person to person.",
             "For each image, answer Real or Fake.",
         ]
     else:
@@ -978,9 +939,7 @@ def _quiz_info(quiz: dict[str, Any]) -> QuizInfo:
     if quiz["ask_confidence"]:
         lines.append("With each answer, say how sure you are (1 = guessing, 5 = certain).")
     lines.append(
-        "You will see after each answer whether you were right."
-        if quiz["feedback"]
-        else "You will see your score at the end."
+        "You will see after each answer whether you were right." if quiz["feedback"] else "You will see your score at the end."
     )
     return QuizInfo(
         code=quiz["code"],

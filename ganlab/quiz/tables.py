@@ -8,8 +8,10 @@ Images are referenced as (pool name, index) and never leave the server in that f
 from __future__ import annotations
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     Column,
+    Engine,
     Float,
     ForeignKey,
     Index,
@@ -19,6 +21,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    inspect,
 )
 
 SCHEMA_VERSION = 1
@@ -42,9 +45,11 @@ quizzes = Table(
     Column("real_pool", Text, nullable=False),
     Column("sources", Text, nullable=False),  # JSON list of generator pool names
     Column("pools", Text, nullable=False),  # JSON {name: {size, shape, fingerprint}} at creation
-    Column("seed", Integer, nullable=False),
+    Column("seed", BigInteger, nullable=False),  # up to 2**62
     Column("display_size", Integer, nullable=False),
     Column("staircase", Text, nullable=False),  # JSON StaircaseRule
+    Column("max_participants", Integer),  # joins beyond it are refused; None = no cap
+    Column("joined", Integer),  # participants so far: the join counter, updated under the quiz row's lock
     Column("is_open", Boolean, nullable=False),
     Column("created_at", Float, nullable=False),  # unix seconds (wall clock)
     Column("closed_at", Float),
@@ -117,3 +122,16 @@ answers = Table(
 
 Index("answers_by_quiz", answers.c.quiz_id)
 Index("participants_by_quiz", participants.c.quiz_id)
+
+
+def create_tables(engine: Engine) -> None:
+    """Create the tables, and add the (nullable) columns a database made by an earlier version lacks."""
+    metadata.create_all(engine)
+    inspector = inspect(engine)
+    with engine.begin() as connection:
+        for table in metadata.sorted_tables:
+            present = {column["name"] for column in inspector.get_columns(table.name)}
+            for column in table.columns:
+                if column.name not in present and column.nullable:
+                    kind = column.type.compile(engine.dialect)
+                    connection.exec_driver_sql(f"ALTER TABLE {table.name} ADD COLUMN {column.name} {kind}")

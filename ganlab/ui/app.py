@@ -43,7 +43,7 @@ def build_app(host: str | None = None, port: int | None = None) -> gr.Blocks:
         with gr.Tab("Explore", id="explore"):
             explore.build_explore_tab(owners=owners)
         with gr.Tab("Quiz", id="quiz"):
-            quiz_tab = quiz.build_quiz_tab()
+            quiz_tab = quiz.build_quiz_tab(admin=admin)
         with gr.Tab("Evaluate", id="evaluate"):
             evaluate.build_evaluate_tab()
         with gr.Accordion("Server overview (for the teacher)", open=False):

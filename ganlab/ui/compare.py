@@ -14,7 +14,7 @@ import gradio as gr
 from gradio.context import Context
 
 from ganlab.comparison import RUN_COLOURS, Comparison, comparisons, draw_comparison
-from ganlab.data.toy import TOY_DISTRIBUTIONS
+from ganlab.data.registry import TOY_DATASETS
 from ganlab.live import RunError, RunManager, RunSnapshot
 
 TICK_SECONDS = 0.5
@@ -58,7 +58,7 @@ class CompareTab:
         return f"{request.session_hash}/compare-a", f"{request.session_hash}/compare-b"
 
     def lesson(self, name: str, dataset: str) -> Comparison:
-        lessons = comparisons(dataset if dataset in TOY_DISTRIBUTIONS else "ring8")
+        lessons = comparisons(dataset if dataset in TOY_DATASETS else "ring8")
         for lesson in lessons.values():
             if name in (lesson.name, lesson.title):
                 return lesson
@@ -126,7 +126,7 @@ def build_compare_tab(manager: RunManager) -> CompareTab:
     gr.Markdown(INTRO)
     with gr.Row():
         lesson = gr.Dropdown(titles, value=titles[0], label="Lesson", elem_id="compare-lesson", scale=3)
-        dataset = gr.Dropdown(list(TOY_DISTRIBUTIONS), value="ring8", label="Data", elem_id="compare-dataset", scale=1)
+        dataset = gr.Dropdown(list(TOY_DATASETS), value="ring8", label="Data", elem_id="compare-dataset", scale=1)
         start = gr.Button("Start both", variant="primary", elem_id="compare-start", scale=1)
         stop = gr.Button("Stop both", variant="stop", elem_id="compare-stop", scale=1)
     description = gr.Markdown(tab.describe(titles[0], "ring8"), elem_id="compare-description")

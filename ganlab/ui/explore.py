@@ -23,7 +23,7 @@ from PIL import Image
 
 from ganlab.checkpoints import CheckpointError, available_generators, preferred_generator
 from ganlab.clusters import method_name
-from ganlab.imaging import upscale
+from ganlab.imaging import to_hwc, upscale
 from ganlab.latent import INTERPOLATION_METHODS, LatentCache, LatentExplorer, gif_bytes, strip, truncate
 from ganlab.owners import SessionOwners, private_dir
 
@@ -232,8 +232,7 @@ class ExploreHandlers:
 
 def _big(image: np.ndarray, scale: int = 4) -> np.ndarray:
     """One uint8 image (C, H, W) as an enlarged picture for a gallery."""
-    picture = image[0] if image.shape[0] == 1 else image.transpose(1, 2, 0)
-    return upscale(picture, scale)
+    return upscale(to_hwc(image), scale)
 
 
 def build_explore_tab(handlers: ExploreHandlers | None = None, owners: SessionOwners | None = None) -> ExploreHandlers:

@@ -50,12 +50,15 @@ import gradio as gr
 from gradio.context import Context, get_render_context, set_render_context
 from PIL import Image
 
+from ganlab.admin import AdminKey, AdminKeyError
 from ganlab.checkpoints import preferred_generator
 from ganlab.paths import data_home
 from ganlab.quiz import ClientTrial, QuizError, QuizInfo, QuizReport, QuizStore, default_database_url
 from ganlab.quiz.deck import normalise_code
+from ganlab.quiz.limits import JoinRateLimit
 from ganlab.quiz.pools import PoolCache, quiz_generators
 from ganlab.quiz.report import Rate, Summary
+from ganlab.quiz.settings import DEFAULT_MAX_PARTICIPANTS, QuizSettings
 
 DECK_SIZES = (20, 50, 100)
 MODES = {"single": "One image: real or fake?", "pair": "Two images: which one is real?"}
@@ -87,8 +90,9 @@ PARTICIPANT_VIEW = ("saved", "join_panel", "trial_panel", "done_panel", "status"
 # second click on the same trial within a second (double clicks; the store would keep the first
 # answer anyway), unless a confidence was chosen in between (a fix after "how sure are you?");
 # (3) in timed quizzes shows the images for the server's exposure_ms once they are decoded, then
-# covers them with the noise mask; (4) notes when the images appeared, for the browser-side
-# response time sent with the answer.
+# removes them: every <img> gets the noise mask's bytes instead, and the component's value is replaced
+# by that masked HTML, so the image is no longer anywhere in the page (not hidden under a mask);
+# (4) notes when the images appeared, for the browser-side response time sent with the answer.
 TRIAL_JS = r"""
 const quiz = window.ganlabQuiz || (window.ganlabQuiz = {shownAt: null, trial: null, clicked: null, clickedAt: 0});
 if (!quiz.listening) {
@@ -132,15 +136,16 @@ if (!quiz.listening) {
 }
 const start = () => {
   const trial = element.querySelector('.gq-trial');
+  if (trial && trial.dataset.masked) return;  // our own re-render after the exposure: nothing to start
   quiz.trial = trial ? trial.dataset.trial : null;
   quiz.shownAt = null;
   quiz.maskedAt = null;
   if (!trial) return;
   const images = Array.from(trial.querySelectorAll('img.gq-image'));
-  const masks = Array.from(trial.querySelectorAll('img.gq-mask'));
   const exposure = Number(trial.dataset.exposure || 0);
-  if (exposure > 0) masks.forEach((mask) => { mask.src = trial.dataset.mask; });
-  Promise.all([...images, ...masks].map((img) => img.decode().catch(() => null))).then(() => {
+  const mask = exposure > 0 ? new Image() : null;
+  if (mask) mask.src = trial.dataset.mask;
+  Promise.all([...images, ...(mask ? [mask] : [])].map((img) => img.decode().catch(() => null))).then(() => {
     if (!trial.isConnected) return;
     trial.classList.add('gq-shown');
     const shown = performance.now();
@@ -149,8 +154,14 @@ const start = () => {
       const tick = (now) => {
         if (!trial.isConnected) return;
         if (now - shown >= exposure - 8) {  // within half a frame of the exposure
+          // Remove the images, not cover them: each <img> now shows the mask, and the page's value
+          // is replaced by that masked version, so the image bytes are left nowhere in the page.
+          images.forEach((img) => { img.src = mask.src; img.className = 'gq-mask'; });
+          trial.removeAttribute('data-mask');
+          trial.dataset.masked = '1';
           trial.classList.add('gq-masked');
           quiz.maskedAt = now;
+          props.value = trial.outerHTML;
         }
         else requestAnimationFrame(tick);
       };
@@ -169,8 +180,6 @@ TRIAL_CSS = """
                 user-select: none; -webkit-user-drag: none; }
 .gq-timed .gq-image { visibility: hidden; }
 .gq-timed.gq-shown .gq-image { visibility: visible; }
-.gq-mask { position: absolute; inset: 0; visibility: hidden; }
-.gq-masked .gq-mask { visibility: visible; }
 """
 
 # Page-wide style for the answer buttons (large tap targets on a phone), injected by the trial
@@ -195,7 +204,10 @@ GALLERY_CSS = """
 FOCUS_JS = """(focus) => {
   if (!focus) return;
   const click = (name) => {
-    const tab = Array.from(document.querySelectorAll('button[role=tab]')).find((b) => b.innerText.trim() === name);
+    // On a narrow screen Gradio moves the tabs that do not fit into an overflow menu, whose items are
+    // plain buttons (no role=tab; hidden measuring copies have tabindex=-1): click whichever is there.
+    const named = Array.from(document.querySelectorAll('button')).filter((b) => b.innerText.trim() === name);
+    const tab = named.find((b) => b.getAttribute('role') === 'tab') || named.find((b) => b.getAttribute('tabindex') !== '-1');
     if (tab && tab.getAttribute('aria-selected') !== 'true') tab.click();
   };
   click('Quiz');
@@ -224,9 +236,7 @@ def trial_html(trial: ClientTrial) -> str:
     alts = ["the image to judge"] if trial.mode == "single" else ["left image", "right image"]
     timed = trial.exposure_ms is not None
     frames = "".join(
-        f'<div class="gq-frame"><img class="gq-image" src="{data_url(png)}" alt="{alt}" draggable="false">'
-        + ('<img class="gq-mask" alt="" draggable="false">' if timed else "")
-        + "</div>"
+        f'<div class="gq-frame"><img class="gq-image" src="{data_url(png)}" alt="{alt}" draggable="false"></div>'
         for png, alt in zip(trial.images, alts, strict=True)
     )
     attributes = f'data-mode="{trial.mode}" data-trial="{trial.trial_number}"'
@@ -274,12 +284,13 @@ def _rate_row(name: str, rate: Rate | None) -> str:
     return f"| {name} | {_pct(rate.rate, 1)} ({rate.k} of {rate.n}) | {_pct(rate.low, 1)}–{_pct(rate.high, 1)} |\n"
 
 
-def _summary_markdown(mode: str, summary: Summary) -> str:
+def _summary_markdown(mode: str, summary: Summary, measurement: bool = True) -> str:
+    error = "**HYPE-∞ error** (50% = indistinguishable)" if measurement else "Error in practice (not HYPE-∞)"
     rows = [
         "| measure | value | 95% interval (Wilson, unless noted) |\n|---|---|---|\n",
         _rate_row("Accuracy", summary.accuracy),
         f"| p-value against guessing (exact binomial) | {_p(summary.p_value_vs_chance)} | |\n",
-        _rate_row("**HYPE-∞ error** (50% = indistinguishable)", summary.hype_infinity),
+        _rate_row(error, summary.hype_infinity),
         _rate_row("Fake error: fakes judged real", summary.fake_error),
         _rate_row("Real error: reals judged fake", summary.real_error),
     ]
@@ -331,10 +342,14 @@ def report_markdown(report: QuizReport) -> str:
         f"### {html.escape(report.title)} · code **{report.code}** · {state}\n\n",
         f"{report.n_joined} joined, {report.n_finished} finished · {' · '.join(options)}\n\n",
     ]
+    if not report.measurement:
+        parts.append("**Practice, not a measurement.** Feedback was on: participants learned after each answer "
+                     "whether they were right, so these numbers describe a lesson, not how real the generator's "
+                     "images look. Create the quiz with feedback off to measure HYPE.\n\n")
     if report.summary is None:
         parts.append("No scored answers yet. Results appear here as participants answer.\n")
     else:
-        parts.append(_summary_markdown(report.mode, report.summary))
+        parts.append(_summary_markdown(report.mode, report.summary, report.measurement))
         if report.summary_all is not None:
             everyone = report.summary_all
             parts.append(
@@ -432,9 +447,12 @@ def _whole(value: Any, name: str) -> int:
 class QuizTab:
     """The tab's event handlers over one ``QuizStore`` (thread-safe) and one ``PoolCache``."""
 
-    def __init__(self, store: QuizStore, pools: PoolCache) -> None:
+    def __init__(self, store: QuizStore, pools: PoolCache, admin: AdminKey | None = None,
+                 join_limit: JoinRateLimit | None = None) -> None:
         self.store = store
         self.pools = pools
+        self.admin = admin if admin is not None else AdminKey()  # loopback: no key asked
+        self.join_limit = join_limit if join_limit is not None else JoinRateLimit.from_env()
         self._thumbnails: OrderedDict[tuple[str, str, int], bytes] = OrderedDict()
         self._thumbnail_lock = threading.Lock()
         self._exports = Path(tempfile.mkdtemp(prefix="ganlab-quiz-exports-"))
@@ -490,7 +508,7 @@ class QuizTab:
             keys=keys_text(trial.mode, info.ask_confidence), focus="1" if focus else "",
         )
 
-    def join(self, code: Any, nickname: Any, resume_key: Any, saved: Any) -> list:
+    def join(self, code: Any, nickname: Any, resume_key: Any, saved: Any, request: gr.Request | None = None) -> list:
         """Join with a code and nickname (or resume with the key from the browser / the owner)."""
         saved = _saved(saved)
         code = _text(code, "The quiz code", 40)
@@ -502,6 +520,9 @@ class QuizTab:
             if token is None and saved["token"] and saved["code"] == canonical:
                 if saved["nickname"].casefold() == " ".join(nickname.split()).casefold():
                     token = saved["token"]
+            if token is None:  # a new participant: counted against this address's join limit
+                client = getattr(request, "client", None) if request is not None else None
+                self.join_limit.take(getattr(client, "host", None))
             joined = self.store.join(canonical, nickname, token=token)
             saved = {"code": joined.quiz.code, "nickname": joined.nickname, "token": joined.token}
             welcome = "Welcome back: your deck continues where you left it." if joined.resumed else ""
@@ -574,42 +595,39 @@ class QuizTab:
         return [gr.update(choices=names, value=chosen), note]
 
     def create(self, title: Any, checkpoints: Any, deck_size: Any, mode: Any, timed: Any, feedback: Any,
-               practice: Any, qualification: Any, confidence: Any, request: gr.Request | None = None) -> list:
-        """Make (or load) the pools of the chosen checkpoints and create an open quiz."""
-        title = _text(title, "The title", 120)
+               practice: Any, qualification: Any, confidence: Any, admin_key: Any = None,
+               max_participants: Any = DEFAULT_MAX_PARTICIPANTS, request: gr.Request | None = None) -> list:
+        """Make the pools of a new quiz (fresh samples of the chosen checkpoints, held-out images no other
+        quiz has) and create it open. Off loopback this needs the server's admin key."""
+        try:
+            self.admin.check(_text(admin_key, "The admin key"), what="Creating a quiz")
+        except AdminKeyError as error:
+            raise gr.Error(str(error)) from None
         if isinstance(checkpoints, str):
             checkpoints = [checkpoints]
         if not isinstance(checkpoints, list) or not checkpoints or not all(isinstance(c, str) for c in checkpoints):
             raise gr.Error("Choose at least one generator checkpoint.")
-        deck_size = _whole(deck_size, "The deck size")
-        if deck_size not in DECK_SIZES:
-            raise gr.Error(f"The deck size must be one of {', '.join(map(str, DECK_SIZES))}; got {deck_size}")
-        if mode not in MODES:
-            raise gr.Error(f"The mode must be 'single' or 'pair'; got {mode!r}")
-        practice = _whole(practice, "The number of practice trials")
-        if not 0 <= practice <= 20 or practice % 2:
-            raise gr.Error(f"The number of practice trials must be even, from 0 to 20 (half real, half fake); "
-                           f"got {practice}")
-        qualification = 0.0 if qualification is None else qualification
-        if isinstance(qualification, bool) or not isinstance(qualification, (int, float)) \
-                or not 0 <= qualification <= 1:
-            raise gr.Error(f"The qualification threshold must be between 0 (off) and 1; got {qualification!r}")
-        for name, value in (("timed", timed), ("feedback", feedback), ("confidence", confidence)):
-            if not isinstance(value, bool):
-                raise gr.Error(f"{name} must be true or false; got {value!r}")
+        if isinstance(qualification, (int, float)) and not isinstance(qualification, bool) and qualification == 0:
+            qualification = None  # the slider's 0 means "off"
+        if isinstance(max_participants, float) and max_participants.is_integer():
+            max_participants = int(max_participants)
+        settings = QuizSettings(
+            title=_text(title, "The title", 500), mode=mode, feedback=feedback, timed=timed, ask_confidence=confidence,
+            deck_size=int(deck_size) if isinstance(deck_size, float) and deck_size.is_integer() else deck_size,
+            practice_trials=int(practice) if isinstance(practice, float) and practice.is_integer() else practice,
+            qualification=qualification, max_participants=max_participants,
+        )
         generators = quiz_generators()
         unknown = [c for c in checkpoints if c not in generators]
-        if unknown:
-            raise gr.Error(f"No generator checkpoint named {', '.join(map(repr, unknown))} can be quizzed; "
-                           "refresh the list.")
         try:
-            pools = self.pools.prepare([generators[c] for c in dict.fromkeys(checkpoints)])
-            created = self.store.create_quiz(
-                sources=list(pools.fakes.values()), real_pool=pools.real, deck_size=deck_size, mode=mode,
-                feedback=feedback, practice_trials=practice, timed=timed,
-                qualification=float(qualification) if qualification > 0 else None,
-                ask_confidence=confidence, title=title,
-            )
+            settings.validate()  # before any image is sampled
+            if unknown:
+                raise QuizError(f"No generator checkpoint named {', '.join(map(repr, unknown))} can be quizzed; "
+                                "refresh the list.")
+            reals = 2 * (settings.deck_size + settings.practice_trials)
+            pools = self.pools.prepare([generators[c] for c in dict.fromkeys(checkpoints)], reals=reals)
+            created = self.store.create_quiz(sources=list(pools.fakes.values()), real_pool=pools.real,
+                                             settings=settings)
         except QuizError as error:
             raise gr.Error(str(error)) from None
         link = ""
@@ -623,7 +641,8 @@ class QuizTab:
             f"<div id='ganlab-quiz-created-code'>{created.code}</div>\n\n"
             f"Participants join with this code in **Quiz → Take a quiz**"
             + (f", or open **{link}**" if link else "")
-            + f". Fakes from {sources}; real images: held-out `{pools.real}`.\n\n"
+            + f". Fakes: fresh samples of {sources}; real images: held-out `{pools.real}` (images of this quiz "
+            "only).\n\n"
             "**Keep the owner key below** (copy it somewhere safe): it is the only way to see results, export "
             "and close the quiz, it is shown only this once and the app stores only a hash of it."
         )
@@ -771,8 +790,10 @@ def participant_state(secret: str) -> gr.BrowserState:
         set_render_context(here)
 
 
-def build_quiz_tab(store: QuizStore | None = None, pools: PoolCache | None = None) -> QuizTab | None:
-    """Lay out the Quiz tab inside the current ``gr.Tab`` and wire its events."""
+def build_quiz_tab(store: QuizStore | None = None, pools: PoolCache | None = None,
+                   admin: AdminKey | None = None) -> QuizTab | None:
+    """Lay out the Quiz tab inside the current ``gr.Tab`` and wire its events. ``admin``: the server's
+    admin key, asked for when creating a quiz where the app listens beyond loopback."""
     pools = pools if pools is not None else PoolCache()
     try:
         store = store if store is not None else QuizStore(default_database_url(), pools.registry())
@@ -781,7 +802,7 @@ def build_quiz_tab(store: QuizStore | None = None, pools: PoolCache | None = Non
         gr.Markdown(f"The quiz is unavailable: its database could not be opened ({error}). "
                     "Set GANLAB_QUIZ_DB to a writable file.")
         return None
-    tab = QuizTab(store, pools)
+    tab = QuizTab(store, pools, admin)
     names = list(quiz_generators())
     outer_tab = Context.block if isinstance(Context.block, gr.Tab) else None
 
@@ -836,7 +857,7 @@ def build_quiz_tab(store: QuizStore | None = None, pools: PoolCache | None = Non
                     mode = gr.Radio([(label, key) for key, label in MODES.items()], value="single", label="Mode",
                                     elem_id="ganlab-quiz-mode")
                 with gr.Row():
-                    practice = gr.Slider(0, 20, value=4, step=2, label="Practice trials (do not count; "
+                    practice = gr.Slider(0, 20, value=4, step=1, label="Practice trials (do not count; "
                                          "always show feedback)", elem_id="ganlab-quiz-practice")
                     qualification = gr.Slider(0, 1, value=0, step=0.05, label="Qualification threshold "
                                               "(0 = off; HYPE uses 0.65)", elem_id="ganlab-quiz-qualification")
@@ -847,6 +868,12 @@ def build_quiz_tab(store: QuizStore | None = None, pools: PoolCache | None = Non
                                         elem_id="ganlab-quiz-timed")
                     ask_confidence = gr.Checkbox(False, label="Ask how sure (1-5)",
                                                  elem_id="ganlab-quiz-ask-confidence")
+                with gr.Row():
+                    max_participants = gr.Number(DEFAULT_MAX_PARTICIPANTS, label="Most participants", precision=0,
+                                                 minimum=1, elem_id="ganlab-quiz-max-participants")
+                    admin_key = gr.Textbox(label="Admin key" + ("" if tab.admin.required else " (not needed here)"),
+                                           type="password", max_lines=1, visible=tab.admin.required,
+                                           elem_id="ganlab-quiz-admin-key")
                 create_button = gr.Button("Create quiz", variant="primary", elem_id="ganlab-quiz-create")
                 with gr.Column(visible=False) as created_panel:
                     created = gr.Markdown(elem_id="ganlab-quiz-created")
@@ -912,7 +939,8 @@ def build_quiz_tab(store: QuizStore | None = None, pools: PoolCache | None = Non
         outer_tab.select(tab.checkpoint_choices, [checkpoints], choices_outputs, **INTERNAL)
     create_button.click(
         tab.create,
-        [title, checkpoints, deck_size, mode, timed, feedback, practice, qualification, ask_confidence],
+        [title, checkpoints, deck_size, mode, timed, feedback, practice, qualification, ask_confidence, admin_key,
+         max_participants],
         [created_panel, created, owner_key_shown, results_code, results_key],
         api_name="quiz_create", api_visibility="undocumented",
         concurrency_limit=1, concurrency_id="ganlab-quiz-pools",  # sampling 2,000 images: one at a time

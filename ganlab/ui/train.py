@@ -38,7 +38,9 @@ from ganlab.admin import AdminKey, AdminKeyError
 from ganlab.checkpoints import CheckpointError
 from ganlab.clusters import method_name
 from ganlab.data.errors import DataError
-from ganlab.data.toy import TOY_DISTRIBUTIONS, from_csv, from_points, make_toy
+from ganlab.data.registry import DATASETS as KNOWN_DATASETS
+from ganlab.data.registry import IMAGE_DATASETS, TOY_DATASETS, kind_of
+from ganlab.data.toy import from_csv, from_points, make_toy
 from ganlab.live import RunError, RunManager, RunSnapshot, StepReport, validate_name
 from ganlab.losses import OBJECTIVES
 from ganlab.owners import MINE, OwnershipError, SessionOwners, publish, saved_folders
@@ -49,23 +51,21 @@ from ganlab.views2d import drawing_to_points
 
 log = logging.getLogger(__name__)
 
-TICK_SECONDS = 0.4  # the live stream's period: previews reach the browser at least twice a second
+TICK_SECONDS = 0.4  # the live stream's period: 2D previews reach the browser at least twice a second
+# An image run's sample grid and curves are redrawn about once a second (RunManager.image_preview_interval_s):
+# each update costs the server and the browser a little, on the laptop whose cores the training needs.
+IMAGE_TICK_SECONDS = 1.0
 REATTACH_WAIT_S = 45.0  # after a reload, how long the new page looks for its released run
 
-DATASETS = [
-    ("Ring of 8 Gaussians (2D)", "ring8"),
-    ("Grid of 25 Gaussians (2D)", "grid25"),
-    ("Two moons (2D)", "moons"),
-    ("Spiral (2D)", "spiral"),
-    ("Line (2D)", "line"),
-    ("Two circles (2D)", "circles"),
+DATASETS = [  # the picker: every toy of the registry, then the tab's own sources
+    *((f"{KNOWN_DATASETS[name].title} (2D)", name) for name in TOY_DATASETS),
     ("Draw your own (2D)", "draw"),
     ("Upload a CSV of x,y points (2D)", "csv"),
     ("MNIST digits", "mnist"),
     ("Fashion-MNIST", "fashion-mnist"),
     ("Your own images (.zip)", "folder"),
 ]
-TWO_D = (*TOY_DISTRIBUTIONS, "draw", "csv")
+TWO_D = (*TOY_DATASETS, "draw", "csv")
 MODELS = [
     ("MLP", "mlp"),
     ("DCGAN (images, unconditional)", "dcgan"),
@@ -76,7 +76,6 @@ LOSSES = [(f"{name}: {objective.description}", name) for name, objective in OBJE
 CLUSTER_CHOICES = [("auto: what measured best for this data and model", "auto"), ("off: a plain GAN", "off"),
                    ("8", "8"), ("25", "25"), ("50", "50")]
 PRESET_NAMES = ("healthy", "mode-collapse", "vanishing-gradients", "oscillation")
-LIVE_FIELDS = ("lr_g", "lr_d", "beta1", "beta2", "batch_size", "d_steps", "gp_weight", "clip_value")
 # Config fields shown as controls, in the order of the handlers' parameters after the data inputs.
 CONFIG_FIELDS = ("model", "loss", "lr_g", "lr_d", "beta1", "beta2", "batch_size", "d_steps", "noise_dim",
                  "noise_distribution", "width", "depth", "seed", "gp_weight", "clip_value", "spectral_norm", "clusters")
@@ -174,7 +173,7 @@ def clusters_choice(config: TrainingConfig) -> str:
 
 def resolve_data(dataset: str, drawing: Any, points_csv: str | None, images_zip: str | None) -> tuple[str, Any, str]:
     """(dataset name for the config, the data or None to load by name, a label) for a picker choice."""
-    if dataset in TOY_DISTRIBUTIONS:
+    if dataset in TOY_DATASETS:
         return dataset, make_toy(dataset), dataset
     if dataset == "draw":
         composite = drawing.get("composite") if isinstance(drawing, dict) else drawing
@@ -187,7 +186,7 @@ def resolve_data(dataset: str, drawing: Any, points_csv: str | None, images_zip:
             raise DataError("upload a CSV file of x,y points first")
         data = from_csv(points_csv)
         return "custom", data, f"your CSV ({data.description})"
-    if dataset in ("mnist", "fashion-mnist"):
+    if dataset in IMAGE_DATASETS:
         from ganlab.data.images import load_image_dataset
 
         return dataset, load_image_dataset(dataset, "train"), dataset
@@ -202,7 +201,7 @@ def resolve_data(dataset: str, drawing: Any, points_csv: str | None, images_zip:
 
 
 def describe_dataset(dataset: str) -> str:
-    if dataset in TOY_DISTRIBUTIONS:
+    if dataset in TOY_DATASETS:
         toy = make_toy(dataset)
         return f"**{dataset}**: {toy.description}; {toy.num_modes} modes."
     if dataset == "draw":
@@ -544,7 +543,7 @@ def build_train_tab(manager: RunManager | None = None, owners: SessionOwners | N
             return gr.skip()
         values = locals()
         try:
-            changes = {name: _number(name, values[name]) for name in LIVE_FIELDS}
+            changes = {name: _number(name, values[name]) for name in TrainingConfig.LIVE_FIELDS}
             manager.update(key, **changes)
         except ValueError as error:
             gr.Warning(f"not applied: {error}")
@@ -582,7 +581,7 @@ def build_train_tab(manager: RunManager | None = None, owners: SessionOwners | N
         @friendly
         def apply_preset(dataset: str):
             base = {"draw": "custom", "csv": "custom"}.get(dataset, dataset)
-            if base not in (*TOY_DISTRIBUTIONS, "custom"):
+            if kind_of(base) != "points":
                 raise RunError("the presets are for the 2D datasets; pick one of them first")
             preset = presets(base)[name]
             note = (f"**{preset.title}** loaded. Press **Start**, then look for this:\n\n{preset.what_to_look_for}")
@@ -623,8 +622,11 @@ def build_train_tab(manager: RunManager | None = None, owners: SessionOwners | N
             return nothing(seen_state, False)
         preview = manager.preview(key, force=not training)
         picture = curve_picture = gr.skip()
+        # Only a picture that changed is sent: the browser fetches and decodes each one on the cores the
+        # training needs (the curves and an image run's samples are redrawn about once a second).
         if preview is not None and (not same_run or seen_state.get("preview") != preview.made_at):
             picture = str(preview.path) if preview.path is not None else preview.picture
+        if preview is not None and (not same_run or seen_state.get("curves") != preview.curves_at):
             curve_picture = str(preview.curves_path) if preview.curves_path is not None else preview.curves
         frames = snapshot.timelapse_frames
         slider = frame = gr.skip()
@@ -643,7 +645,8 @@ def build_train_tab(manager: RunManager | None = None, owners: SessionOwners | N
         note_changed = not same_run or note_text != seen_state.get("note")
         game_changed = game != seen_state.get("graph")
         seen_state.update(run=snapshot.run_id, version=snapshot.version, frames=frames, kind=snapshot.kind,
-                          preview=preview.made_at if preview is not None else None, note=note_text, graph=game)
+                          preview=preview.made_at if preview is not None else None,
+                          curves=preview.curves_at if preview is not None else None, note=note_text, graph=game)
         return (
             status_markdown(snapshot),
             game if game_changed else gr.skip(),
@@ -658,7 +661,8 @@ def build_train_tab(manager: RunManager | None = None, owners: SessionOwners | N
         ), training  # a paused or stopped run was drawn one last time: the stream ends
 
     async def train_watch(seen_state: dict, browser_token: str, shown_frame: float, request: gr.Request):
-        """The live view, streamed: an update every TICK_SECONDS while the run trains (undocumented API).
+        """The live view, streamed: an update every TICK_SECONDS (an image run: IMAGE_TICK_SECONDS) while the
+        run trains (undocumented API).
 
         Async, so that a viewer waiting between updates holds no server thread; each update is
         computed in a thread (the preview is drawn there)."""
@@ -676,7 +680,8 @@ def build_train_tab(manager: RunManager | None = None, owners: SessionOwners | N
                 timer_update = gr.skip()
                 if not going_on:
                     return
-                await asyncio.sleep(max(0.0, TICK_SECONDS - (time.monotonic() - started)))
+                period = IMAGE_TICK_SECONDS if seen_state.get("kind") == "images" else TICK_SECONDS
+                await asyncio.sleep(max(0.0, period - (time.monotonic() - started)))
         finally:
             if watchers.get(key) is me:
                 del watchers[key]

@@ -46,7 +46,7 @@ def generators(app_url, save_generator):
 def create(client, generators, *, deck=20, mode="single", timed=False, feedback=False, practice=0,
            qualification=0.0, confidence=False, title="API quiz"):
     out = client.predict(title, generators, deck, mode, timed, feedback, practice, qualification, confidence,
-                         api_name="/quiz_create")
+                         "", 300, api_name="/quiz_create")
     code, key = out[-2], out[-1]
     assert re.fullmatch(r"[A-Z2-9]{6}", code) and len(key) >= 24
     assert code in out[0] and out[1] == key  # the created message shows the code; the key is shown once
@@ -84,7 +84,7 @@ def test_a_whole_deck_through_gradio_client_then_results_and_export(client, gene
     code, key = create(client, generators, practice=4, feedback=True, confidence=True, title="Class of 2026")
     v = join(client, code, "Ada")
     assert v["saved"]["code"] == code and v["saved"]["nickname"] == "Ada" and len(v["saved"]["token"]) >= 16
-    assert "Half of the images are real" in v["info"] and "Class of 2026" in v["info"]
+    assert "Some images are real" in v["info"] and "Class of 2026" in v["info"]
     assert "Practice 1 of 4" in v["header"] and v["trial_number"] == 1
     labels = ["Real", "Fake"]
     for i in range(24):
@@ -112,8 +112,9 @@ def test_a_whole_deck_through_gradio_client_then_results_and_export(client, gene
     out = client.predict(code, key, False, False, True, api_name="/quiz_results")
     text, deceptive, doubted = out[0], out[1], out[2]
     accuracy = f"{100 * correct / 20:.1f}%"
-    for needle in ("HYPE-∞ error", "Fake error", "Real error", "binomial", "d′", "Confusion matrix",
-                   "Per generator", "bootstrap", accuracy, "Ada"):
+    # Feedback was on: the report is practice, and says so.
+    for needle in ("Practice, not a measurement", "Error in practice", "Fake error", "Real error", "binomial", "d′",
+                   "Confusion matrix", "Per generator", "bootstrap", accuracy, "Ada"):
         assert needle in text, needle
     assert "gq-gallery" in deceptive or "fooled anyone" in deceptive
     assert "gq-gallery" in doubted or "doubted yet" in doubted
@@ -175,11 +176,13 @@ def test_bad_input_gets_a_clear_message_and_nothing_is_stored_wrongly(client, ge
     assert second["trial_number"] == 3
 
     refused("No generator checkpoint named", client.predict, "t", ["saved/nope"], 20, "single", False, False, 0,
-            0.0, False, api_name="/quiz_create")
+            0.0, False, "", 300, api_name="/quiz_create")
     refused("not in the list of choices", client.predict, "t", generators, 7, "single", False, False, 0, 0.0,
-            False, api_name="/quiz_create")
-    refused("must be even", client.predict, "t", generators, 20, "single", False, False, 3, 0.0, False,
-            api_name="/quiz_create")
+            False, "", 300, api_name="/quiz_create")
+    refused("practice_trials must be a whole number from 0 to 20", client.predict, "t", generators, 20, "single",
+            False, False, 2.5, 0.0, False, "", 300, api_name="/quiz_create")
+    refused("max_participants must be", client.predict, "t", generators, 20, "single", False, False, 2, 0.0, False,
+            "", 20000, api_name="/quiz_create")
 
     rows, _, _ = export_rows(client, code, key)
     answered = [(int(r["trial_number"]), r["answer"]) for r in rows if r["answer"]]

@@ -85,16 +85,19 @@ def test_the_live_stream_sends_updates_while_training_and_ends_when_stopped(app_
 def _watch_a_run(fresh: Client) -> None:
     fresh.predict(dataset="ring8", batch_size=64, width=32, api_name="/train_start")
     stream = fresh.submit("", 0, api_name="/train_watch")  # what the browser's timer starts
-    steps, pictures, started = [], set(), time.monotonic()
+    steps, pictures, graphs, started = [], set(), [], time.monotonic()
     for update in stream:
-        status_line, picture = update[0], update[1]
+        status_line, graph, picture = update[0], update[1], update[2]
         if isinstance(status_line, str) and "step" in status_line:
             steps.append(int(status_line.split("step ")[1].split()[0].replace(",", "")))
         if isinstance(picture, str):
             pictures.add(picture)
+        if isinstance(graph, str) and graph.startswith("<"):
+            graphs.append(graph)
         if len(pictures) >= 3 or time.monotonic() - started > 30:
             break
     assert len(pictures) >= 3 and steps == sorted(steps) and steps[-1] > steps[0]  # new pictures, later steps
+    assert graphs and "<svg" in graphs[-1] and "D(G(z))" in graphs[-1]  # the overview graph, with live numbers
     assert all(Path(picture).is_file() for picture in pictures)
     fresh.predict(api_name="/train_stop")
     deadline = time.monotonic() + 10
