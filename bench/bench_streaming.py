@@ -11,14 +11,19 @@ Ways to train the same config for the same wall-clock time, interleaved, median 
    (ganlab/live/worker.py, what the app does);
 3. **app + client**: the whole app launched on loopback and a ``gradio_client`` in another process
    (as a browser would be) that starts the run and follows the live stream (``/train_watch``, an
-   update every 0.4 s), downloading each new picture;
-4. **app + Chromium** (``--browser``): the Train tab in Debian's Chromium on the same machine.
+   update every 0.4 s; 1 s for an image run), downloading each new picture;
+4. **app + Chromium** (``--browser``): the Train tab in Debian's Chromium on the same machine (a
+   teacher's laptop that serves the app and shows it): it picks ``--dataset`` in the tab's Data menu,
+   presses Start, and counts the steps of that run in the app's process (this one) while the page
+   watches; it also reports the CPU of the server (this process), the training worker and Chromium.
 
 It prints a markdown table (steps/s, ratio to bare, preview updates delivered per second) for
-docs/BENCHMARKS.md. Goals: ratio >= 0.9, and >= 2 preview updates per second.
+docs/BENCHMARKS.md. Goals: ratio >= 0.9 (>= 0.8 for an image run watched in Chromium on the same two
+cores), and >= 2 preview updates per second for 2D (an image run's sample grid is redrawn about once
+a second).
 
     python bench/bench_streaming.py                 # ring8, 8 s per measurement
-    python bench/bench_streaming.py --dataset mnist --seconds 10
+    python bench/bench_streaming.py --dataset mnist --browser --only-app --seconds 10 --repeats 5
 
 torch runs with ``--threads`` intra-op threads (default 1: on a shared 2-core CPU one thread per
 training is much faster for these small models, and every path gets the same setting).
@@ -44,6 +49,7 @@ os.environ.setdefault("NO_PROXY", "localhost,127.0.0.1")
 
 import torch  # noqa: E402
 
+from ganlab.data.toy import TOY_DISTRIBUTIONS  # noqa: E402
 from ganlab.live import RunManager  # noqa: E402
 from ganlab.live.worker import free_core, pin_to_core  # noqa: E402
 from ganlab.presets import default_config  # noqa: E402
@@ -120,7 +126,7 @@ def client_loop(url: str, dataset: str, seconds: float) -> dict:
         start_steps, started = client.predict(api_name="/train_status")["step"], time.perf_counter()
         delivered, last_picture = 0, None
         for update in stream:  # one update every 0.4 s while the run trains
-            picture = update[1]
+            picture = update[2]  # status, overview graph, live picture, curves, ...
             if isinstance(picture, str) and picture != last_picture:
                 delivered += 1
                 last_picture = picture
@@ -144,21 +150,82 @@ def bare_in_own_process(dataset: str, seconds: float, threads: int) -> tuple[flo
 
 
 def app_with_client(url: str, dataset: str, seconds: float) -> tuple[float, float]:
-    output = subprocess.run(
-        [sys.executable, __file__, "--client", url, "--dataset", dataset, "--seconds", str(seconds)],
-        check=True, capture_output=True, text=True,
-    ).stdout
+    try:
+        output = subprocess.run(
+            [sys.executable, __file__, "--client", url, "--dataset", dataset, "--seconds", str(seconds)],
+            check=True, capture_output=True, text=True, timeout=seconds + 120,
+        ).stdout
+    except subprocess.TimeoutExpired:  # seen once on a machine at load 14: left out, not waited for
+        print("    gradio_client: no answer in time; this repeat is left out", file=sys.stderr)
+        return float("nan"), float("nan")
     result = json.loads(output.strip().splitlines()[-1])
     return result["steps_per_second"], result["updates_per_second"]
 
 
-def app_with_browser(url: str, seconds: float) -> tuple[float, float]:
-    """The Train tab in Debian's Chromium (headless, software rendering) on the same machine: press
-    Start, read the step count from the status line before and after, count new live pictures."""
+BROWSER_CPU: list[dict[str, float]] = []  # per Chromium measurement: each process group's share of a core
+
+
+def cpu_seconds_by_group() -> dict[str, float]:
+    """CPU seconds used so far by this process (the app's server and the bench's page polling), its
+    training workers, Chromium and Playwright's driver: descendants of this process, from /proc."""
+    tick = os.sysconf("SC_CLK_TCK")
+    stats = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                text = (entry / "stat").read_text()
+                command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            except OSError:
+                continue
+            fields = text[text.rindex(")") + 2:].split()
+            stats[int(entry.name)] = (int(fields[1]), (int(fields[11]) + int(fields[12])) / tick, command)
+    groups = {"server": 0.0, "worker": 0.0, "chromium": 0.0, "playwright": 0.0}
+    family = {os.getpid()}
+    changed = True
+    while changed:  # every descendant, however deep
+        grown = {pid for pid, (parent, _, _) in stats.items() if parent in family}
+        changed = not grown <= family
+        family |= grown
+    for pid in family:
+        if pid not in stats:
+            continue
+        _, seconds, command = stats[pid]
+        if pid == os.getpid():
+            groups["server"] += seconds
+        elif "ganlab.live.worker" in command:
+            groups["worker"] += seconds
+        elif "chrom" in command or "headless_shell" in command:
+            groups["chromium"] += seconds
+        else:
+            groups["playwright"] += seconds
+    return groups
+
+
+def app_with_browser(url: str, dataset: str, seconds: float) -> tuple[float, float]:
+    """The Train tab in Debian's Chromium (headless, software rendering) on the same machine: pick the
+    dataset in the tab (its default settings load with it), press Start, read the step count from the
+    status line before and after, count new live pictures."""
     import re
     import shutil
 
     from playwright.sync_api import sync_playwright
+
+    from ganlab.ui.train import DATASETS
+
+    labels = {name: label for label, name in DATASETS}
+    if dataset not in labels:
+        raise SystemExit(f"--browser picks the dataset in the Train tab: one of {', '.join(labels)}; got {dataset!r}")
+
+    def server_steps() -> int:
+        """The step counter of the page's run, read in the app's process (this one): the page's status line
+        can lag the run by seconds on a loaded machine. The page's is the only run that trains."""
+        training = []
+        for manager in RunManager.instances():
+            with manager._lock:
+                training += [run for run in manager._runs.values() if run.phase == "running"]
+        if len(training) != 1:
+            raise RuntimeError(f"expected the page's run alone to train; {len(training)} do")
+        return training[0].trainer.step_count
 
     def step_now(page) -> int:
         text = page.locator("#train-status .md").inner_text()
@@ -168,16 +235,32 @@ def app_with_browser(url: str, seconds: float) -> tuple[float, float]:
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
             executable_path=shutil.which("chromium") or shutil.which("chromium-browser"),
-            args=["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"],
+            args=["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
+                  "--disable-component-update", "--disable-sync"],
         )
         try:
             page = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
             page.goto(url)
             page.wait_for_selector("#ganlab-header")
-            page.click("#train-start")  # a new run with the default settings
-            page.wait_for_function("document.querySelector('#train-status .md').innerText.includes('running')")
+            if page.locator("#train-dataset input").input_value() != labels[dataset]:
+                note = page.locator("#train-dataset-note").inner_text()
+                page.locator("#train-dataset input").click()
+                page.get_by_role("option", name=labels[dataset], exact=True).click()
+                # The dataset's default settings arrive with its note (the train_dataset event).
+                page.wait_for_function("n => document.querySelector('#train-dataset-note').innerText !== n",
+                                       arg=note, timeout=30_000)
+            page.click("#train-start")  # a new run with the dataset's default settings
+            page.wait_for_function("document.querySelector('#train-status .md').innerText.includes('running')",
+                                   timeout=60_000)
+            deadline = time.monotonic() + 60
+            while step_now(page) < 5 and time.monotonic() < deadline:
+                time.sleep(0.1)  # the worker has loaded the run and trains
+            if f" {dataset}" not in page.locator("#train-status .md").inner_text():
+                raise RuntimeError(f"the page trains something else than {dataset}: "
+                                   f"{page.locator('#train-status .md').inner_text()!r}")
             time.sleep(1.0)
-            start_steps, started = step_now(page), time.perf_counter()
+            cpu_before = cpu_seconds_by_group()
+            start_steps, started = server_steps(), time.perf_counter()
             pictures, last = 0, None
             while time.perf_counter() - started < seconds:
                 image = page.locator("#train-live img")
@@ -186,7 +269,12 @@ def app_with_browser(url: str, seconds: float) -> tuple[float, float]:
                     pictures, last = pictures + 1, source
                 time.sleep(0.25)
             elapsed = time.perf_counter() - started
-            steps = step_now(page) - start_steps
+            end_steps = server_steps()
+            steps = end_steps - start_steps
+            cpu_after = cpu_seconds_by_group()
+            print(f"    Chromium: steps {start_steps}-{end_steps} in {elapsed:.1f} s; the page says: "
+                  f"{page.locator('#train-status .md').inner_text()[:90]!r}", file=sys.stderr)
+            BROWSER_CPU.append({group: (cpu_after[group] - cpu_before[group]) / elapsed for group in cpu_after})
             page.click("#train-stop")
             return steps / elapsed, pictures / elapsed
         finally:
@@ -202,6 +290,8 @@ def main() -> None:
     parser.add_argument("--browser", action="store_true",
                         help="also measure the Train tab in Debian's Chromium on the same machine")
     parser.add_argument("--threads", type=int, default=1, help="torch intra-op threads (default 1)")
+    parser.add_argument("--only-app", action="store_true",
+                        help="measure only the bare loop (own process) and the app's paths (client, browser)")
     parser.add_argument("--client", metavar="URL", help=argparse.SUPPRESS)  # internal: the client process
     parser.add_argument("--bare-process", action="store_true", help=argparse.SUPPRESS)  # internal: bare, alone
     args = parser.parse_args()
@@ -224,21 +314,23 @@ def main() -> None:
         _, url, _ = launch(prevent_thread_lock=True, quiet=True, server_port=None)
 
     reference = "bare Trainer.run(), a process of its own"
-    paths = {reference: lambda: bare_in_own_process(args.dataset, args.seconds, args.threads),
-             "bare Trainer.run(), in the app's process": lambda: bare(config, args.seconds),
-             "RunManager, training thread + reader (0.4 s previews)":
-                 lambda: manager_with_reader(config, args.seconds, processes=False),
-             "RunManager, worker process + reader (0.4 s previews)":
-                 lambda: manager_with_reader(config, args.seconds, processes=True)}
+    paths = {reference: lambda: bare_in_own_process(args.dataset, args.seconds, args.threads)}
+    if not args.only_app:
+        paths.update({"bare Trainer.run(), in the app's process": lambda: bare(config, args.seconds),
+                      "RunManager, training thread + reader (0.4 s previews)":
+                          lambda: manager_with_reader(config, args.seconds, processes=False),
+                      "RunManager, worker process + reader (0.4 s previews)":
+                          lambda: manager_with_reader(config, args.seconds, processes=True)})
     if url:
         paths["app + gradio_client (/train_watch stream)"] = lambda: app_with_client(url, args.dataset,
                                                                                           args.seconds)
     if url and args.browser:
-        paths["app + Chromium (the Train tab)"] = lambda: app_with_browser(url, args.seconds)
+        paths["app + Chromium (the Train tab)"] = lambda: app_with_browser(url, args.dataset, args.seconds)
     # One unrecorded round first: imports, the first figure and the app's own warm-up are not throughput.
-    warm_up = {"bare": lambda: bare(config, 1.5),
-               "thread": lambda: manager_with_reader(config, 1.5, processes=False),
-               "process": lambda: manager_with_reader(config, 1.5, processes=True)}
+    warm_up = {"bare": lambda: bare(config, 1.5)}
+    if not args.only_app:
+        warm_up.update({"thread": lambda: manager_with_reader(config, 1.5, processes=False),
+                        "process": lambda: manager_with_reader(config, 1.5, processes=True)})
     if url:
         warm_up["app"] = lambda: app_with_client(url, args.dataset, 1.5)
     for measure in warm_up.values():
@@ -257,21 +349,33 @@ def main() -> None:
           f"{torch.get_num_threads()}, {os.cpu_count()} CPU cores\n")
     print("| path | steps/s (median) | ratio to bare, own process (median of paired repeats) | range | previews/s |")
     print("|---|---:|---:|---:|---:|")
+    two_d = config.dataset in TOY_DISTRIBUTIONS
+    # 2D: the view at least twice a second; an image run: a new sample grid about once a second, and
+    # >= 0.8 of the bare loop with Chromium on the same two cores (issue 17).
+    picture_goal = 2.0 if two_d else 0.8
     verdicts = []
     for name, values in results.items():
+        ratios = [v[0] / b for v, b in zip(values, bare_rates, strict=True) if v[0] == v[0]]
+        values = [v for v in values if v[0] == v[0]]  # a repeat left out (NaN)
+        if not values:
+            print(f"| {name} | — | — | — | — |")
+            continue
         rate = statistics.median(v[0] for v in values)
-        ratios = [v[0] / b for v, b in zip(values, bare_rates, strict=True)]
         ratio = statistics.median(ratios)
         updates = [v[1] for v in values if v[1] == v[1]]
         shown = f"{statistics.median(updates):.2f}" if updates else "—"
         print(f"| {name} | {rate:.1f} | {ratio:.2f} | {min(ratios):.2f}–{max(ratios):.2f} | {shown} |")
         if updates:
-            verdicts.append(f"{name}: ratio {ratio:.2f} ({'meets' if ratio >= 0.9 else 'below'} the 0.9 goal), "
-                            f"{statistics.median(updates):.2f} previews/s "
-                            f"({'meets' if statistics.median(updates) >= 2 else 'below'} the 2/s goal)")
+            goal, pictures = (0.8 if "Chromium" in name and not two_d else 0.9), statistics.median(updates)
+            verdicts.append(f"{name}: ratio {ratio:.2f} ({'meets' if ratio >= goal else 'below'} the {goal:g} goal), "
+                            f"{pictures:.2f} previews/s ({'meets' if pictures >= picture_goal else 'below'} "
+                            f"the {picture_goal:g}/s goal)")
     print()
     for line in verdicts:
         print(f"- {line}")
+    if BROWSER_CPU:
+        shares = ", ".join(f"{group} {statistics.median(c[group] for c in BROWSER_CPU):.2f}" for group in BROWSER_CPU[0])
+        print(f"- CPU while Chromium watched (cores, median of repeats): {shares}")
     if url:
         import gradio as gr
 
