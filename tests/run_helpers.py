@@ -10,7 +10,7 @@ def small(dataset: str = "ring8", **overrides):
     return default_config(dataset, width=32, batch_size=64, **overrides)
 
 
-def wait_until(condition, timeout: float = 20.0) -> bool:
+def wait_until(condition, timeout: float = 60.0) -> bool:  # generous: a loaded machine starts workers slowly
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if condition():
