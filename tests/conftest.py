@@ -18,3 +18,6 @@ if "GANLAB_HOME" not in os.environ:
 import torch  # noqa: E402
 
 torch.set_num_threads(min(2, torch.get_num_threads()))
+
+# The quiz's database fixtures (tests/postgres.py): `database` runs a test on SQLite and on PostgreSQL.
+from postgres import database, postgres_url  # noqa: E402, F401

@@ -107,3 +107,13 @@ def postgres_url() -> str:
     if url is None:
         pytest.skip(f"no PostgreSQL: {ENV} is not set and no server could be started ({_started.get('why')})")
     return url
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database(request, tmp_path) -> str:
+    """A quiz database on SQLite (a file) and on PostgreSQL (a fresh one; skipped without a server)."""
+    if request.param == "sqlite":
+        return str(tmp_path / "quiz.sqlite")
+    url = request.getfixturevalue("postgres_url")
+    fresh_database(url)
+    return url

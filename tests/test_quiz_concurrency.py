@@ -5,7 +5,6 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
-from postgres import fresh_database, postgres_url  # noqa: F401 (a fixture)
 from sqlalchemy import text
 
 from ganlab.quiz import ImagePool, QuizError, QuizImages, QuizStore
@@ -22,15 +21,6 @@ def make_images() -> QuizImages:
             ImagePool("gen", False, rng.integers(0, 256, (40, 8, 8), dtype=np.uint8)),
         ]
     )
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database(request, tmp_path) -> str:
-    if request.param == "sqlite":
-        return str(tmp_path / "quiz.sqlite")
-    url = request.getfixturevalue("postgres_url")
-    fresh_database(url)
-    return url
 
 
 def rows_of(database: str, query: str) -> list[tuple]:

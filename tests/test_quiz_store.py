@@ -8,7 +8,6 @@ import sqlite3
 
 import numpy as np
 import pytest
-from postgres import fresh_database, postgres_url  # noqa: F401 (a fixture)
 from sqlalchemy import text
 
 from ganlab.quiz import ImagePool, QuizError, QuizImages, QuizStore
@@ -40,16 +39,6 @@ def make_images(n: int = 60, seed: int = 0) -> QuizImages:
 @pytest.fixture
 def clock():
     return FakeClock()
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database(request, tmp_path) -> str:
-    """Every store test runs on SQLite (a file) and on PostgreSQL (tests/postgres.py; skipped without one)."""
-    if request.param == "sqlite":
-        return str(tmp_path / "quiz.sqlite")
-    url = request.getfixturevalue("postgres_url")
-    fresh_database(url)
-    return url
 
 
 @pytest.fixture
