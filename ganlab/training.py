@@ -624,10 +624,12 @@ class Trainer:
         """Copies of G, D and the output generator as they are now, with what the views read beside them:
         a reader computes on these while training goes on (about a millisecond to copy the 2D players)."""
         with self._lock:
+            generator = copy.deepcopy(self.generator)
+            # Without a weight average the output generator is G itself: one copy serves both.
+            output = copy.deepcopy(self.ema_generator) if self.ema_generator is not None else generator
             return SimpleNamespace(
                 data=self.data, objective=self.objective, step_count=self.step_count, clusters=self.clusters,
-                generator=copy.deepcopy(self.generator), discriminator=copy.deepcopy(self.discriminator),
-                output_generator=copy.deepcopy(self.output_generator),
+                generator=generator, discriminator=copy.deepcopy(self.discriminator), output_generator=output,
             )
 
     def state_dict(self) -> dict[str, Any]:
