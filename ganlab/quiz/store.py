@@ -21,28 +21,22 @@ This is where an answer is stored. The guarantees a researcher relies on:
 
 from __future__ import annotations
 
-import csv
-import hashlib
 import hmac
-import io
 import json
 import math
-import os
 import secrets
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager, nullcontext
-from datetime import UTC, datetime
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Self
+from typing import Any
 
 import numpy as np
-from sqlalchemy import Connection, Engine, create_engine, event, func, select, update
+from sqlalchemy import Connection, func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from ganlab.checks import is_int
-from ganlab.paths import data_home
+from ganlab.quiz.database import QuizDatabase, _database_url, _hash_secret, default_database_url
 from ganlab.quiz.deck import (
     TrialSpec,
     build_deck,
@@ -52,53 +46,18 @@ from ganlab.quiz.deck import (
     normalise_nickname,
 )
 from ganlab.quiz.errors import QuizError
-from ganlab.quiz.images import ImagePool, QuizImages, noise_mask, render_png
-from ganlab.quiz.messages import (
-    AnswerReceipt,
-    ClientTrial,
-    CreatedQuiz,
-    Feedback,
-    JoinResult,
-    Progress,
-    QuizInfo,
-)
-from ganlab.quiz.report import QuizReport, build_report
+from ganlab.quiz.exports import QuizExportsMixin
+from ganlab.quiz.images import QuizImages, noise_mask, render_png
+from ganlab.quiz.messages import AnswerReceipt, ClientTrial, CreatedQuiz, JoinResult, Progress, QuizInfo
+from ganlab.quiz.records import _choices, _quiz_info, _receipt, _trial_row, _trials_in_deck
 from ganlab.quiz.settings import QuizSettings
 from ganlab.quiz.staircase import StaircaseRule, next_exposure, staircase_schedule
 from ganlab.quiz.tables import answers, create_tables, participants, quizzes, trials
 
-DEFAULT_DATABASE_ENV = "GANLAB_QUIZ_DB"
 MAX_CLIENT_MS = 3_600_000  # an hour: anything longer from a browser is garbage
 
 
-def default_database_url() -> str:
-    """$GANLAB_QUIZ_DB if set (a path or a SQLAlchemy URL), else quiz.sqlite in the data home (ganlab.paths):
-    not the current folder, so an app started from another folder finds the same quizzes."""
-    return _database_url(os.environ.get(DEFAULT_DATABASE_ENV, "").strip() or data_home() / "quiz.sqlite")
-
-
-def _database_url(database: str | Path) -> str:
-    """A SQLAlchemy URL from a path or a URL; ``postgresql://`` and ``postgres://`` get the psycopg (3) driver."""
-    text = str(database)
-    if "://" not in text:
-        return f"sqlite:///{Path(text).expanduser().resolve()}"
-    scheme, rest = text.split("://", 1)
-    if scheme in ("postgresql", "postgres"):
-        return f"postgresql+psycopg://{rest}"
-    return text
-
-
-def _trials_in_deck(quiz: Any) -> int:
-    """A participant's whole deck: the practice trials, then the scored ones."""
-    return quiz["deck_size"] + quiz["practice_trials"]
-
-
-def _hash_secret(secret: str) -> str:
-    return hashlib.sha256(secret.encode("utf-8")).hexdigest()
-
-
-
-class QuizStore:
+class QuizStore(QuizExportsMixin, QuizDatabase):
     """All quiz state: create quizzes, let participants join and answer, give owners results.
 
     ``database`` is a file path (SQLite) or a SQLAlchemy URL. ``images`` is the registry of
@@ -122,126 +81,6 @@ class QuizStore:
         self._verified_quizzes: set[int] = set()
         self._engine = self._make_engine(url, busy_timeout_s)
         create_tables(self._engine)
-
-    # ------------------------------------------------------------------ database plumbing
-
-    def _make_engine(self, url: str, busy_timeout_s: float) -> Engine:
-        if not self._is_sqlite:
-            # A server database: READ COMMITTED, row locks where it matters (joins lock the quiz's row),
-            # UNIQUE constraints for everything else. Enough connections for a class answering at once.
-            return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=40, pool_timeout=busy_timeout_s)
-        if url in ("sqlite://", "sqlite:///:memory:") or "mode=memory" in url:
-            raise QuizError("the quiz store needs a database file (answers must survive a restart); got an in-memory URL")
-        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(
-            url,
-            connect_args={"check_same_thread": False, "timeout": busy_timeout_s},
-            pool_size=8,
-            max_overflow=120,  # a class of 100+ may hit the server at once; connections are cheap
-            pool_timeout=busy_timeout_s,
-        )
-        busy_ms = int(busy_timeout_s * 1000)
-
-        @event.listens_for(engine, "connect")
-        def _on_connect(dbapi_connection: Any, _record: Any) -> None:
-            # We issue BEGIN ourselves (below): pysqlite's implicit transactions would start
-            # DEFERRED and could fail to upgrade to a write lock under contention.
-            dbapi_connection.isolation_level = None
-            cursor = dbapi_connection.cursor()
-            mode = cursor.execute("PRAGMA journal_mode=WAL").fetchone()[0]
-            if str(mode).lower() != "wal":
-                raise QuizError(f"could not switch the quiz database to WAL mode (got {mode!r}); is it on a network drive?")
-            cursor.execute("PRAGMA synchronous=FULL")
-            cursor.execute("PRAGMA foreign_keys=ON")
-            cursor.execute(f"PRAGMA busy_timeout={busy_ms}")
-            cursor.close()
-
-        @event.listens_for(engine, "begin")
-        def _on_begin(connection: Connection) -> None:
-            write = connection.get_execution_options().get("ganlab_write", False)
-            connection.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
-
-        return engine
-
-    @contextmanager
-    def _transaction(self, *, write: bool, durable: bool = True) -> Iterator[Connection]:
-        """One short transaction; committed when the block ends without an exception.
-
-        ``durable=False`` (SQLite) commits without waiting for the disk (synchronous=NORMAL). Still
-        safe when the process is killed; a power cut may undo it, but never an answer: the next
-        durable commit flushes the write-ahead log with everything written before it. Used for
-        marking a trial as served, which halves the fsyncs per answered trial.
-        """
-        lock = self._write_lock if (write and self._is_sqlite) else nullcontext()
-        with lock, self._engine.connect() as connection:
-            connection.execution_options(ganlab_write=write)
-            relaxed = self._is_sqlite and write and not durable
-            if relaxed:  # on the raw connection: outside any transaction, as SQLite requires
-                connection.connection.driver_connection.execute("PRAGMA synchronous=NORMAL")
-            try:
-                with connection.begin():
-                    yield connection
-            finally:
-                if relaxed:
-                    connection.connection.driver_connection.execute("PRAGMA synchronous=FULL")
-
-    def close(self) -> None:
-        """Release database connections (the file stays consistent at any point anyway)."""
-        self._engine.dispose()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(self, *_exc: object) -> None:
-        self.close()
-
-    # ------------------------------------------------------------------ lookups
-
-    def _quiz_by_code(self, conn: Connection, code: object) -> dict[str, Any]:
-        canonical = normalise_code(code)
-        row = conn.execute(select(quizzes).where(quizzes.c.code == canonical)).mappings().first()
-        if row is None:
-            raise QuizError(f"there is no quiz with code {canonical}; check the code and try again")
-        return dict(row)
-
-    def _owned_quiz(self, conn: Connection, code: object, owner_key: object) -> dict[str, Any]:
-        quiz = self._quiz_by_code(conn, code)
-        if not isinstance(owner_key, str) or not hmac.compare_digest(_hash_secret(owner_key), quiz["owner_key_hash"]):
-            raise QuizError(f"wrong owner key for quiz {quiz['code']}; only the person who created it can do this")
-        return quiz
-
-    def _participant(self, conn: Connection, token: object, *, lock: bool = False) -> tuple[dict[str, Any], dict[str, Any]]:
-        """The participant holding ``token`` and their quiz. ``lock``: take the participant's row lock
-        (FOR UPDATE; SQLite's BEGIN IMMEDIATE already holds the database), so that two answers from one
-        participant are recorded one after the other and the second sees the first."""
-        if not isinstance(token, str) or not 16 <= len(token) <= 128:
-            raise QuizError("this participant token is not valid; join the quiz again with its code and your nickname")
-        query = select(participants).where(participants.c.token_hash == _hash_secret(token))
-        row = conn.execute(query.with_for_update() if lock else query).mappings().first()
-        if row is None:
-            raise QuizError("this participant token is not valid; join the quiz again with its code and your nickname")
-        quiz = conn.execute(select(quizzes).where(quizzes.c.id == row["quiz_id"])).mappings().one()
-        return dict(row), dict(quiz)
-
-    @staticmethod
-    def _require_open(quiz: dict[str, Any]) -> None:
-        if not quiz["is_open"]:
-            raise QuizError(f"quiz {quiz['code']} is closed; ask the person running it to reopen it")
-
-    def _pool(self, quiz: dict[str, Any], name: str) -> ImagePool:
-        """A registered pool of this quiz. On first use, every pool of the quiz is checked
-        against what the quiz was created with (all at once, so the check costs the same
-        whichever kind of image comes first)."""
-        if quiz["id"] not in self._verified_quizzes:
-            for pool_name, expected in json.loads(quiz["pools"]).items():
-                if self.images.get(pool_name).fingerprint != expected["fingerprint"]:
-                    raise QuizError(
-                        f"image pool {pool_name!r} is not the one quiz {quiz['code']} was created "
-                        "with (different images); load the saved pools (QuizImages.load) "
-                        "instead of regenerating them"
-                    )
-            self._verified_quizzes.add(quiz["id"])
-        return self.images.get(name)
 
     # ------------------------------------------------------------------ quizzes (owner)
 
@@ -746,211 +585,3 @@ class QuizStore:
             if result.rowcount != 1:
                 raise QuizError(f"nobody called {nickname!r} has joined quiz {quiz['code']}")
         return new_token
-
-    def _load(self, conn: Connection, quiz: dict[str, Any]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-        people = [dict(r) for r in conn.execute(select(participants).where(participants.c.quiz_id == quiz["id"])).mappings()]
-        rows = [dict(r) for r in conn.execute(select(answers).where(answers.c.quiz_id == quiz["id"])).mappings()]
-        return people, rows
-
-    def results(
-        self,
-        code: str,
-        owner_key: str,
-        *,
-        exclude_unqualified: bool | None = None,
-        exclude_fast: bool = False,
-        bootstrap_seed: int = 0,
-    ) -> QuizReport:
-        """The owner's report (see ganlab.quiz.report). Raises QuizError on a wrong owner key."""
-        with self._transaction(write=False) as conn:
-            quiz = self._owned_quiz(conn, code, owner_key)
-            people, rows = self._load(conn, quiz)
-        settings = dict(
-            quiz,
-            sources=json.loads(quiz["sources"]),
-            staircase=json.loads(quiz["staircase"]),
-        )
-        return build_report(
-            settings,
-            people,
-            rows,
-            exclude_unqualified=exclude_unqualified,
-            exclude_fast=exclude_fast,
-            bootstrap_seed=bootstrap_seed,
-        )
-
-    def _export_rows(self, code: str, owner_key: str) -> list[dict[str, Any]]:
-        """One row per trial of every deck, answered or not, in deck order."""
-        with self._transaction(write=False) as conn:
-            quiz = self._owned_quiz(conn, code, owner_key)
-            people = {
-                r["id"]: r for r in conn.execute(select(participants).where(participants.c.quiz_id == quiz["id"])).mappings()
-            }
-            deck = (
-                conn.execute(
-                    select(trials)
-                    .where(trials.c.participant_id.in_(list(people)))
-                    .order_by(trials.c.participant_id, trials.c.trial_index)
-                )
-                .mappings()
-                .all()
-            )
-            given = {
-                (r["participant_id"], r["trial_index"]): r
-                for r in conn.execute(select(answers).where(answers.c.quiz_id == quiz["id"])).mappings()
-            }
-        rows = []
-        for trial in deck:
-            person = people[trial["participant_id"]]
-            answer = given.get((trial["participant_id"], trial["trial_index"]))
-            rows.append(
-                {
-                    "quiz": quiz["code"],
-                    "participant": person["number"],
-                    "nickname": person["nickname"],
-                    "trial_number": trial["trial_index"] + 1,
-                    "practice": bool(trial["practice"]),
-                    "mode": quiz["mode"],
-                    "image_a": f"{trial['image_a_pool']}:{trial['image_a_index']}",
-                    "image_b": f"{trial['image_b_pool']}:{trial['image_b_index']}" if trial["image_b_pool"] else None,
-                    "source": trial["source"],
-                    "truth": trial["truth"],
-                    "served": trial["served_at"] is not None,
-                    "serve_count": trial["serve_count"],
-                    "answer": answer["answer"] if answer else None,
-                    "correct": bool(answer["correct"]) if answer else None,
-                    "response_ms": round(answer["response_ms"], 1) if answer else None,
-                    "client_ms": answer["client_ms"] if answer else None,
-                    "exposure_ms": trial["exposure_ms"],
-                    "confidence": answer["confidence"] if answer else None,
-                    "feedback": bool(answer["feedback"]) if answer else None,
-                    "fast": bool(answer["fast"]) if answer else None,
-                    "answered_at": _iso(answer["answered_at"]) if answer else None,
-                }
-            )
-        return rows
-
-    def export_json(self, code: str, owner_key: str) -> str:
-        """Every trial of every deck as a JSON array (owner only)."""
-        return json.dumps(self._export_rows(code, owner_key), indent=1, ensure_ascii=False)
-
-    def export_csv(self, code: str, owner_key: str) -> str:
-        """Every trial of every deck as CSV with a header row (owner only)."""
-        rows = self._export_rows(code, owner_key)
-        buffer = io.StringIO()
-        writer = csv.DictWriter(buffer, fieldnames=EXPORT_COLUMNS, lineterminator="\n")
-        writer.writeheader()
-        for row in rows:
-            writer.writerow({k: "" if v is None else v for k, v in row.items()})
-        return buffer.getvalue()
-
-    def owner_image(self, code: str, owner_key: str, pool: str, index: int) -> bytes:
-        """Render one image of a quiz for its owner (e.g. the most deceptive fakes of a report)."""
-        with self._transaction(write=False) as conn:
-            quiz = self._owned_quiz(conn, code, owner_key)
-        pools = json.loads(quiz["pools"])
-        if pool not in pools:
-            raise QuizError(f"pool {pool!r} is not part of quiz {quiz['code']}")
-        if not is_int(index, numpy=True) or not 0 <= index < pools[pool]["size"]:
-            raise QuizError(f"image index must be from 0 to {pools[pool]['size'] - 1}; got {index!r}")
-        return render_png(self._pool(quiz, pool).images[index], size=quiz["display_size"])
-
-
-EXPORT_COLUMNS = [
-    "quiz",
-    "participant",
-    "nickname",
-    "trial_number",
-    "practice",
-    "mode",
-    "image_a",
-    "image_b",
-    "source",
-    "truth",
-    "served",
-    "serve_count",
-    "answer",
-    "correct",
-    "response_ms",
-    "client_ms",
-    "exposure_ms",
-    "confidence",
-    "feedback",
-    "fast",
-    "answered_at",
-]
-
-
-def _choices(mode: str) -> tuple[str, str]:
-    return ("real", "fake") if mode == "single" else ("left", "right")
-
-
-def _iso(seconds: float) -> str:
-    return datetime.fromtimestamp(seconds, tz=UTC).isoformat(timespec="milliseconds")
-
-
-def _trial_row(participant_id: int, index: int, spec: TrialSpec) -> dict[str, Any]:
-    return {
-        "participant_id": participant_id,
-        "trial_index": index,
-        "trial_id": secrets.token_urlsafe(12),  # random: carries nothing about the image
-        "practice": spec.practice,
-        "truth": spec.truth,
-        "source": spec.source,
-        "image_a_pool": spec.image_a[0],
-        "image_a_index": int(spec.image_a[1]),
-        "image_b_pool": spec.image_b[0] if spec.image_b else None,
-        "image_b_index": int(spec.image_b[1]) if spec.image_b else None,
-        "serve_count": 0,
-    }
-
-
-def _receipt(row: Any, total: int, *, duplicate: bool) -> AnswerReceipt:
-    index = row["trial_index"]
-    feedback = Feedback(correct=bool(row["correct"]), truth=row["truth"]) if row["feedback"] else None
-    finished = index + 1 >= total
-    return AnswerReceipt(
-        recorded=True,
-        trial_number=index + 1,
-        duplicate=duplicate,
-        feedback=feedback,
-        next_trial=None if finished else index + 2,
-        finished=finished,
-    )
-
-
-def _quiz_info(quiz: dict[str, Any]) -> QuizInfo:
-    mode = quiz["mode"]
-    if mode == "single":
-        lines = [
-            "Some images are real and some were made by a generator network, in random order; how many of "
-            "each is left to chance and differs from person to person.",
-            "For each image, answer Real or Fake.",
-        ]
-    else:
-        lines = [
-            "Each time you see two images: one is real, the other was made by a generator network.",
-            "Pick the real one.",
-        ]
-    if quiz["timed"]:
-        lines.append("Each image appears only briefly and is then covered by noise; answer as well as you can.")
-    if quiz["practice_trials"]:
-        lines.append(f"The first {quiz['practice_trials']} trials are practice and do not count.")
-    if quiz["ask_confidence"]:
-        lines.append("With each answer, say how sure you are (1 = guessing, 5 = certain).")
-    lines.append(
-        "You will see after each answer whether you were right." if quiz["feedback"] else "You will see your score at the end."
-    )
-    return QuizInfo(
-        code=quiz["code"],
-        title=quiz["title"],
-        mode=mode,
-        deck_size=quiz["deck_size"],
-        practice_trials=quiz["practice_trials"],
-        feedback=bool(quiz["feedback"]),
-        timed=bool(quiz["timed"]),
-        ask_confidence=bool(quiz["ask_confidence"]),
-        is_open=bool(quiz["is_open"]),
-        choices=_choices(mode),
-        instructions=" ".join(lines),
-    )
