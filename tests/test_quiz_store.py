@@ -104,7 +104,9 @@ def test_full_deck_with_server_timing_and_own_score(store, clock, tmp_path):
     n_fake = sum(r["truth"] == "fake" for r in rows[2:])
     assert report.summary.confusion["real"]["real"] == 6 - n_fake  # "real" to every real image...
     assert report.summary.confusion["fake"]["real"] == n_fake  # ...and to every fake
-    assert report.summary.fake_error.rate == 1.0 and report.summary.real_error.rate == 0.0
+    # Each trial is real or fake at random (the deck's ratio is not fixed): a 6-trial deck can lack one kind.
+    assert report.summary.fake_error.rate == (1.0 if n_fake else None)
+    assert report.summary.real_error.rate == (0.0 if n_fake < 6 else None)
 
 
 def test_resume_after_reload_needs_the_token(store, clock, database):
