@@ -44,8 +44,21 @@ GOALS = {"ring8": 5.0, "grid25": 20.0}
 
 
 def plain_mlp(dataset: str, seed: int):
-    return default_config(dataset, "mlp", width=128, depth=2, activation="relu", lr_g=1e-3, lr_d=1e-3, beta1=0.9,
-                          beta2=0.999, batch_size=256, ema_decay=0.0, clusters=0, seed=seed)
+    return default_config(
+        dataset,
+        "mlp",
+        width=128,
+        depth=2,
+        activation="relu",
+        lr_g=1e-3,
+        lr_d=1e-3,
+        beta1=0.9,
+        beta2=0.999,
+        batch_size=256,
+        ema_decay=0.0,
+        clusters=0,
+        seed=seed,
+    )
 
 
 CONFIGS = {
@@ -87,12 +100,21 @@ def measure(name: str, dataset: str, seed: int, max_seconds: float, check_every:
             reached = setup + trainer.wall_time
             break
     outcome = f"reached at {reached:.1f} s" if reached is not None else "not reached"
-    print(f"  {dataset} {name} seed {seed}: {outcome} "
-          f"(step {trainer.step_count}, {covered}/{distribution.num_modes} modes, {quality:.0%} high quality)",
-          flush=True)
-    return {"seconds": reached, "steps": trainer.step_count, "covered": covered, "quality": quality,
-            "num_modes": distribution.num_modes, "steps_per_second": trainer.step_count / max(trainer.wall_time, 1e-9),
-            "setup": setup, "clusters": trainer.clusters.k if trainer.clusters is not None else 0}
+    print(
+        f"  {dataset} {name} seed {seed}: {outcome} "
+        f"(step {trainer.step_count}, {covered}/{distribution.num_modes} modes, {quality:.0%} high quality)",
+        flush=True,
+    )
+    return {
+        "seconds": reached,
+        "steps": trainer.step_count,
+        "covered": covered,
+        "quality": quality,
+        "num_modes": distribution.num_modes,
+        "steps_per_second": trainer.step_count / max(trainer.wall_time, 1e-9),
+        "setup": setup,
+        "clusters": trainer.clusters.k if trainer.clusters is not None else 0,
+    }
 
 
 def main() -> None:
@@ -118,11 +140,15 @@ def main() -> None:
 
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
     print(f"\n### 2D convergence ({time.strftime('%Y-%m-%d')}, commit {commit})\n")
-    print(f"Machine: {platform.machine()}, {os.cpu_count()} cores, {describe_device(pick_device())}, "
-          f"torch {torch.__version__}, {torch.get_num_threads()} threads.  ")
+    print(
+        f"Machine: {platform.machine()}, {os.cpu_count()} cores, {describe_device(pick_device())}, "
+        f"torch {torch.__version__}, {torch.get_num_threads()} threads.  "
+    )
     print(f"Command: `python bench/bench_2d_convergence.py {' '.join(sys.argv[1:])}`  ")
-    print(f"Criterion: all modes covered and >= 90% of {N:,} samples within 3 std of a mode; "
-          f"evaluated every {args.check_every:g} s of training.\n")
+    print(
+        f"Criterion: all modes covered and >= 90% of {N:,} samples within 3 std of a mode; "
+        f"evaluated every {args.check_every:g} s of training.\n"
+    )
     print("| data | run | seconds (per seed) | median | goal | steps/s | set-up s | clusters | at the end: modes, high quality |")
     print("|---|---|---|---:|---:|---:|---:|---|---|")
     for (dataset, name), runs in results.items():
@@ -131,9 +157,11 @@ def main() -> None:
         median = statistics.median(t if t is not None else float("inf") for t in times)
         ends = "; ".join(f"{r['covered']}/{r['num_modes']}, {r['quality']:.0%}" for r in runs)
         median_shown = f"{median:.1f}" if median != float("inf") else "—"
-        print(f"| {dataset} | {name} | {shown} | {median_shown} | {GOALS[dataset]:g} | "
-              f"{statistics.median(r['steps_per_second'] for r in runs):.0f} | "
-              f"{statistics.median(r['setup'] for r in runs):.2f} | {', '.join(str(r['clusters']) for r in runs)} | {ends} |")
+        print(
+            f"| {dataset} | {name} | {shown} | {median_shown} | {GOALS[dataset]:g} | "
+            f"{statistics.median(r['steps_per_second'] for r in runs):.0f} | "
+            f"{statistics.median(r['setup'] for r in runs):.2f} | {', '.join(str(r['clusters']) for r in runs)} | {ends} |"
+        )
 
 
 if __name__ == "__main__":

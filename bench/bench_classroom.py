@@ -184,10 +184,16 @@ class Monitor:
         worker_cpu = {pid: (proc_stat(pid) or (0, 0.0))[1] for pid in workers}
         busy, total = machine_busy()
         return {
-            "t": time.perf_counter(), "server_rss": rss_mb(self.server_pid),
-            "workers_rss": {pid: rss_mb(pid) for pid in workers}, "server_cpu": stat[1] if stat else 0.0,
-            "workers_cpu": worker_cpu, "client_cpu": time.process_time(), "machine_busy": busy, "machine_total": total,
-            "load": os.getloadavg()[0], "nice": os.getpriority(os.PRIO_PROCESS, 0),
+            "t": time.perf_counter(),
+            "server_rss": rss_mb(self.server_pid),
+            "workers_rss": {pid: rss_mb(pid) for pid in workers},
+            "server_cpu": stat[1] if stat else 0.0,
+            "workers_cpu": worker_cpu,
+            "client_cpu": time.process_time(),
+            "machine_busy": busy,
+            "machine_total": total,
+            "load": os.getloadavg()[0],
+            "nice": os.getpriority(os.PRIO_PROCESS, 0),
         }
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -208,9 +214,14 @@ def cpu_between(a: dict, b: dict) -> dict[str, float]:
     workers = sum(cpu - a["workers_cpu"].get(pid, 0.0) for pid, cpu in b["workers_cpu"].items())
     server = b["server_cpu"] - a["server_cpu"]
     client = b["client_cpu"] - a["client_cpu"]
-    machine = (b["machine_busy"] - a["machine_busy"])
-    return {"server": server / wall, "workers": workers / wall, "client": client / wall,
-            "other": max(0.0, machine - server - workers - client) / wall, "machine": machine / wall}
+    machine = b["machine_busy"] - a["machine_busy"]
+    return {
+        "server": server / wall,
+        "workers": workers / wall,
+        "client": client / wall,
+        "other": max(0.0, machine - server - workers - client) / wall,
+        "machine": machine / wall,
+    }
 
 
 # ---------------------------------------------------------------------------------------------
@@ -243,8 +254,9 @@ class SessionStream:
     async def _read(self) -> None:
         try:
             while self.queues:
-                async with self.app.http.stream("GET", f"{self.app.url}/gradio_api/queue/data",
-                                                params={"session_hash": self.session}, timeout=None) as stream:
+                async with self.app.http.stream(
+                    "GET", f"{self.app.url}/gradio_api/queue/data", params={"session_hash": self.session}, timeout=None
+                ) as stream:
                     async for line in stream.aiter_lines():
                         if not line.startswith("data:"):
                             continue
@@ -298,8 +310,13 @@ class App:
 
     async def join(self, session: str, api_name: str, data: list) -> asyncio.Queue:
         """Queue an event for ``session``; its messages arrive on the returned asyncio.Queue."""
-        body = {"data": data, "event_data": None, "fn_index": self.deps[api_name]["id"], "trigger_id": None,
-                "session_hash": session}
+        body = {
+            "data": data,
+            "event_data": None,
+            "fn_index": self.deps[api_name]["id"],
+            "trigger_id": None,
+            "session_hash": session,
+        }
         try:
             response = await self.http.post(f"{self.url}/gradio_api/queue/join", json=body)
         except httpx.HTTPError as error:
@@ -344,8 +361,13 @@ class App:
 
     async def direct(self, session: str, api_name: str, data: list) -> list:
         """An event outside the queue (queue=False, gr.api): one POST."""
-        body = {"data": data, "event_data": None, "fn_index": self.deps[api_name]["id"], "trigger_id": None,
-                "session_hash": session}
+        body = {
+            "data": data,
+            "event_data": None,
+            "fn_index": self.deps[api_name]["id"],
+            "trigger_id": None,
+            "session_hash": session,
+        }
         try:
             response = await self.http.post(f"{self.url}/gradio_api/run/{api_name}", json=body)
         except httpx.HTTPError as error:
@@ -367,8 +389,9 @@ class App:
 
     async def upload(self, path: Path) -> str:
         with open(path, "rb") as file:
-            response = await self.http.post(f"{self.url}/gradio_api/upload",
-                                            files=[("files", (path.name, file, "application/zip"))])
+            response = await self.http.post(
+                f"{self.url}/gradio_api/upload", files=[("files", (path.name, file, "application/zip"))]
+            )
         if response.status_code != 200:
             raise CallFailed(f"upload HTTP {response.status_code}: {response.text[:200]}")
         return response.json()[0]
@@ -474,8 +497,9 @@ class Participant:
 
     async def join(self, record: Record) -> bool:
         try:
-            data = await self.app.call(self.session, "quiz_join",
-                                       [self.code, self.nickname, "", {"code": "", "nickname": "", "token": ""}])
+            data = await self.app.call(
+                self.session, "quiz_join", [self.code, self.nickname, "", {"code": "", "nickname": "", "token": ""}]
+            )
             self.view = dict(zip(self.view_names, data, strict=True))
             return True
         except (CallFailed, httpx.HTTPError) as error:
@@ -493,8 +517,9 @@ class Participant:
             self.sent.append((self.nickname, number, label.lower()))
             sent = time.perf_counter()
             try:
-                data = await self.app.call(self.session, "quiz_answer",
-                                           [label, number, self.view["trial_id"], None, None, self.view["saved"]])
+                data = await self.app.call(
+                    self.session, "quiz_answer", [label, number, self.view["trial_id"], None, None, self.view["saved"]]
+                )
             except (CallFailed, httpx.HTTPError) as error:
                 record.errors.append(f"quiz answer {self.nickname} #{number}: {type(error).__name__}: {error}")
                 return
@@ -538,8 +563,7 @@ class Trainee:
                     record.errors.append(f"train picture: {type(error).__name__}: {error}")
 
         try:
-            await self.app.stream(self.session, "train_watch", self.app.defaults("train_watch")[:1] + ["", 0],
-                                  on_update)
+            await self.app.stream(self.session, "train_watch", self.app.defaults("train_watch")[:1] + ["", 0], on_update)
         except asyncio.CancelledError:
             raise
         except (CallFailed, httpx.HTTPError) as error:
@@ -577,15 +601,21 @@ async def wait_stepping(trainees: list[Trainee], expected: int, timeout: float =
             return
         if time.perf_counter() - said > 10:
             said = time.perf_counter()
-            print(f"  waiting for {expected} trainings to step: "
-                  f"{[(s.get('status'), s.get('step'), s.get('message'), s.get('version')) for s in statuses]}", flush=True)
+            print(
+                f"  waiting for {expected} trainings to step: "
+                f"{[(s.get('status'), s.get('step'), s.get('message'), s.get('version')) for s in statuses]}",
+                flush=True,
+            )
         await asyncio.sleep(0.5)
-    raise RuntimeError(f"fewer than {expected} trainings were stepping after {timeout:.0f} s: "
-                       f"{[(s.get('status'), s.get('step'), s.get('message')) for s in statuses]}")
+    raise RuntimeError(
+        f"fewer than {expected} trainings were stepping after {timeout:.0f} s: "
+        f"{[(s.get('status'), s.get('step'), s.get('message')) for s in statuses]}"
+    )
 
 
-async def steps_per_second(trainees: list[Trainee], seconds: float, stop: asyncio.Event | None = None,
-                           poll_s: float = 5.0) -> dict[str, dict]:
+async def steps_per_second(
+    trainees: list[Trainee], seconds: float, stop: asyncio.Event | None = None, poll_s: float = 5.0
+) -> dict[str, dict]:
     """Per run: steps/s over the window from /train_status step counts, and the statuses seen."""
     first = {t.session: await t.status() for t in trainees}
     pictures = {t.session: t.pictures for t in trainees}
@@ -641,14 +671,15 @@ def hostile_files(folder: Path) -> list[tuple[str, Path]]:
     raw = bytearray(path.read_bytes())
     for signature, offset in ((b"PK\x03\x04", 22), (b"PK\x01\x02", 24)):  # the uncompressed size fields
         at = raw.find(signature)
-        raw[at + offset:at + offset + 4] = struct.pack("<I", 1000)
+        raw[at + offset : at + offset + 4] = struct.pack("<I", 1000)
     path.write_bytes(bytes(raw))
     made.append(("zip that declares 1 KB and inflates to 100 MB", path))
     return made
 
 
-async def hostile(app: App, files: list[tuple[str, Path]], settings: list, record: Record, results: list,
-                  spacing_s: float, stop: asyncio.Event) -> None:
+async def hostile(
+    app: App, files: list[tuple[str, Path]], settings: list, record: Record, results: list, spacing_s: float, stop: asyncio.Event
+) -> None:
     """Upload each file and press Start on it (Your own images), spaced over the window."""
     types = [app.components[i]["type"] for i in app.deps["train_start"]["inputs"]]
     files_at = [i for i, kind in enumerate(types) if kind == "file"]
@@ -669,14 +700,29 @@ async def hostile(app: App, files: list[tuple[str, Path]], settings: list, recor
                 await app.call(session, "train_stop", [])
             except CallFailed as error:
                 outcome = f"refused: {str(error).removeprefix('train_start: ')}"
-            results.append({"what": what, "bytes": path.stat().st_size, "upload_s": uploaded - began,
-                            "refused_s": time.perf_counter() - began, "at": began, "outcome": outcome})
+            results.append(
+                {
+                    "what": what,
+                    "bytes": path.stat().st_size,
+                    "upload_s": uploaded - began,
+                    "refused_s": time.perf_counter() - began,
+                    "at": began,
+                    "outcome": outcome,
+                }
+            )
         except (CallFailed, httpx.HTTPError) as error:
             text = str(error)
             refused = "413" in text or "too large" in text.lower()
-            results.append({"what": what, "bytes": path.stat().st_size, "upload_s": float("nan"),
-                            "refused_s": time.perf_counter() - began, "at": began,
-                            "outcome": f"refused at upload: {text[:120]}" if refused else f"error: {text[:160]}"})
+            results.append(
+                {
+                    "what": what,
+                    "bytes": path.stat().st_size,
+                    "upload_s": float("nan"),
+                    "refused_s": time.perf_counter() - began,
+                    "at": began,
+                    "outcome": f"refused at upload: {text[:120]}" if refused else f"error: {text[:160]}",
+                }
+            )
             if not refused:
                 record.errors.append(f"hostile upload: {text}")
 
@@ -701,8 +747,7 @@ async def dataset_settings(app: App, dataset: str) -> list:
 def quantiles(ms: np.ndarray) -> dict[str, float]:
     if len(ms) == 0:
         return {"n": 0, "p50": float("nan"), "p95": float("nan"), "max": float("nan")}
-    return {"n": len(ms), "p50": float(np.percentile(ms, 50)), "p95": float(np.percentile(ms, 95)),
-            "max": float(ms.max())}
+    return {"n": len(ms), "p50": float(np.percentile(ms, 50)), "p95": float(np.percentile(ms, 95)), "max": float(ms.max())}
 
 
 async def alone_phases(app: App, args, quiz_code: str, settings: list, monitor: Monitor, files: list) -> dict:
@@ -731,12 +776,13 @@ async def alone_phases(app: App, args, quiz_code: str, settings: list, monitor: 
         stop.set()
         await task
         b = monitor.sample()
-        results["explore"] = {"record": record, "posts": explorer.posts,
-                              "server_ms": per_request_ms(a, b, len(record.latencies))}
+        results["explore"] = {"record": record, "posts": explorer.posts, "server_ms": per_request_ms(a, b, len(record.latencies))}
     if "quiz" in args.components:
         stop = asyncio.Event()
-        print(f"alone: {args.alone_participants} quiz participants, {args.think_s:g} s think time for "
-              f"{args.alone_seconds:g} s ...", flush=True)
+        print(
+            f"alone: {args.alone_participants} quiz participants, {args.think_s:g} s think time for {args.alone_seconds:g} s ...",
+            flush=True,
+        )
         people = [Participant(app, quiz_code, f"solo{i:02d}") for i in range(args.alone_participants)]
         record = Record()
         for person in people:
@@ -747,16 +793,17 @@ async def alone_phases(app: App, args, quiz_code: str, settings: list, monitor: 
         stop.set()
         await asyncio.gather(*tasks)
         b = monitor.sample()
-        results["quiz"] = {"record": record, "people": people,
-                           "server_ms": per_request_ms(a, b, len(record.latencies))}
+        results["quiz"] = {"record": record, "people": people, "server_ms": per_request_ms(a, b, len(record.latencies))}
     if "hostile" in args.components:
         print("alone: the hostile uploads, one after the other ...", flush=True)
         results["hostile"] = []
         await hostile(app, files, settings, Record(), results["hostile"], 0.5, asyncio.Event())
     if "training" in args.components:
         for count in sorted({1, args.slots if args.slots <= args.trainings else args.trainings}):
-            print(f"alone: {count} training{'s' if count > 1 else ''} at once, watched live, for "
-                  f"{args.alone_seconds:g} s ...", flush=True)
+            print(
+                f"alone: {count} training{'s' if count > 1 else ''} at once, watched live, for {args.alone_seconds:g} s ...",
+                flush=True,
+            )
             record = Record()
             trainees = [Trainee(app, settings) for _ in range(count)]
             for trainee in trainees:
@@ -768,16 +815,19 @@ async def alone_phases(app: App, args, quiz_code: str, settings: list, monitor: 
             b = monitor.sample()
             for trainee in trainees:
                 await trainee.stop(record)
-            results[f"training{count}"] = {"rates": rates, "record": record, "cpu": cpu_between(a, b),
-                                           "workers": worker_settings(monitor.server_pid)}
+            results[f"training{count}"] = {
+                "rates": rates,
+                "record": record,
+                "cpu": cpu_between(a, b),
+                "workers": worker_settings(monitor.server_pid),
+            }
             await asyncio.sleep(2)  # workers hand their runs back
     return results
 
 
 def worker_settings(server_pid: int) -> list[str]:
     """Each worker process: its CPU affinity and threads (pinned to a core or not)."""
-    return [f"{proc_status(pid, 'Cpus_allowed_list')} ({proc_status(pid, 'Threads')} threads)"
-            for pid in children_of(server_pid)]
+    return [f"{proc_status(pid, 'Cpus_allowed_list')} ({proc_status(pid, 'Threads')} threads)" for pid in children_of(server_pid)]
 
 
 async def class_phase(app: App, args, quiz_code: str, settings: list, monitor: Monitor, files, folder: Path) -> dict:
@@ -810,15 +860,17 @@ async def class_phase(app: App, args, quiz_code: str, settings: list, monitor: M
                     records["quiz_join"].latencies.append((sent, time.perf_counter() - sent))
 
         await asyncio.gather(*(join(p) for p in people))
-    print(f"class: everyone at once for {args.seconds:g} s (after {args.warmup_seconds:g} s of warm-up) ...",
-          flush=True)
+    print(f"class: everyone at once for {args.seconds:g} s (after {args.warmup_seconds:g} s of warm-up) ...", flush=True)
     tasks += [asyncio.create_task(e.drag(records["explore"], args.moves_per_s, stop)) for e in explorers]
     tasks += [asyncio.create_task(p.answer_all(records["quiz"], args.think_s, stop)) for p in people]
     hostile_results: list = []
     if "hostile" in args.components:
         spacing = args.seconds / (len(files) + 1)
-        tasks.append(asyncio.create_task(hostile(app, files, settings, records["hostile"], hostile_results,
-                                                 args.warmup_seconds + spacing, stop)))
+        tasks.append(
+            asyncio.create_task(
+                hostile(app, files, settings, records["hostile"], hostile_results, args.warmup_seconds + spacing, stop)
+            )
+        )
     await asyncio.sleep(args.warmup_seconds)
     if args.py_spy:  # the measured window only (not the joins before it)
         results["spy"] = start_py_spy(monitor.server_pid, args.seconds, folder / "profile.txt")
@@ -836,8 +888,15 @@ async def class_phase(app: App, args, quiz_code: str, settings: list, monitor: M
     await asyncio.wait_for(asyncio.gather(*tasks, return_exceptions=True), timeout=120)  # in-flight answers land
     for trainee in trainees:
         await trainee.stop(records["training"])
-    results.update(rates=rates, cpu=cpu_between(a, b), window=(window_start, window_end), hostile=hostile_results,
-                   people=people, explorers=explorers, trainees=trainees)
+    results.update(
+        rates=rates,
+        cpu=cpu_between(a, b),
+        window=(window_start, window_end),
+        hostile=hostile_results,
+        people=people,
+        explorers=explorers,
+        trainees=trainees,
+    )
     return results
 
 
@@ -855,8 +914,13 @@ async def count_stored(app: App, code: str, key: str, people: list[Participant])
     acknowledged = [s for p in people for s in p.acknowledged]
     missing = [(n, t, a) for n, t, a in acknowledged if stored.get((n, t)) != [a]]
     duplicates = [k for k, v in stored.items() if len(v) > 1]
-    return {"sent": len(sent), "acknowledged": len(acknowledged), "stored": len(rows), "missing": missing,
-            "duplicates": duplicates}
+    return {
+        "sent": len(sent),
+        "acknowledged": len(acknowledged),
+        "stored": len(rows),
+        "missing": missing,
+        "duplicates": duplicates,
+    }
 
 
 # ---------------------------------------------------------------------------------------------
@@ -869,9 +933,27 @@ def start_py_spy(pid: int, seconds: float, out: Path) -> subprocess.Popen | None
         return None
     # --gil: only the thread holding the GIL is sampled, so the shares are shares of the one core a Python
     # server can use at a time.
-    return subprocess.Popen([exe, "record", "-p", str(pid), "-d", str(int(seconds)), "-r", "50", "--nonblocking",
-                             "--gil", "--threads", "--format", "raw", "-o", str(out)], stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE)
+    return subprocess.Popen(
+        [
+            exe,
+            "record",
+            "-p",
+            str(pid),
+            "-d",
+            str(int(seconds)),
+            "-r",
+            "50",
+            "--nonblocking",
+            "--gil",
+            "--threads",
+            "--format",
+            "raw",
+            "-o",
+            str(out),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
 
 
 PROFILE_PARTS = [  # (label, a frame that marks it), first match from the top of the list wins
@@ -914,14 +996,18 @@ def summarise_profile(raw: Path, top: int = 20) -> str:
         parts[part] += n
     if not total:
         return "no samples"
-    lines = [f"{total} samples of the thread holding the GIL (50/s): shares of the one core Python runs on", "",
-             "by part of the server:"]
+    lines = [
+        f"{total} samples of the thread holding the GIL (50/s): shares of the one core Python runs on",
+        "",
+        "by part of the server:",
+    ]
     lines += [f"  {100 * n / total:5.1f}%  {name}" for name, n in parts.most_common()]
     lines += ["", "own time (the frame on top):"]
     lines += [f"  {100 * n / total:5.1f}%  {name}" for name, n in own.most_common(top)]
     lines += ["", "inclusive, ganlab and gradio frames:"]
-    lines += [f"  {100 * n / total:5.1f}%  {name}" for name, n in inclusive.most_common()
-              if "ganlab/" in name or "gradio/" in name][:top]
+    lines += [
+        f"  {100 * n / total:5.1f}%  {name}" for name, n in inclusive.most_common() if "ganlab/" in name or "gradio/" in name
+    ][:top]
     return "\n".join(lines)
 
 
@@ -936,40 +1022,52 @@ def machine_line() -> str:
         pass
     import gradio
 
-    return (f"{cpu}, {os.cpu_count()} cores; Python {platform.python_version()}, gradio {gradio.__version__}, "
-            f"httpx {httpx.__version__}")
+    return (
+        f"{cpu}, {os.cpu_count()} cores; Python {platform.python_version()}, gradio {gradio.__version__}, "
+        f"httpx {httpx.__version__}"
+    )
 
 
-def report(args, alone: dict, together: dict, stored: dict | None, monitor: Monitor, loads: tuple,
-           server_log: str, profile: str | None) -> tuple[str, bool]:
+def report(
+    args, alone: dict, together: dict, stored: dict | None, monitor: Monitor, loads: tuple, server_log: str, profile: str | None
+) -> tuple[str, bool]:
     lines: list[str] = []
     verdicts: list[tuple[str, bool | None, str]] = []
     w0, w1 = together["window"]
     records = together["records"]
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True,
-                            text=True).stdout.strip() or "?"
-    dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=REPO, capture_output=True,
-                           text=True).stdout.strip()
+    commit = (
+        subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True).stdout.strip() or "?"
+    )
+    dirty = subprocess.run(
+        ["git", "status", "--porcelain", "--untracked-files=no"], cwd=REPO, capture_output=True, text=True
+    ).stdout.strip()
     changes = " + uncommitted changes" if dirty else ""
     lines.append(f"### Classroom ({time.strftime('%Y-%m-%d %H:%M')}, commit {commit}{changes})\n")
     lines.append(f"Machine: {machine_line()}  ")
     lines.append(f"Command: `python bench/bench_classroom.py {' '.join(sys.argv[1:])}`  ")
     if args.server_env or args.renice_workers:
-        lines.append(f"Experiment: app environment {' '.join(args.server_env) or '(unchanged)'}; training workers "
-                     f"reniced by +{args.renice_workers}  ")
+        lines.append(
+            f"Experiment: app environment {' '.join(args.server_env) or '(unchanged)'}; training workers "
+            f"reniced by +{args.renice_workers}  "
+        )
     try:
         group = Path("/proc/self/autogroup").read_text().split("nice")[-1].strip()
     except OSError:
         group = "?"
-    lines.append(f"Load average (1 min) before / after: {loads[0]:.2f} / {loads[1]:.2f}; priority: nice {os.nice(0)}, "
-                 f"session (autogroup) nice {group}"
-                 + (" (--priority: above the machine's other processes)" if args.priority else "") + "  ")
-    lines.append(f"Class: {args.trainings if 'training' in args.components else 0} trainings ({args.train_dataset}, "
-                 f"{args.slots} slots), {args.explorers if 'explore' in args.components else 0} Explore students at "
-                 f"{args.moves_per_s:g} moves/s ({args.checkpoint}), "
-                 f"{args.participants if 'quiz' in args.components else 0} quiz participants ({args.think_s:g} s think), "
-                 f"{'one hostile uploader' if 'hostile' in args.components else 'no hostile upload'}; "
-                 f"{args.seconds:g} s measured after {args.warmup_seconds:g} s of warm-up\n")
+    lines.append(
+        f"Load average (1 min) before / after: {loads[0]:.2f} / {loads[1]:.2f}; priority: nice {os.nice(0)}, "
+        f"session (autogroup) nice {group}"
+        + (" (--priority: above the machine's other processes)" if args.priority else "")
+        + "  "
+    )
+    lines.append(
+        f"Class: {args.trainings if 'training' in args.components else 0} trainings ({args.train_dataset}, "
+        f"{args.slots} slots), {args.explorers if 'explore' in args.components else 0} Explore students at "
+        f"{args.moves_per_s:g} moves/s ({args.checkpoint}), "
+        f"{args.participants if 'quiz' in args.components else 0} quiz participants ({args.think_s:g} s think), "
+        f"{'one hostile uploader' if 'hostile' in args.components else 'no hostile upload'}; "
+        f"{args.seconds:g} s measured after {args.warmup_seconds:g} s of warm-up\n"
+    )
 
     lines.append("| measure | alone | with the class | goal | verdict |")
     lines.append("|---|---|---|---|---|")
@@ -977,20 +1075,27 @@ def report(args, alone: dict, together: dict, stored: dict | None, monitor: Moni
         a = quantiles(alone["explore"]["record"].ms())
         t = quantiles(records["explore"].ms(w0, w1))
         ap = quantiles(alone["explore"]["posts"].ms())
-        tp = quantiles(np.concatenate([e.posts.ms(w0, w1) for e in together["explorers"]]) if together["explorers"]
-                       else np.array([]))
+        tp = quantiles(
+            np.concatenate([e.posts.ms(w0, w1) for e in together["explorers"]]) if together["explorers"] else np.array([])
+        )
         ratio = t["p95"] / a["p95"] if a["p95"] else float("nan")
         ok = ratio <= GOAL_EXPLORE_RATIO
         verdicts.append(("Explore slider p95 with the class <= 3x alone", ok, f"{ratio:.1f}x"))
         moves = t["n"] / (w1 - w0) / max(1, args.explorers)
-        lines.append(f"| Explore slider move -> new picture loaded, p50 / p95 / max | {a['p50']:.0f} / {a['p95']:.0f} / "
-                     f"{a['max']:.0f} ms ({a['n']} moves) | {t['p50']:.0f} / **{t['p95']:.0f}** / {t['max']:.0f} ms "
-                     f"({t['n']} moves, {moves:.2f} moves/s each) | p95 <= 3x alone | "
-                     f"{ratio:.1f}x: {'met' if ok else '**missed**'} |")
-        lines.append(f"| (of which the render request, p50 / p95) | {ap['p50']:.0f} / {ap['p95']:.0f} ms | "
-                     f"{tp['p50']:.0f} / {tp['p95']:.0f} ms | | |")
-        lines.append(f"| (server CPU per move, alone, less the idle server's {alone['idle_cores']:.3f} cores) | "
-                     f"{alone['explore']['server_ms']:.1f} ms | | | |")
+        lines.append(
+            f"| Explore slider move -> new picture loaded, p50 / p95 / max | {a['p50']:.0f} / {a['p95']:.0f} / "
+            f"{a['max']:.0f} ms ({a['n']} moves) | {t['p50']:.0f} / **{t['p95']:.0f}** / {t['max']:.0f} ms "
+            f"({t['n']} moves, {moves:.2f} moves/s each) | p95 <= 3x alone | "
+            f"{ratio:.1f}x: {'met' if ok else '**missed**'} |"
+        )
+        lines.append(
+            f"| (of which the render request, p50 / p95) | {ap['p50']:.0f} / {ap['p95']:.0f} ms | "
+            f"{tp['p50']:.0f} / {tp['p95']:.0f} ms | | |"
+        )
+        lines.append(
+            f"| (server CPU per move, alone, less the idle server's {alone['idle_cores']:.3f} cores) | "
+            f"{alone['explore']['server_ms']:.1f} ms | | | |"
+        )
     if "quiz" in args.components and "quiz" in alone:
         a = quantiles(alone["quiz"]["record"].ms())
         t = quantiles(records["quiz"].ms(w0, w1))
@@ -998,10 +1103,12 @@ def report(args, alone: dict, together: dict, stored: dict | None, monitor: Moni
         verdicts.append(("quiz answer p95 <= 300 ms", ok, f"{t['p95']:.0f} ms"))
         rate = t["n"] / (w1 - w0)
         j = quantiles(records["quiz_join"].ms())
-        lines.append(f"| Quiz answer round trip (stored, next trial back), p50 / p95 / max | {a['p50']:.0f} / {a['p95']:.0f} / "
-                     f"{a['max']:.0f} ms ({a['n']} answers, {args.alone_participants} people) | {t['p50']:.0f} / "
-                     f"**{t['p95']:.0f}** / {t['max']:.0f} ms ({t['n']} answers, {rate:.1f}/s) | p95 <= 300 ms | "
-                     f"{'met' if ok else '**missed**'} |")
+        lines.append(
+            f"| Quiz answer round trip (stored, next trial back), p50 / p95 / max | {a['p50']:.0f} / {a['p95']:.0f} / "
+            f"{a['max']:.0f} ms ({a['n']} answers, {args.alone_participants} people) | {t['p50']:.0f} / "
+            f"**{t['p95']:.0f}** / {t['max']:.0f} ms ({t['n']} answers, {rate:.1f}/s) | p95 <= 300 ms | "
+            f"{'met' if ok else '**missed**'} |"
+        )
         lines.append(f"| (quiz join before the window, p50 / p95) | | {j['p50']:.0f} / {j['p95']:.0f} ms ({j['n']}) | | |")
         lines.append(f"| (server CPU per answer, alone) | {alone['quiz']['server_ms']:.1f} ms | | | |")
     if "training" in args.components and "training1" in alone:
@@ -1016,36 +1123,65 @@ def report(args, alone: dict, together: dict, stored: dict | None, monitor: Moni
         ratios = [x / slot_alone for x in class_rates]
         ok = bool(ratios) and min(ratios) >= GOAL_TRAINING_RATIO
         full_vs_one = slot_alone / one if one else float("nan")
-        verdicts.append(("each training keeps >= 0.8 of its steps/s alone (per slot)", ok,
-                         (f"{min(ratios):.2f} (lowest of {len(ratios)}); the slots filled alone already train at "
-                          f"{full_vs_one:.2f} of one training alone per slot") if ratios else "no running training"))
-        lines.append(f"| Training steps/s per running slot | {slot_alone:.0f} ({len(per_slot)} at once; one alone: "
-                     f"{one:.0f}) | {', '.join(f'{x:.0f}' for x in class_rates)} (ratio "
-                     f"{', '.join(f'{x:.2f}' for x in ratios)}; vs one alone "
-                     f"{', '.join(f'{x / one:.2f}' for x in class_rates)}) | >= 0.8 per slot | "
-                     f"{'met' if ok else '**missed**'} |")
+        verdicts.append(
+            (
+                "each training keeps >= 0.8 of its steps/s alone (per slot)",
+                ok,
+                (
+                    f"{min(ratios):.2f} (lowest of {len(ratios)}); the slots filled alone already train at "
+                    f"{full_vs_one:.2f} of one training alone per slot"
+                )
+                if ratios
+                else "no running training",
+            )
+        )
+        lines.append(
+            f"| Training steps/s per running slot | {slot_alone:.0f} ({len(per_slot)} at once; one alone: "
+            f"{one:.0f}) | {', '.join(f'{x:.0f}' for x in class_rates)} (ratio "
+            f"{', '.join(f'{x:.2f}' for x in ratios)}; vs one alone "
+            f"{', '.join(f'{x / one:.2f}' for x in class_rates)}) | >= 0.8 per slot | "
+            f"{'met' if ok else '**missed**'} |"
+        )
         positions = sorted(p for r in queued for p in r["positions"])
         messages = sorted({m for r in queued for m in r["messages"]})
         expect = max(0, args.trainings - args.slots)
-        shown = len(queued) == expect and len(running) == min(args.slots, args.trainings) and \
-            positions == list(range(1, expect + 1)) and all("position" in m for m in messages)
-        verdicts.append(("the others queued, with their position shown", shown,
-                         f"{len(running)} running, {len(queued)} queued at positions {positions}"))
-        lines.append(f"| Queued trainings (status, position) | | {len(queued)} queued, positions {positions}: "
-                     f"\"{messages[0] if messages else ''}\" | {expect} queued, positions shown | "
-                     f"{'met' if shown else '**missed**'} |")
+        shown = (
+            len(queued) == expect
+            and len(running) == min(args.slots, args.trainings)
+            and positions == list(range(1, expect + 1))
+            and all("position" in m for m in messages)
+        )
+        verdicts.append(
+            (
+                "the others queued, with their position shown",
+                shown,
+                f"{len(running)} running, {len(queued)} queued at positions {positions}",
+            )
+        )
+        lines.append(
+            f"| Queued trainings (status, position) | | {len(queued)} queued, positions {positions}: "
+            f'"{messages[0] if messages else ""}" | {expect} queued, positions shown | '
+            f"{'met' if shown else '**missed**'} |"
+        )
         pictures = [r["pictures_per_s"] for r in running]
         alone_pictures = [r["pictures_per_s"] for r in alone["training1"]["rates"].values()]
-        lines.append(f"| Live view: new pictures downloaded per second per running training | "
-                     f"{alone_pictures[0]:.1f} (one alone) | {', '.join(f'{x:.1f}' for x in pictures)} | | |")
+        lines.append(
+            f"| Live view: new pictures downloaded per second per running training | "
+            f"{alone_pictures[0]:.1f} (one alone) | {', '.join(f'{x:.1f}' for x in pictures)} | | |"
+        )
     if "hostile" in args.components:
         hostile_results = together["hostile"]
         refused = [h for h in hostile_results if h["outcome"].startswith("refused")]
         quick = all(h["refused_s"] <= GOAL_REFUSAL_S for h in hostile_results)
         ok = len(refused) == len(hostile_results) > 0 and quick
-        verdicts.append(("hostile uploads refused quickly (<= 2 s)", ok,
-                         f"{len(refused)} of {len(hostile_results)} refused, slowest "
-                         f"{max((h['refused_s'] for h in hostile_results), default=float('nan')):.2f} s"))
+        verdicts.append(
+            (
+                "hostile uploads refused quickly (<= 2 s)",
+                ok,
+                f"{len(refused)} of {len(hostile_results)} refused, slowest "
+                f"{max((h['refused_s'] for h in hostile_results), default=float('nan')):.2f} s",
+            )
+        )
         alone_times = {h["what"]: h["refused_s"] for h in alone.get("hostile", [])}
         tried = {h["what"] for h in hostile_results}
         for what, seconds in alone_times.items():
@@ -1056,10 +1192,12 @@ def report(args, alone: dict, together: dict, stored: dict | None, monitor: Moni
             after_q = records["quiz"].ms(h["at"], h["at"] + 5)
             met = h["outcome"].startswith("refused") and h["refused_s"] <= GOAL_REFUSAL_S
             p95_after = [f"{quantiles(x)['p95']:.0f} ms" if len(x) else "none" for x in (after, after_q)]
-            lines.append(f"| Hostile: {h['what']} ({h['bytes'] / 1e3:.0f} KB) | refused in "
-                         f"{alone_times.get(h['what'], float('nan')):.2f} s | {h['outcome'][:140]} in "
-                         f"{h['refused_s']:.2f} s; sent in the next 5 s: Explore p95 {p95_after[0]}, quiz p95 "
-                         f"{p95_after[1]} | refused, <= 2 s | {'met' if met else '**missed**'} |")
+            lines.append(
+                f"| Hostile: {h['what']} ({h['bytes'] / 1e3:.0f} KB) | refused in "
+                f"{alone_times.get(h['what'], float('nan')):.2f} s | {h['outcome'][:140]} in "
+                f"{h['refused_s']:.2f} s; sent in the next 5 s: Explore p95 {p95_after[0]}, quiz p95 "
+                f"{p95_after[1]} | refused, <= 2 s | {'met' if met else '**missed**'} |"
+            )
     errors = [e for r in records.values() for e in r.errors]
     errors += [e for part in alone.values() if isinstance(part, dict) and "record" in part for e in part["record"].errors]
     # Refusals said to the person (gr.Error) are logged with a traceback too: those are not failures.
@@ -1075,42 +1213,64 @@ def report(args, alone: dict, together: dict, stored: dict | None, monitor: Moni
         # Lost: acknowledged to the participant but not stored as sent. A request whose reply never came
         # (a client error, counted under errors) may be stored or not: stored <= sent.
         lost_ok = not stored["missing"] and not stored["duplicates"] and stored["stored"] <= stored["sent"]
-        lines.append(f"| Quiz answers sent / acknowledged / stored (owner's CSV export) | | {stored['sent']} / "
-                     f"{stored['acknowledged']} / {stored['stored']}; {len(stored['missing'])} acknowledged but not "
-                     f"stored as sent, {len(stored['duplicates'])} stored twice | all stored once | "
-                     f"{'met' if lost_ok else '**missed**'} |")
-    verdicts.append(("no error, nothing lost", not errors and lost_ok,
-                     f"{len(errors)} errors, {tracebacks} tracebacks in the server log"
-                     + ("" if stored is None else f", {len(stored['missing'])} answers lost")))
+        lines.append(
+            f"| Quiz answers sent / acknowledged / stored (owner's CSV export) | | {stored['sent']} / "
+            f"{stored['acknowledged']} / {stored['stored']}; {len(stored['missing'])} acknowledged but not "
+            f"stored as sent, {len(stored['duplicates'])} stored twice | all stored once | "
+            f"{'met' if lost_ok else '**missed**'} |"
+        )
+    verdicts.append(
+        (
+            "no error, nothing lost",
+            not errors and lost_ok,
+            f"{len(errors)} errors, {tracebacks} tracebacks in the server log"
+            + ("" if stored is None else f", {len(stored['missing'])} answers lost"),
+        )
+    )
     pictures_gone = sum(e.startswith("train picture") for e in errors)
-    lines.append(f"| Errors (requests that failed; hostile refusals not counted) | | {len(errors)} ({pictures_gone} of "
-                 "them live-view pictures the server had deleted before they were fetched); server log: "
-                 f"{tracebacks} tracebacks{f' ({traceback_kinds})' if tracebacks else ''} | 0 | "
-                 f"{'met' if not errors else '**missed**'} |")
+    lines.append(
+        f"| Errors (requests that failed; hostile refusals not counted) | | {len(errors)} ({pictures_gone} of "
+        "them live-view pictures the server had deleted before they were fetched); server log: "
+        f"{tracebacks} tracebacks{f' ({traceback_kinds})' if tracebacks else ''} | 0 | "
+        f"{'met' if not errors else '**missed**'} |"
+    )
     samples = [s for s in monitor.samples if w0 - 1 <= s["t"] <= w1 + 1] or monitor.samples
     server_peak = max(s["server_rss"] for s in samples)
     total_peak = max(s["server_rss"] + sum(s["workers_rss"].values()) for s in samples)
     first = monitor.samples[0]
-    lines.append(f"| Server RSS (its own; with its worker processes) | {first['server_rss']:.0f} MB; "
-                 f"{first['server_rss'] + sum(first['workers_rss'].values()):.0f} MB (at start) | peak "
-                 f"{server_peak:.0f} MB; {total_peak:.0f} MB ({max(len(s['workers_rss']) for s in samples)} workers) "
-                 f"| reported | |")
+    lines.append(
+        f"| Server RSS (its own; with its worker processes) | {first['server_rss']:.0f} MB; "
+        f"{first['server_rss'] + sum(first['workers_rss'].values()):.0f} MB (at start) | peak "
+        f"{server_peak:.0f} MB; {total_peak:.0f} MB ({max(len(s['workers_rss']) for s in samples)} workers) "
+        f"| reported | |"
+    )
     cpu = together["cpu"]
-    lines.append("| CPU in cores (server / training workers / this load generator / other processes) | "
-                 + (f"{alone['training1']['cpu']['server']:.2f} / {alone['training1']['cpu']['workers']:.2f} / "
-                    f"{alone['training1']['cpu']['client']:.2f} / {alone['training1']['cpu']['other']:.2f} "
-                    "(one training)" if "training1" in alone else "")
-                 + f" | {cpu['server']:.2f} / {cpu['workers']:.2f} / {cpu['client']:.2f} / {cpu['other']:.2f} "
-                 f"(machine {cpu['machine']:.2f} of {os.cpu_count()}) | | |")
+    lines.append(
+        "| CPU in cores (server / training workers / this load generator / other processes) | "
+        + (
+            f"{alone['training1']['cpu']['server']:.2f} / {alone['training1']['cpu']['workers']:.2f} / "
+            f"{alone['training1']['cpu']['client']:.2f} / {alone['training1']['cpu']['other']:.2f} "
+            "(one training)"
+            if "training1" in alone
+            else ""
+        )
+        + f" | {cpu['server']:.2f} / {cpu['workers']:.2f} / {cpu['client']:.2f} / {cpu['other']:.2f} "
+        f"(machine {cpu['machine']:.2f} of {os.cpu_count()}) | | |"
+    )
     lags = np.array([lag for when, lag in monitor.lags if w0 <= when <= w1]) * 1000
-    lines.append(f"| Load generator's event-loop lag, p50 / p95 / max | | {np.percentile(lags, 50):.1f} / "
-                 f"{np.percentile(lags, 95):.1f} / {lags.max():.0f} ms | small beside the latencies | |"
-                 if len(lags) else "")
+    lines.append(
+        f"| Load generator's event-loop lag, p50 / p95 / max | | {np.percentile(lags, 50):.1f} / "
+        f"{np.percentile(lags, 95):.1f} / {lags.max():.0f} ms | small beside the latencies | |"
+        if len(lags)
+        else ""
+    )
     nices = sorted({s["nice"] for s in monitor.samples})
     if len(nices) > 1:
         changed = next(s["t"] for s in monitor.samples if s["nice"] != monitor.samples[0]["nice"])
-        lines.append(f"| **Warning: this process's nice value changed during the run** ({nices}, first seen "
-                     f"{changed - w0:+.0f} s from the window's start): something else reniced it | | | | |")
+        lines.append(
+            f"| **Warning: this process's nice value changed during the run** ({nices}, first seen "
+            f"{changed - w0:+.0f} s from the window's start): something else reniced it | | | | |"
+        )
     lines.append("")
     lines.append(f"Worker processes during the class (CPU affinity, threads): {', '.join(together['workers']) or 'none'}  ")
     if "training" in args.components and "training1" in alone:
@@ -1166,11 +1326,21 @@ async def main_async(args) -> int:
             quiz_code = quiz_key = ""
             if "quiz" in args.components:
                 print(f"creating a quiz over {args.checkpoint} (first time: its image pools) ...", flush=True)
-                settings_of_quiz = app.defaults("quiz_create", **{
-                    "ganlab-quiz-title": "Classroom bench", "ganlab-quiz-checkpoints": [args.checkpoint],
-                    "ganlab-quiz-deck-size": args.deck, "ganlab-quiz-mode": "single", "ganlab-quiz-practice": 0,
-                    "ganlab-quiz-qualification": 0, "ganlab-quiz-feedback": False, "ganlab-quiz-timed": False,
-                    "ganlab-quiz-ask-confidence": False, "ganlab-quiz-max-participants": 1000})
+                settings_of_quiz = app.defaults(
+                    "quiz_create",
+                    **{
+                        "ganlab-quiz-title": "Classroom bench",
+                        "ganlab-quiz-checkpoints": [args.checkpoint],
+                        "ganlab-quiz-deck-size": args.deck,
+                        "ganlab-quiz-mode": "single",
+                        "ganlab-quiz-practice": 0,
+                        "ganlab-quiz-qualification": 0,
+                        "ganlab-quiz-feedback": False,
+                        "ganlab-quiz-timed": False,
+                        "ganlab-quiz-ask-confidence": False,
+                        "ganlab-quiz-max-participants": 1000,
+                    },
+                )
                 created = await app.call(secrets.token_hex(8), "quiz_create", settings_of_quiz)
                 quiz_code, quiz_key = created[3], created[4]
             stop = asyncio.Event()
@@ -1236,19 +1406,35 @@ def main() -> None:
     parser.add_argument("--alone-participants", type=int, default=3)
     parser.add_argument("--think-s", type=float, default=2.0)
     parser.add_argument("--deck", type=int, choices=[20, 50, 100], default=100, help="trials per participant")
-    parser.add_argument("--without", nargs="+", choices=COMPONENTS, default=[],
-                        help="leave parts of the class out (profiling by elimination)")
-    parser.add_argument("--server-env", nargs="+", default=[], metavar="KEY=VALUE",
-                        help="extra environment for the app (experiments, e.g. OMP_NUM_THREADS=1)")
-    parser.add_argument("--renice-workers", type=int, default=0, metavar="N",
-                        help="experiment: keep the app's training workers N nice levels below the app (checked every second)")
+    parser.add_argument(
+        "--without", nargs="+", choices=COMPONENTS, default=[], help="leave parts of the class out (profiling by elimination)"
+    )
+    parser.add_argument(
+        "--server-env",
+        nargs="+",
+        default=[],
+        metavar="KEY=VALUE",
+        help="extra environment for the app (experiments, e.g. OMP_NUM_THREADS=1)",
+    )
+    parser.add_argument(
+        "--renice-workers",
+        type=int,
+        default=0,
+        metavar="N",
+        help="experiment: keep the app's training workers N nice levels below the app (checked every second)",
+    )
     parser.add_argument("--py-spy", metavar="FILE", help="sample the server with py-spy during the class; raw stacks to FILE")
     parser.add_argument("--out", help="also write the markdown report to this file")
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder (server log, database)")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--priority", type=int, default=0, metavar="N",
-                        help="run this load generator, the app and its workers N nice levels above normal (needs "
-                        "root): on a machine shared with other jobs this approximates a server of its own (default 0)")
+    parser.add_argument(
+        "--priority",
+        type=int,
+        default=0,
+        metavar="N",
+        help="run this load generator, the app and its workers N nice levels above normal (needs "
+        "root): on a machine shared with other jobs this approximates a server of its own (default 0)",
+    )
     args = parser.parse_args()
     if args.priority:
         try:

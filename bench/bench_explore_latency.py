@@ -130,19 +130,32 @@ def run(args: argparse.Namespace) -> str:
         tmp = Path(tmp)
         (tmp / "saved").mkdir()
         name, described = prepare_checkpoint(args.checkpoint, tmp / "saved")
-        env = dict(os.environ, GANLAB_CHECKPOINTS=str(tmp / "saved"), GRADIO_TEMP_DIR=str(tmp / "gradio"),
-                   GRADIO_ANALYTICS_ENABLED="False", NO_PROXY="localhost,127.0.0.1", GANLAB_OFFLINE="1")
+        env = dict(
+            os.environ,
+            GANLAB_CHECKPOINTS=str(tmp / "saved"),
+            GRADIO_TEMP_DIR=str(tmp / "gradio"),
+            GRADIO_ANALYTICS_ENABLED="False",
+            NO_PROXY="localhost,127.0.0.1",
+            GANLAB_OFFLINE="1",
+        )
         port = free_port()
-        server = subprocess.Popen([sys.executable, "-c", SERVER.format(repo=str(REPO), port=port)], env=env,
-                                  stdout=subprocess.PIPE, text=True)
+        server = subprocess.Popen(
+            [sys.executable, "-c", SERVER.format(repo=str(REPO), port=port)], env=env, stdout=subprocess.PIPE, text=True
+        )
         try:
             if server.stdout.readline().strip() != "ready":
                 raise SystemExit("the app did not start")
             with sync_playwright() as playwright:
                 browser = playwright.chromium.launch(
                     executable_path=chromium,
-                    args=["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
-                          "--disable-component-update", "--disable-sync"],
+                    args=[
+                        "--no-sandbox",
+                        "--disable-gpu",
+                        "--no-first-run",
+                        "--disable-background-networking",
+                        "--disable-component-update",
+                        "--disable-sync",
+                    ],
                 )
                 page = browser.new_page(viewport={"width": 1400, "height": 1000})
                 page.set_default_timeout(60_000)
@@ -151,8 +164,7 @@ def run(args: argparse.Namespace) -> str:
                 dropdown = page.locator("#explore-checkpoint input")
                 dropdown.click()
                 page.get_by_role("option", name=name, exact=True).click()
-                page.wait_for_function("name => document.querySelector('#explore-status').innerText.startsWith(name)",
-                                       arg=name)
+                page.wait_for_function("name => document.querySelector('#explore-status').innerText.startsWith(name)", arg=name)
                 page.wait_for_selector("#explore-image img")
                 page.evaluate(INSTRUMENT)
                 slider = page.locator(f"#{args.slider} input[type=range]")
@@ -165,8 +177,7 @@ def run(args: argparse.Namespace) -> str:
                     expected = i + 1 - missed
                     page.keyboard.press(key)
                     try:
-                        page.wait_for_function(f"() => window.__latency.samples.length >= {expected}", timeout=5000,
-                                               polling=10)
+                        page.wait_for_function(f"() => window.__latency.samples.length >= {expected}", timeout=5000, polling=10)
                     except Exception:
                         missed += 1  # the image did not change (identical PNG): nothing to time
                     time.sleep(args.pause)
@@ -187,11 +198,15 @@ def run(args: argparse.Namespace) -> str:
     ]
     for label, values in rows:
         p50, p95 = np.percentile(values, [50, 95])
-        lines.append(f"| {label} | {len(values)} | {p50:.1f} | {p95:.1f} | {values.max():.1f} | "
-                     f"{'met' if p95 <= GOAL_MS else 'NOT met'} |")
-    lines += ["", f"- Generator: {described}; slider `{args.slider}` (keyboard arrows, step 0.1), "
-              f"{args.pause * 1000:.0f} ms pause between moves; {missed} moves gave an identical image (not timed)",
-              f"- Priority: nice {os.nice(0)}" + (" (raised with --priority)" if args.priority else "")]
+        lines.append(
+            f"| {label} | {len(values)} | {p50:.1f} | {p95:.1f} | {values.max():.1f} | {'met' if p95 <= GOAL_MS else 'NOT met'} |"
+        )
+    lines += [
+        "",
+        f"- Generator: {described}; slider `{args.slider}` (keyboard arrows, step 0.1), "
+        f"{args.pause * 1000:.0f} ms pause between moves; {missed} moves gave an identical image (not timed)",
+        f"- Priority: nice {os.nice(0)}" + (" (raised with --priority)" if args.priority else ""),
+    ]
     lines += [f"- {key}: {value}" for key, value in info.items()]
     lines += [f"- Command: `python {' '.join(sys.argv)}`", ""]
     return "\n".join(lines)
@@ -204,9 +219,14 @@ def main() -> None:
     parser.add_argument("--slider", default="explore-pc1", help="elem_id of the slider to move (default explore-pc1)")
     parser.add_argument("--pause", type=float, default=0.05, help="seconds between moves (default 0.05)")
     parser.add_argument("--out", help="also write the markdown table to this file")
-    parser.add_argument("--priority", type=int, default=0, metavar="N",
-                        help="run the app and the browser N nice levels above normal (needs root): on a machine "
-                        "shared with other jobs this approximates an unloaded one (default 0)")
+    parser.add_argument(
+        "--priority",
+        type=int,
+        default=0,
+        metavar="N",
+        help="run the app and the browser N nice levels above normal (needs root): on a machine "
+        "shared with other jobs this approximates an unloaded one (default 0)",
+    )
     args = parser.parse_args()
     if args.moves < 4:
         parser.error(f"--moves must be >= 4; got {args.moves}")

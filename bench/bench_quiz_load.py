@@ -49,11 +49,15 @@ class Session:
         self.http = httpx.Client(timeout=120)
 
     def call(self, api_name: str, *data) -> list:
-        body = {"data": list(data), "event_data": None, "fn_index": self.dependencies[api_name],
-                "trigger_id": None, "session_hash": self.session_hash}
+        body = {
+            "data": list(data),
+            "event_data": None,
+            "fn_index": self.dependencies[api_name],
+            "trigger_id": None,
+            "session_hash": self.session_hash,
+        }
         event_id = self.http.post(f"{self.url}/gradio_api/queue/join", json=body).json()["event_id"]
-        with self.http.stream("GET", f"{self.url}/gradio_api/queue/data",
-                              params={"session_hash": self.session_hash}) as stream:
+        with self.http.stream("GET", f"{self.url}/gradio_api/queue/data", params={"session_hash": self.session_hash}) as stream:
             for line in stream.iter_lines():
                 if line.startswith("data:"):
                     message = json.loads(line[5:])
@@ -123,8 +127,17 @@ def save_generator(folder: Path) -> None:
     save_model(generator, folder, metadata={"dataset": "mnist"})
 
 
-def participant(url: str, dependencies: dict, code: str, name: str, think_s: float, start: threading.Barrier,
-                latencies: list, acknowledged: list, errors: list) -> None:
+def participant(
+    url: str,
+    dependencies: dict,
+    code: str,
+    name: str,
+    think_s: float,
+    start: threading.Barrier,
+    latencies: list,
+    acknowledged: list,
+    errors: list,
+) -> None:
     session = Session(url, dependencies)
     try:
         view = dict(zip(VIEW, session.call("quiz_join", code, name, "", NO_PARTICIPANT), strict=True))
@@ -192,11 +205,22 @@ def main() -> None:
     print(f"starting the app on {url} (data in {folder}) ...", flush=True)
     server = start_app(folder, port)
     try:
-        dependencies = {d["api_name"]: d["id"] for d in httpx.get(f"{url}/config").json()["dependencies"]
-                        if d.get("api_name")}
+        dependencies = {d["api_name"]: d["id"] for d in httpx.get(f"{url}/config").json()["dependencies"] if d.get("api_name")}
         owner = Session(url, dependencies)
-        created = owner.call("quiz_create", "Load test", ["saved/bench"], args.trials, "single", False, False, 0,
-                             0.0, False, "", max(300, args.participants))
+        created = owner.call(
+            "quiz_create",
+            "Load test",
+            ["saved/bench"],
+            args.trials,
+            "single",
+            False,
+            False,
+            0,
+            0.0,
+            False,
+            "",
+            max(300, args.participants),
+        )
         code = created[3]
         owner.close()
         latencies: list[float] = []
@@ -204,8 +228,11 @@ def main() -> None:
         errors: list[str] = []
         barrier = threading.Barrier(args.participants + 1)
         threads = [
-            threading.Thread(target=participant, args=(url, dependencies, code, f"p{i:04d}", args.think_ms / 1000,
-                                                       barrier, latencies, acknowledged, errors), daemon=True)
+            threading.Thread(
+                target=participant,
+                args=(url, dependencies, code, f"p{i:04d}", args.think_ms / 1000, barrier, latencies, acknowledged, errors),
+                daemon=True,
+            )
             for i in range(args.participants)
         ]
         for thread in threads:
@@ -225,8 +252,9 @@ def main() -> None:
     problems = check_database(folder / "quiz.sqlite", code, acknowledged, args.participants, args.trials)
     ms = sorted(1000 * x for x in latencies)
     quantile = statistics.quantiles(ms, n=100) if len(ms) > 1 else [ms[0]] * 99
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True,
-                            text=True).stdout.strip() or "?"
+    commit = (
+        subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True).stdout.strip() or "?"
+    )
     import gradio
 
     cpu = platform.processor() or platform.machine()
@@ -235,20 +263,30 @@ def main() -> None:
     except (OSError, StopIteration):
         pass
     print(f"\n### Quiz under load ({time.strftime('%Y-%m-%d')}, commit {commit})\n")
-    print(f"Machine: {cpu}, {os.cpu_count()} cores (shared), Python {platform.python_version()}, "
-          f"gradio {gradio.__version__}, SQLite {sqlite3.sqlite_version} (WAL, synchronous=FULL)  ")
+    print(
+        f"Machine: {cpu}, {os.cpu_count()} cores (shared), Python {platform.python_version()}, "
+        f"gradio {gradio.__version__}, SQLite {sqlite3.sqlite_version} (WAL, synchronous=FULL)  "
+    )
     print(f"Command: `python bench/bench_quiz_load.py {' '.join(sys.argv[1:])}`  ")
-    print(f"Load average (1 min) at start / end: {load_before:.1f} / {load_after:.1f} (other work on the machine "
-          "slows every figure but the server CPU per answer)  ")
-    print("Latency: the full round trip of one answer over HTTP (queue, commit with fsync, render and send "
-          "the next trial); the benchmark's clients share the machine with the server.\n")
-    print("| participants | trials each | think time | answers | wall time | answers/s | p50 latency | "
-          "p95 latency | max | server CPU per answer | errors | every answer stored exactly once |")
+    print(
+        f"Load average (1 min) at start / end: {load_before:.1f} / {load_after:.1f} (other work on the machine "
+        "slows every figure but the server CPU per answer)  "
+    )
+    print(
+        "Latency: the full round trip of one answer over HTTP (queue, commit with fsync, render and send "
+        "the next trial); the benchmark's clients share the machine with the server.\n"
+    )
+    print(
+        "| participants | trials each | think time | answers | wall time | answers/s | p50 latency | "
+        "p95 latency | max | server CPU per answer | errors | every answer stored exactly once |"
+    )
     print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     verdict = "yes" if not problems else "NO: " + "; ".join(problems)
-    print(f"| {args.participants} | {args.trials} | {args.think_ms:g} ms | {len(ms)} | {wall:.1f} s | "
-          f"{len(ms) / wall:.0f} | {quantile[49]:.0f} ms | {quantile[94]:.0f} ms | {ms[-1]:.0f} ms | "
-          f"{1000 * server_cpu / max(1, len(ms)):.1f} ms | {len(errors)} | {verdict} |")
+    print(
+        f"| {args.participants} | {args.trials} | {args.think_ms:g} ms | {len(ms)} | {wall:.1f} s | "
+        f"{len(ms) / wall:.0f} | {quantile[49]:.0f} ms | {quantile[94]:.0f} ms | {ms[-1]:.0f} ms | "
+        f"{1000 * server_cpu / max(1, len(ms)):.1f} ms | {len(errors)} | {verdict} |"
+    )
     for error in errors[:5]:
         print(f"\nerror: {error}")
     if not args.keep:

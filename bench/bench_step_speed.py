@@ -77,8 +77,9 @@ def main() -> None:
             for batch in args.batch_sizes:
                 conv = MODELS[model] == "mnist"
                 chosen = [v for v in variants if conv or not v[1]]
-                trainers = {v: make_trainer(model, data, fused=v[0], channels_last=v[1], batch_size=batch or None)
-                            for v in chosen}
+                trainers = {
+                    v: make_trainer(model, data, fused=v[0], channels_last=v[1], batch_size=batch or None) for v in chosen
+                }
                 compile_seconds = None
                 if args.compile:
                     compiled = make_trainer(model, data, fused=True, channels_last=conv, batch_size=batch or None)

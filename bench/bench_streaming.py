@@ -114,9 +114,27 @@ def client_loop(url: str, dataset: str, seconds: float) -> dict:
     config = default_config(dataset)
     client = Client(url, analytics_enabled=False, verbose=False)
     try:
-        settings = {name: getattr(config, name) for name in (
-            "model", "loss", "lr_g", "lr_d", "beta1", "beta2", "batch_size", "d_steps", "noise_dim",
-            "noise_distribution", "width", "depth", "seed", "gp_weight", "clip_value", "spectral_norm")}
+        settings = {
+            name: getattr(config, name)
+            for name in (
+                "model",
+                "loss",
+                "lr_g",
+                "lr_d",
+                "beta1",
+                "beta2",
+                "batch_size",
+                "d_steps",
+                "noise_dim",
+                "noise_distribution",
+                "width",
+                "depth",
+                "seed",
+                "gp_weight",
+                "clip_value",
+                "spectral_norm",
+            )
+        }
         client.predict(dataset=dataset, **settings, api_name="/train_start")
         stream = client.submit("", 0, api_name="/train_watch")
         deadline = time.monotonic() + 30
@@ -143,8 +161,10 @@ def client_loop(url: str, dataset: str, seconds: float) -> dict:
 
 def bare_in_own_process(dataset: str, seconds: float, threads: int) -> tuple[float, float]:
     output = subprocess.run(
-        [sys.executable, __file__, "--bare-process", "--dataset", dataset, "--seconds", str(seconds),
-         "--threads", str(threads)], check=True, capture_output=True, text=True,
+        [sys.executable, __file__, "--bare-process", "--dataset", dataset, "--seconds", str(seconds), "--threads", str(threads)],
+        check=True,
+        capture_output=True,
+        text=True,
     ).stdout
     return json.loads(output.strip().splitlines()[-1])["steps_per_second"], float("nan")
 
@@ -153,7 +173,10 @@ def app_with_client(url: str, dataset: str, seconds: float) -> tuple[float, floa
     try:
         output = subprocess.run(
             [sys.executable, __file__, "--client", url, "--dataset", dataset, "--seconds", str(seconds)],
-            check=True, capture_output=True, text=True, timeout=seconds + 120,
+            check=True,
+            capture_output=True,
+            text=True,
+            timeout=seconds + 120,
         ).stdout
     except subprocess.TimeoutExpired:  # seen once on a machine at load 14: left out, not waited for
         print("    gradio_client: no answer in time; this repeat is left out", file=sys.stderr)
@@ -177,7 +200,7 @@ def cpu_seconds_by_group() -> dict[str, float]:
                 command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
             except OSError:
                 continue
-            fields = text[text.rindex(")") + 2:].split()
+            fields = text[text.rindex(")") + 2 :].split()
             stats[int(entry.name)] = (int(fields[1]), (int(fields[11]) + int(fields[12])) / tick, command)
     groups = {"server": 0.0, "worker": 0.0, "chromium": 0.0, "playwright": 0.0}
     family = {os.getpid()}
@@ -235,8 +258,14 @@ def app_with_browser(url: str, dataset: str, seconds: float) -> tuple[float, flo
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
             executable_path=shutil.which("chromium") or shutil.which("chromium-browser"),
-            args=["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync"],
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+            ],
         )
         try:
             page = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
@@ -247,17 +276,18 @@ def app_with_browser(url: str, dataset: str, seconds: float) -> tuple[float, flo
                 page.locator("#train-dataset input").click()
                 page.get_by_role("option", name=labels[dataset], exact=True).click()
                 # The dataset's default settings arrive with its note (the train_dataset event).
-                page.wait_for_function("n => document.querySelector('#train-dataset-note').innerText !== n",
-                                       arg=note, timeout=30_000)
+                page.wait_for_function(
+                    "n => document.querySelector('#train-dataset-note').innerText !== n", arg=note, timeout=30_000
+                )
             page.click("#train-start")  # a new run with the dataset's default settings
-            page.wait_for_function("document.querySelector('#train-status .md').innerText.includes('running')",
-                                   timeout=60_000)
+            page.wait_for_function("document.querySelector('#train-status .md').innerText.includes('running')", timeout=60_000)
             deadline = time.monotonic() + 60
             while step_now(page) < 5 and time.monotonic() < deadline:
                 time.sleep(0.1)  # the worker has loaded the run and trains
             if f" {dataset}" not in page.locator("#train-status .md").inner_text():
-                raise RuntimeError(f"the page trains something else than {dataset}: "
-                                   f"{page.locator('#train-status .md').inner_text()!r}")
+                raise RuntimeError(
+                    f"the page trains something else than {dataset}: {page.locator('#train-status .md').inner_text()!r}"
+                )
             time.sleep(1.0)
             cpu_before = cpu_seconds_by_group()
             start_steps, started = server_steps(), time.perf_counter()
@@ -272,8 +302,11 @@ def app_with_browser(url: str, dataset: str, seconds: float) -> tuple[float, flo
             end_steps = server_steps()
             steps = end_steps - start_steps
             cpu_after = cpu_seconds_by_group()
-            print(f"    Chromium: steps {start_steps}-{end_steps} in {elapsed:.1f} s; the page says: "
-                  f"{page.locator('#train-status .md').inner_text()[:90]!r}", file=sys.stderr)
+            print(
+                f"    Chromium: steps {start_steps}-{end_steps} in {elapsed:.1f} s; the page says: "
+                f"{page.locator('#train-status .md').inner_text()[:90]!r}",
+                file=sys.stderr,
+            )
             BROWSER_CPU.append({group: (cpu_after[group] - cpu_before[group]) / elapsed for group in cpu_after})
             page.click("#train-stop")
             return steps / elapsed, pictures / elapsed
@@ -287,11 +320,13 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=8.0, help="wall-clock seconds per measurement")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--no-app", action="store_true", help="skip the launched-app measurement")
-    parser.add_argument("--browser", action="store_true",
-                        help="also measure the Train tab in Debian's Chromium on the same machine")
+    parser.add_argument(
+        "--browser", action="store_true", help="also measure the Train tab in Debian's Chromium on the same machine"
+    )
     parser.add_argument("--threads", type=int, default=1, help="torch intra-op threads (default 1)")
-    parser.add_argument("--only-app", action="store_true",
-                        help="measure only the bare loop (own process) and the app's paths (client, browser)")
+    parser.add_argument(
+        "--only-app", action="store_true", help="measure only the bare loop (own process) and the app's paths (client, browser)"
+    )
     parser.add_argument("--client", metavar="URL", help=argparse.SUPPRESS)  # internal: the client process
     parser.add_argument("--bare-process", action="store_true", help=argparse.SUPPRESS)  # internal: bare, alone
     args = parser.parse_args()
@@ -316,21 +351,30 @@ def main() -> None:
     reference = "bare Trainer.run(), a process of its own"
     paths = {reference: lambda: bare_in_own_process(args.dataset, args.seconds, args.threads)}
     if not args.only_app:
-        paths.update({"bare Trainer.run(), in the app's process": lambda: bare(config, args.seconds),
-                      "RunManager, training thread + reader (0.4 s previews)":
-                          lambda: manager_with_reader(config, args.seconds, processes=False),
-                      "RunManager, worker process + reader (0.4 s previews)":
-                          lambda: manager_with_reader(config, args.seconds, processes=True)})
+        paths.update(
+            {
+                "bare Trainer.run(), in the app's process": lambda: bare(config, args.seconds),
+                "RunManager, training thread + reader (0.4 s previews)": lambda: manager_with_reader(
+                    config, args.seconds, processes=False
+                ),
+                "RunManager, worker process + reader (0.4 s previews)": lambda: manager_with_reader(
+                    config, args.seconds, processes=True
+                ),
+            }
+        )
     if url:
-        paths["app + gradio_client (/train_watch stream)"] = lambda: app_with_client(url, args.dataset,
-                                                                                          args.seconds)
+        paths["app + gradio_client (/train_watch stream)"] = lambda: app_with_client(url, args.dataset, args.seconds)
     if url and args.browser:
         paths["app + Chromium (the Train tab)"] = lambda: app_with_browser(url, args.dataset, args.seconds)
     # One unrecorded round first: imports, the first figure and the app's own warm-up are not throughput.
     warm_up = {"bare": lambda: bare(config, 1.5)}
     if not args.only_app:
-        warm_up.update({"thread": lambda: manager_with_reader(config, 1.5, processes=False),
-                        "process": lambda: manager_with_reader(config, 1.5, processes=True)})
+        warm_up.update(
+            {
+                "thread": lambda: manager_with_reader(config, 1.5, processes=False),
+                "process": lambda: manager_with_reader(config, 1.5, processes=True),
+            }
+        )
     if url:
         warm_up["app"] = lambda: app_with_client(url, args.dataset, 1.5)
     for measure in warm_up.values():
@@ -344,9 +388,11 @@ def main() -> None:
             print(f"  repeat {repeat + 1}: {name}: {results[name][-1][0]:.1f} steps/s", file=sys.stderr)
 
     bare_rates = [r[0] for r in results[reference]]
-    print(f"\nStreaming overhead: {args.dataset}, {config.model} width {config.width}, batch {config.batch_size}; "
-          f"{args.seconds:g} s per measurement, {args.repeats} interleaved repeats; torch threads "
-          f"{torch.get_num_threads()}, {os.cpu_count()} CPU cores\n")
+    print(
+        f"\nStreaming overhead: {args.dataset}, {config.model} width {config.width}, batch {config.batch_size}; "
+        f"{args.seconds:g} s per measurement, {args.repeats} interleaved repeats; torch threads "
+        f"{torch.get_num_threads()}, {os.cpu_count()} CPU cores\n"
+    )
     print("| path | steps/s (median) | ratio to bare, own process (median of paired repeats) | range | previews/s |")
     print("|---|---:|---:|---:|---:|")
     two_d = config.dataset in TOY_DISTRIBUTIONS
@@ -367,9 +413,11 @@ def main() -> None:
         print(f"| {name} | {rate:.1f} | {ratio:.2f} | {min(ratios):.2f}–{max(ratios):.2f} | {shown} |")
         if updates:
             goal, pictures = (0.8 if "Chromium" in name and not two_d else 0.9), statistics.median(updates)
-            verdicts.append(f"{name}: ratio {ratio:.2f} ({'meets' if ratio >= goal else 'below'} the {goal:g} goal), "
-                            f"{pictures:.2f} previews/s ({'meets' if pictures >= picture_goal else 'below'} "
-                            f"the {picture_goal:g}/s goal)")
+            verdicts.append(
+                f"{name}: ratio {ratio:.2f} ({'meets' if ratio >= goal else 'below'} the {goal:g} goal), "
+                f"{pictures:.2f} previews/s ({'meets' if pictures >= picture_goal else 'below'} "
+                f"the {picture_goal:g}/s goal)"
+            )
     print()
     for line in verdicts:
         print(f"- {line}")

@@ -44,8 +44,21 @@ OVERRIDES: dict = {}  # --set key=value, applied to every config (for trying var
 def textbook_config(seed: int):
     """The tutorials' DCGAN: dense to 7x7x128, ConvT 128->64->1 with batch norm, a two-layer conv D,
     non-saturating loss, Adam(2e-4, beta1 0.5), batch 64."""
-    return default_config("mnist", "dcgan", width=64, noise_dim=100, batch_size=64, lr_g=2e-4, lr_d=2e-4,
-                          beta1=0.5, loss="nonsaturating", spectral_norm=False, ema_decay=0.0, clusters=0, seed=seed)
+    return default_config(
+        "mnist",
+        "dcgan",
+        width=64,
+        noise_dim=100,
+        batch_size=64,
+        lr_g=2e-4,
+        lr_d=2e-4,
+        beta1=0.5,
+        loss="nonsaturating",
+        spectral_norm=False,
+        ema_decay=0.0,
+        clusters=0,
+        seed=seed,
+    )
 
 
 CONFIGS = {
@@ -57,8 +70,7 @@ CONFIGS = {
 }
 
 
-def measure(name: str, seed: int, data, classifier, real_features, real_ref_fid, max_seconds: float,
-            check_every: float) -> dict:
+def measure(name: str, seed: int, data, classifier, real_features, real_ref_fid, max_seconds: float, check_every: float) -> dict:
     started = time.perf_counter()
     trainer = Trainer(dataclasses.replace(CONFIGS[name](seed), **OVERRIDES), data)
     setup = time.perf_counter() - started
@@ -73,13 +85,23 @@ def measure(name: str, seed: int, data, classifier, real_features, real_ref_fid,
         score = inception_score(probs).value
         distance = fid(features, real_features).value
         history.append((round(trainer.wall_time, 1), trainer.step_count, round(score, 2), round(distance, 2)))
-        print(f"  {name} seed {seed}: {trainer.wall_time:6.1f} s, step {trainer.step_count:5d}, "
-              f"IS {score:5.2f}, FID {distance:7.2f} (bar {5 * real_ref_fid:.2f})", flush=True)
+        print(
+            f"  {name} seed {seed}: {trainer.wall_time:6.1f} s, step {trainer.step_count:5d}, "
+            f"IS {score:5.2f}, FID {distance:7.2f} (bar {5 * real_ref_fid:.2f})",
+            flush=True,
+        )
         if score >= 8.0 and distance <= 5 * real_ref_fid:
             reached = trainer.wall_time
             break
-    return {"name": name, "seed": seed, "seconds": reached, "steps": trainer.step_count, "history": history,
-            "setup_seconds": setup, "steps_per_second": trainer.step_count / max(trainer.wall_time - setup, 1e-9)}
+    return {
+        "name": name,
+        "seed": seed,
+        "seconds": reached,
+        "steps": trainer.step_count,
+        "history": history,
+        "setup_seconds": setup,
+        "steps_per_second": trainer.step_count / max(trainer.wall_time - setup, 1e-9),
+    }
 
 
 def main() -> None:
@@ -101,19 +123,25 @@ def main() -> None:
     real_features, real_probs = extract(classifier, real)
     train_features, _ = extract(classifier, train_real)
     real_ref_fid = fid(train_features, real_features).value
-    print(f"data: {data.describe()}\nreal held-out vs train at N={N}: FID {real_ref_fid:.3f}, "
-          f"IS {inception_score(real_probs).value:.2f}", flush=True)
+    print(
+        f"data: {data.describe()}\nreal held-out vs train at N={N}: FID {real_ref_fid:.3f}, "
+        f"IS {inception_score(real_probs).value:.2f}",
+        flush=True,
+    )
 
     results = {name: [] for name in args.configs}
     for seed in range(args.seeds):  # interleave configs so machine noise hits both alike
         for name in args.configs:
-            results[name].append(measure(name, seed, data, classifier, real_features, real_ref_fid,
-                                         args.max_seconds, args.check_every))
+            results[name].append(
+                measure(name, seed, data, classifier, real_features, real_ref_fid, args.max_seconds, args.check_every)
+            )
 
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
     print(f"\n### Time to digits ({time.strftime('%Y-%m-%d')}, commit {commit})\n")
-    print(f"Machine: {cpu_name()}, {os.cpu_count()} cores, "
-          f"{describe_device(pick_device())}, torch {torch.__version__}, {torch.get_num_threads()} threads.  ")
+    print(
+        f"Machine: {cpu_name()}, {os.cpu_count()} cores, "
+        f"{describe_device(pick_device())}, torch {torch.__version__}, {torch.get_num_threads()} threads.  "
+    )
     print(f"Command: `python bench/bench_time_to_digits.py {' '.join(sys.argv[1:])}`  ")
     print(f"Real held-out vs train FID at N={N}: {real_ref_fid:.3f} (bar: FID <= {5 * real_ref_fid:.3f}, IS >= 8.0)\n")
     print("| run | seconds to digits (per seed) | median | set-up s | steps/s | final IS | final FID |")
@@ -125,16 +153,20 @@ def main() -> None:
         finite = [t if t is not None else float("inf") for t in times]
         medians[name] = statistics.median(finite)
         last = [r["history"][-1] for r in runs]
-        print(f"| {name} | {shown} | {medians[name]:.0f} | {statistics.median(r['setup_seconds'] for r in runs):.1f} | "
-              f"{statistics.median(r['steps_per_second'] for r in runs):.1f} | "
-              f"{statistics.median(h[2] for h in last):.2f} | {statistics.median(h[3] for h in last):.2f} |")
+        print(
+            f"| {name} | {shown} | {medians[name]:.0f} | {statistics.median(r['setup_seconds'] for r in runs):.1f} | "
+            f"{statistics.median(r['steps_per_second'] for r in runs):.1f} | "
+            f"{statistics.median(h[2] for h in last):.2f} | {statistics.median(h[3] for h in last):.2f} |"
+        )
     if {"app", "textbook"} <= medians.keys() and medians["app"] < float("inf"):
         textbook = medians["textbook"]
         if textbook < float("inf"):
             print(f"\nSpeed-up (textbook median / app median): {textbook / medians['app']:.1f}x")
         else:
-            print(f"\nSpeed-up: more than {args.max_seconds / medians['app']:.1f}x (the textbook run did not reach "
-                  f"the bar in {args.max_seconds:.0f} s)")
+            print(
+                f"\nSpeed-up: more than {args.max_seconds / medians['app']:.1f}x (the textbook run did not reach "
+                f"the bar in {args.max_seconds:.0f} s)"
+            )
 
 
 if __name__ == "__main__":

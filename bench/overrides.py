@@ -7,8 +7,13 @@ import json
 
 
 def add_set_option(parser: argparse.ArgumentParser, example: str) -> None:
-    parser.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE",
-                        help=f"override TrainingConfig fields in every run, e.g. --set {example}")
+    parser.add_argument(
+        "--set",
+        nargs="*",
+        default=[],
+        metavar="KEY=VALUE",
+        help=f"override TrainingConfig fields in every run, e.g. --set {example}",
+    )
 
 
 def parse_overrides(items: list[str]) -> dict:

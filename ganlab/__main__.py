@@ -225,8 +225,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     configure_logging(verbose=args.verbose or 0, quiet=bool(args.quiet))
-    handler = {"train": cmd_train, "sample": cmd_sample, "evaluate": cmd_evaluate, "checkpoints": cmd_checkpoints,
-               "quiz": cmd_quiz}
+    handler = {
+        "train": cmd_train,
+        "sample": cmd_sample,
+        "evaluate": cmd_evaluate,
+        "checkpoints": cmd_checkpoints,
+        "quiz": cmd_quiz,
+    }
     try:
         return handler[args.command](args)
     except UsageError as error:

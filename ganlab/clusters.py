@@ -84,8 +84,7 @@ def kmeans(features: torch.Tensor, k: int, *, seed: int = 0, iterations: int = 2
     nearest = torch.cdist(features, centres).squeeze(1) ** 2
     for _ in range(k - 1):
         # Each next centre is drawn with probability proportional to its squared distance.
-        pick = torch.multinomial(nearest / nearest.sum() if nearest.sum() > 0 else torch.ones_like(nearest), 1,
-                                 generator=rng)
+        pick = torch.multinomial(nearest / nearest.sum() if nearest.sum() > 0 else torch.ones_like(nearest), 1, generator=rng)
         centres = torch.cat([centres, features[pick]])
         nearest = torch.minimum(nearest, ((features - features[pick]) ** 2).sum(1))
     for _ in range(iterations):
@@ -211,8 +210,7 @@ def nearest_neighbours(features: torch.Tensor, neighbours: int, chunk: int = 204
     return torch.cat(distances), torch.cat(indices)
 
 
-def spectral_embedding(features: torch.Tensor, dims: int, *, neighbours: int = GRAPH_NEIGHBOURS,
-                       seed: int = 0) -> torch.Tensor:
+def spectral_embedding(features: torch.Tensor, dims: int, *, neighbours: int = GRAPH_NEIGHBOURS, seed: int = 0) -> torch.Tensor:
     """(N, dims) coordinates of the leading eigenvectors of the nearest-neighbour graph's normalised
     affinity D^-1/2 A D^-1/2 (Ng, Jordan & Weiss 2002), each row scaled to unit length."""
     import scipy.sparse as sparse
@@ -224,7 +222,7 @@ def spectral_embedding(features: torch.Tensor, dims: int, *, neighbours: int = G
         raise ValueError(f"the embedding needs 1..{n - 1} dimensions for {n} images; got {dims}")
     distances, indices = nearest_neighbours(features.float(), neighbours)
     scale = distances[:, -1].clamp_min(1e-6)  # each image's own scale: its farthest neighbour
-    weights = torch.exp(-distances**2 / (scale[:, None] * scale[indices]))
+    weights = torch.exp(-(distances**2) / (scale[:, None] * scale[indices]))
     rows = np.repeat(np.arange(n), neighbours)
     affinity = sparse.csr_matrix((weights.flatten().double().numpy(), (rows, indices.flatten().numpy())), shape=(n, n))
     affinity = affinity.maximum(affinity.T)  # an edge when either image is among the other's neighbours
@@ -235,8 +233,7 @@ def spectral_embedding(features: torch.Tensor, dims: int, *, neighbours: int = G
     return embedding / embedding.norm(dim=1, keepdim=True).clamp_min(1e-12)
 
 
-def _best_kmeans(features: torch.Tensor, k: int, *, seed: int = 0,
-                 restarts: int = 10) -> tuple[torch.Tensor, torch.Tensor]:
+def _best_kmeans(features: torch.Tensor, k: int, *, seed: int = 0, restarts: int = 10) -> tuple[torch.Tensor, torch.Tensor]:
     """Centres and assignments of the best (least squared distance) of ``restarts`` k-means runs."""
     best, best_cost = None, math.inf
     for restart in range(restarts):

@@ -72,31 +72,49 @@ class TrainingConfig:
         for name in ("beta1", "beta2"):
             value = getattr(self, name)
             check(_finite(value) and 0 <= value < 1, f"Adam {name} must be in [0, 1); got {value}")
-        check(is_int(self.batch_size) and 1 <= self.batch_size <= MAX_BATCH_SIZE,
-              f"batch size must be between 1 and {MAX_BATCH_SIZE}; got {self.batch_size}")
+        check(
+            is_int(self.batch_size) and 1 <= self.batch_size <= MAX_BATCH_SIZE,
+            f"batch size must be between 1 and {MAX_BATCH_SIZE}; got {self.batch_size}",
+        )
         check(is_int(self.d_steps) and 1 <= self.d_steps <= 100, f"D steps per G step must be 1..100; got {self.d_steps}")
         check(is_int(self.noise_dim) and 1 <= self.noise_dim <= 1024, f"noise dimension must be 1..1024; got {self.noise_dim}")
-        check(self.noise_distribution in ("normal", "uniform"),
-              f"noise distribution must be 'normal' or 'uniform'; got {self.noise_distribution!r}")
+        check(
+            self.noise_distribution in ("normal", "uniform"),
+            f"noise distribution must be 'normal' or 'uniform'; got {self.noise_distribution!r}",
+        )
         check(is_int(self.width) and 1 <= self.width <= 2048, f"model width must be 1..2048; got {self.width}")
-        check(self.d_width is None or (is_int(self.d_width) and 1 <= self.d_width <= 2048),
-              f"D width must be 1..2048; got {self.d_width}")
+        check(
+            self.d_width is None or (is_int(self.d_width) and 1 <= self.d_width <= 2048),
+            f"D width must be 1..2048; got {self.d_width}",
+        )
         check(is_int(self.depth) and 0 <= self.depth <= 8, f"model depth must be 0..8; got {self.depth}")
         check(is_int(self.refine) and 0 <= self.refine <= 8, f"refine layers must be 0..8; got {self.refine}")
         check(_finite(self.gp_weight) and self.gp_weight >= 0, f"gradient penalty weight must be >= 0; got {self.gp_weight}")
         check(_finite(self.clip_value) and self.clip_value > 0, f"weight clip must be > 0; got {self.clip_value}")
-        check(self.clusters == "auto" or (is_int(self.clusters) and (self.clusters == 0 or 2 <= self.clusters <= 1000)),
-              f"clusters must be 0 (off), 2..1000 or 'auto' (2D); got {self.clusters!r}")
-        check(not (self.clusters == "auto" and self.dataset in IMAGE_DATASETS),
-              "clusters 'auto' is for 2D points; give images a number of clusters (50 is the default)")
-        check(self.clusters == 0 or not self.conditional,
-              "clusters are for the unconditional models; a conditional model already has its classes")
-        check(self.cluster_method in CLUSTER_METHODS,
-              f"cluster method must be one of {', '.join(CLUSTER_METHODS)}; got {self.cluster_method!r}")
-        check(self.cluster_method == "kmeans" or kind_of(self.dataset) != "points",
-              "spectral clustering is for images; 2D points are clustered by k-means")
-        check(not (self.augment and self.dataset in TOY_DATASETS),
-              "augmentation is for images; the 2D datasets have no pixels to shift")
+        check(
+            self.clusters == "auto" or (is_int(self.clusters) and (self.clusters == 0 or 2 <= self.clusters <= 1000)),
+            f"clusters must be 0 (off), 2..1000 or 'auto' (2D); got {self.clusters!r}",
+        )
+        check(
+            not (self.clusters == "auto" and self.dataset in IMAGE_DATASETS),
+            "clusters 'auto' is for 2D points; give images a number of clusters (50 is the default)",
+        )
+        check(
+            self.clusters == 0 or not self.conditional,
+            "clusters are for the unconditional models; a conditional model already has its classes",
+        )
+        check(
+            self.cluster_method in CLUSTER_METHODS,
+            f"cluster method must be one of {', '.join(CLUSTER_METHODS)}; got {self.cluster_method!r}",
+        )
+        check(
+            self.cluster_method == "kmeans" or kind_of(self.dataset) != "points",
+            "spectral clustering is for images; 2D points are clustered by k-means",
+        )
+        check(
+            not (self.augment and self.dataset in TOY_DATASETS),
+            "augmentation is for images; the 2D datasets have no pixels to shift",
+        )
         check(_finite(self.ema_decay) and 0 <= self.ema_decay < 1, f"EMA decay must be in [0, 1); got {self.ema_decay}")
         check(is_int(self.seed) and 0 <= self.seed < 2**63, f"seed must be a non-negative integer; got {self.seed}")
         check(self.device in ("auto", "cuda", "mps", "cpu"), f"device must be auto, cuda, mps or cpu; got {self.device!r}")

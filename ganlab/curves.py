@@ -50,16 +50,18 @@ def label_font(size: int) -> ImageFont.ImageFont:
 def training_panels(history: dict[str, np.ndarray], probability: bool) -> list[Panel]:
     """The three panels of a run's history (as RunSnapshot.history holds it)."""
     d = "D" if probability else "critic"
-    outputs = [Series(f"{d}(x) real", history["d_real"], REAL_COLOUR),
-               Series(f"{d}(G(z)) generated", history["d_fake"], FAKE_COLOUR)]
+    outputs = [
+        Series(f"{d}(x) real", history["d_real"], REAL_COLOUR),
+        Series(f"{d}(G(z)) generated", history["d_fake"], FAKE_COLOUR),
+    ]
     if probability:  # 0.5 = D cannot tell them apart: where a healthy game settles
         outputs.append(Series("0.5", np.full(len(history["step"]), 0.5), GUIDE_COLOUR, dashed=True))
     return [
-        Panel("Losses", (Series("D loss", history["d_loss"], REAL_COLOUR),
-                         Series("G loss", history["g_loss"], FAKE_COLOUR))),
+        Panel("Losses", (Series("D loss", history["d_loss"], REAL_COLOUR), Series("G loss", history["g_loss"], FAKE_COLOUR))),
         Panel(f"{d}'s output (mean)", tuple(outputs), (0.0, 1.0) if probability else None),
-        Panel("Gradient norms", (Series("D", history["d_grad_norm"], REAL_COLOUR),
-                                 Series("G", history["g_grad_norm"], FAKE_COLOUR))),
+        Panel(
+            "Gradient norms", (Series("D", history["d_grad_norm"], REAL_COLOUR), Series("G", history["g_grad_norm"], FAKE_COLOUR))
+        ),
     ]
 
 
@@ -69,8 +71,9 @@ LEFT, RIGHT, TOP, BOTTOM = 46, 10, 20, 18  # room for the y labels, each title l
 def draw_curves(steps: np.ndarray, panels: list[Panel], *, width: int = 520, height: int = 460) -> np.ndarray:
     """RGB uint8 (height, width, 3): the panels stacked, sharing the step axis."""
     layout = _layout(len(panels), width, height)
-    pixels = np.array(_frame(tuple((p.title, tuple((s.label, s.colour) for s in p.series)) for p in panels),
-                             width, height))  # a copy to draw on
+    pixels = np.array(
+        _frame(tuple((p.title, tuple((s.label, s.colour) for s in p.series)) for p in panels), width, height)
+    )  # a copy to draw on
     small = label_font(11)
     steps = np.asarray(steps, dtype=np.float64)
     x_lo, x_hi = (float(steps[0]), float(steps[-1])) if len(steps) else (0.0, 1.0)
@@ -91,8 +94,13 @@ def draw_curves(steps: np.ndarray, panels: list[Panel], *, width: int = 520, hei
     draw = ImageDraw.Draw(image)
     for panel, (y0, y1), (lo, hi), reduced in zip(panels, layout, ranges, reductions):
         for fraction in (0.0, 0.5, 1.0):
-            draw.text((LEFT - 4, y1 - fraction * (y1 - y0)), _format(lo + fraction * (hi - lo)), fill=AXIS_COLOUR,
-                      font=small, anchor="rm")
+            draw.text(
+                (LEFT - 4, y1 - fraction * (y1 - y0)),
+                _format(lo + fraction * (hi - lo)),
+                fill=AXIS_COLOUR,
+                font=small,
+                anchor="rm",
+            )
         for series, (used, means, _, _) in zip(panel.series, reduced):
             _draw_line(draw, LEFT + used, _to_y(means, lo, hi, y0, y1), series)
     last = layout[-1][1] if layout else height - BOTTOM
@@ -122,8 +130,16 @@ def _frame(panels: tuple, width: int, height: int) -> Image.Image:
     return image
 
 
-def _title_and_legend(draw: ImageDraw.ImageDraw, title: str, legend: tuple, x: int, y: int, x_end: int,
-                      font: ImageFont.ImageFont, small: ImageFont.ImageFont) -> None:
+def _title_and_legend(
+    draw: ImageDraw.ImageDraw,
+    title: str,
+    legend: tuple,
+    x: int,
+    y: int,
+    x_end: int,
+    font: ImageFont.ImageFont,
+    small: ImageFont.ImageFont,
+) -> None:
     draw.text((x, y), title, fill=(20, 20, 20), font=font)
     cursor = x_end
     for label, colour in reversed(legend):  # right-aligned: a coloured swatch, then the label

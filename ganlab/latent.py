@@ -92,9 +92,7 @@ def interpolate(a: torch.Tensor, b: torch.Tensor, steps: int, method: str = "lin
 
 
 # -- truncation -------------------------------------------------------------------------------
-def truncate(
-    z: torch.Tensor, psi: float, *, mode: str = "scale", mean: torch.Tensor | None = None
-) -> torch.Tensor:
+def truncate(z: torch.Tensor, psi: float, *, mode: str = "scale", mean: torch.Tensor | None = None) -> torch.Tensor:
     """Pull ``z`` towards the prior's mean (zero unless ``mean`` is given).
 
     mode "scale": mean + psi (z - mean); psi = 1 leaves z alone, psi = 0 gives the mean.
@@ -273,8 +271,11 @@ def load_directions(path: str | Path, *, noise_dim: int, k: int, source_mtime: f
                 return None
             keep = min(k, noise_dim)
             return LatentDirections(
-                directions[:keep].contiguous(), np.array(data["explained"])[:keep],
-                bytes(data["layer"]).decode("utf-8"), int(data["n_samples"]), int(data["seed"]),
+                directions[:keep].contiguous(),
+                np.array(data["explained"])[:keep],
+                bytes(data["layer"]).decode("utf-8"),
+                int(data["n_samples"]),
+                int(data["seed"]),
             )
     except (OSError, ValueError, KeyError):
         return None  # a damaged cache file is recomputed, never trusted
@@ -383,9 +384,7 @@ class LatentExplorer:
             raise ValueError(f"class must be a number in 0..{self.num_classes - 1}; got {label!r}")
         self.label = int(label)
 
-    def set_sliders(
-        self, dims: Sequence[float] = (), offsets: Sequence[float] = (), truncation: float | None = None
-    ) -> None:
+    def set_sliders(self, dims: Sequence[float] = (), offsets: Sequence[float] = (), truncation: float | None = None) -> None:
         """Set the first ``len(dims)`` coordinates of z, the direction offsets and the truncation."""
         dims = list(dims)[: self.num_dims]
         if dims:
@@ -441,9 +440,7 @@ class LatentExplorer:
         z = self.latent() if z is None else z
         return self.images(z[None].expand(self.num_classes, -1), list(range(self.num_classes)))
 
-    def interpolation(
-        self, z_a: torch.Tensor, z_b: torch.Tensor, steps: int = 8, method: str = "linear"
-    ) -> np.ndarray:
+    def interpolation(self, z_a: torch.Tensor, z_b: torch.Tensor, steps: int = 8, method: str = "linear") -> np.ndarray:
         """Images (steps, C, H, W) along the path from z_a to z_b, in the current class."""
         return self.images(torch.stack(interpolate(z_a, z_b, steps, method)))
 
@@ -508,8 +505,7 @@ class LatentCache:
                 raise ValueError(f"{folder} holds a {type(generator).__name__}, not a ganlab Generator")
             cache_file = folder / DIRECTIONS_FILE
             shipped = SHIPPED_DIR.resolve() in folder.parents
-            directions = load_directions(cache_file, noise_dim=generator.config.noise_dim, k=self.k,
-                                         source_mtime=mtime)
+            directions = load_directions(cache_file, noise_dim=generator.config.noise_dim, k=self.k, source_mtime=mtime)
             if directions is None:
                 directions = principal_directions(generator, self.k, n_samples=self.n_samples)
                 if not shipped:
@@ -530,8 +526,7 @@ class LatentCache:
     def explorer(self, path: str | Path, *, seed: int = 0, num_dims: int = 8, name: str = "") -> LatentExplorer:
         """A fresh explorer (one user's position) over the cached generator of ``path``."""
         loaded = self.load(path)
-        return LatentExplorer(loaded.generator, loaded.directions, seed=seed, num_dims=num_dims,
-                              name=name or loaded.path.name)
+        return LatentExplorer(loaded.generator, loaded.directions, seed=seed, num_dims=num_dims, name=name or loaded.path.name)
 
     def neighbours(self, dataset: str) -> NeighbourIndex:
         """The neighbour index of a dataset's training split, built on first use (seconds)."""

@@ -32,8 +32,9 @@ class NeighbourIndex:
         if images.ndim == 3:
             images = images[:, None]
         if images.shape[1:] != self.images.shape[1:]:
-            raise ValueError(f"images of shape {images.shape[1:]} cannot be compared with training images of "
-                             f"shape {self.images.shape[1:]}")
+            raise ValueError(
+                f"images of shape {images.shape[1:]} cannot be compared with training images of shape {self.images.shape[1:]}"
+            )
         if self.classifier is None:
             return images.reshape(len(images), -1).astype(np.float32) / 255  # pixels in [0, 1]
         from ganlab.metrics.classifier import extract
@@ -68,10 +69,8 @@ def build_neighbour_index(
     if images.ndim == 3:
         images = images[:, None]
     if images.dtype != np.uint8 or images.ndim != 4 or len(images) == 0:
-        raise ValueError(f"training images must be a non-empty uint8 array (N, C, H, W); got {images.dtype} "
-                         f"{images.shape}")
-    index = NeighbourIndex(images, labels, np.zeros((0, 0), np.float32), "pixels", note, classifier,
-                           list(class_names))
+        raise ValueError(f"training images must be a non-empty uint8 array (N, C, H, W); got {images.dtype} {images.shape}")
+    index = NeighbourIndex(images, labels, np.zeros((0, 0), np.float32), "pixels", note, classifier, list(class_names))
     if classifier is not None:
         index.space = "classifier features"
     index.features = index.embed(images)
@@ -98,7 +97,9 @@ def neighbour_index_for_dataset(dataset: str) -> NeighbourIndex:
         note = f"the {name} checkpoint's penultimate features; searched all {len(data):,} training images"
     except (ImportError, CheckpointError, ValueError, OSError) as error:
         classifier = None
-        note = (f"the {dataset} classifier could not be loaded ({error}), so the distances are between raw "
-                "pixels in [0, 1]: less meaningful, since a digit shifted by two pixels looks far away; "
-                f"searched all {len(data):,} training images")
+        note = (
+            f"the {dataset} classifier could not be loaded ({error}), so the distances are between raw "
+            "pixels in [0, 1]: less meaningful, since a digit shifted by two pixels looks far away; "
+            f"searched all {len(data):,} training images"
+        )
     return build_neighbour_index(images, labels, classifier=classifier, note=note, class_names=data.class_names)

@@ -78,8 +78,17 @@ class GanLabFigure:
         colour_axes = self.figure.add_axes((0.86, 0.1, 0.03, 0.82))
         xmin, xmax, ymin, ymax = bounds
         self.span = max(xmax - xmin, ymax - ymin)
-        self.heat = axes.imshow(np.zeros((2, 2)), extent=bounds, origin="lower", cmap=HEAT_CMAP, vmin=0, vmax=1,
-                                interpolation="bilinear", alpha=0.8, zorder=0)
+        self.heat = axes.imshow(
+            np.zeros((2, 2)),
+            extent=bounds,
+            origin="lower",
+            cmap=HEAT_CMAP,
+            vmin=0,
+            vmax=1,
+            interpolation="bilinear",
+            alpha=0.8,
+            zorder=0,
+        )
         self.colourbar = self.figure.colorbar(self.heat, cax=colour_axes)
         self.colourbar.ax.tick_params(labelsize=7)
         self.manifold = LineCollection([], colors=MANIFOLD_COLOUR, linewidths=0.7, alpha=0.35, zorder=1)
@@ -98,11 +107,18 @@ class GanLabFigure:
             Line2D([], [], marker="o", linestyle="None", color=REAL_COLOUR, label="real data"),
             Line2D([], [], marker="o", linestyle="None", color=FAKE_COLOUR, label="generated G(z)"),
             Line2D([], [], color=MANIFOLD_COLOUR, alpha=0.6, label="G's manifold"),
-            Line2D([], [], marker=r"$\rightarrow$", markersize=11, linestyle="None", color=ARROW_COLOUR,
-                   label="G's gradient"),
+            Line2D([], [], marker=r"$\rightarrow$", markersize=11, linestyle="None", color=ARROW_COLOUR, label="G's gradient"),
         ]
-        axes.legend(handles=handles, loc="upper left", bbox_to_anchor=(0.0, -0.035), ncol=4, fontsize=6.5,
-                    frameon=False, handletextpad=0.2, columnspacing=0.8)
+        axes.legend(
+            handles=handles,
+            loc="upper left",
+            bbox_to_anchor=(0.0, -0.035),
+            ncol=4,
+            fontsize=6.5,
+            frameon=False,
+            handletextpad=0.2,
+            columnspacing=0.8,
+        )
         # The two changing labels ("step N" above, the mean gradient inside the bottom right corner) are
         # written with Pillow onto the finished picture: matplotlib's text layout cost 7 of a frame's 26 ms.
         self.note_text = ""
@@ -135,8 +151,7 @@ class GanLabFigure:
         # Axes corners in picture pixels (matplotlib's display y runs upwards).
         x0, y0, x1, y1 = self.axes.get_window_extent().extents
         height = picture.height
-        draw.text(((x0 + x1) / 2, height - y1 - 4), f"step {view.step:,}", fill="#000000", font=label_font(12),
-                  anchor="md")
+        draw.text(((x0 + x1) / 2, height - y1 - 4), f"step {view.step:,}", fill="#000000", font=label_font(12), anchor="md")
         draw.text((x1 - 4, height - y0 - 3), self.note_text, fill="#333333", font=label_font(10), anchor="rd")
         return np.asarray(picture)
 
@@ -161,9 +176,20 @@ class GanLabFigure:
         if self.arrows is None or self.arrows.N != len(points):
             if self.arrows is not None:
                 self.arrows.remove()
-            self.arrows = self.axes.quiver(points[:, 0], points[:, 1], scaled[:, 0], scaled[:, 1], angles="xy",
-                                           scale_units="xy", scale=1, width=0.004, color=ARROW_COLOUR, alpha=0.7,
-                                           zorder=4, animated=True)
+            self.arrows = self.axes.quiver(
+                points[:, 0],
+                points[:, 1],
+                scaled[:, 0],
+                scaled[:, 1],
+                angles="xy",
+                scale_units="xy",
+                scale=1,
+                width=0.004,
+                color=ARROW_COLOUR,
+                alpha=0.7,
+                zorder=4,
+                animated=True,
+            )
         else:
             self.arrows.set_offsets(points)
             self.arrows.set_UVC(scaled[:, 0], scaled[:, 1])
@@ -173,4 +199,3 @@ class GanLabFigure:
     def close(self) -> None:
         self.figure.clear()
         self._background = None
-

@@ -87,8 +87,21 @@ def qr_svg(text: str, *, scale: int = 6, border: int = 4) -> str:
 
     code = segno.make(text, error="m", micro=False)
     buffer = io.BytesIO()
-    code.save(buffer, kind="svg", xmldecl=False, svgns=True, nl=False, scale=scale, border=border, dark="#000000",
-              light="#ffffff", omitsize=True, svgclass="ganlab-qr", lineclass=None, title=text)
+    code.save(
+        buffer,
+        kind="svg",
+        xmldecl=False,
+        svgns=True,
+        nl=False,
+        scale=scale,
+        border=border,
+        dark="#000000",
+        light="#ffffff",
+        omitsize=True,
+        svgclass="ganlab-qr",
+        lineclass=None,
+        title=text,
+    )
     size = (code.symbol_size(scale=scale, border=border))[0]
     # omitsize gives a viewBox (the picture scales); the size in pixels makes it that big by default.
     return buffer.getvalue().decode("utf-8").replace("<svg ", f'<svg width="{size}" height="{size}" ', 1)

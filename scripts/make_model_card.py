@@ -49,8 +49,10 @@ def main() -> None:
         labels = np.repeat(largest, 10)
         per_cluster, _ = generate_images(generator, len(labels), labels=labels, seed=1)
         save_png(upscale(make_grid(per_cluster, columns=10), 2), folder / "samples_per_cluster.png")
-        grids += (f"\n\nOne row per cluster: the 10 largest of the {k} {method} clusters it was trained on "
-                  "(found without labels):\n\n![10 samples per cluster](samples_per_cluster.png)")
+        grids += (
+            f"\n\nOne row per cluster: the 10 largest of the {k} {method} clusters it was trained on "
+            "(found without labels):\n\n![10 samples per cluster](samples_per_cluster.png)"
+        )
     elif k:
         labels = np.repeat(np.arange(k), 10)
         per_class, _ = generate_images(generator, len(labels), labels=labels, seed=1)
@@ -62,34 +64,42 @@ def main() -> None:
     table = ["| metric | generated | real reference (held-out vs train) | n |", "|---|---|---|---|"]
     for row in report.rows:
         arrow = {True: " ↑", False: " ↓", None: ""}[row.higher_is_better]
-        table.append(f"| {row.metric}{arrow} | {row.generated.format_value() if row.generated else '-'} | "
-                     f"{row.reference.format_value() if row.reference else '-'} | "
-                     f"{(row.generated or row.reference).n:,} |")
+        table.append(
+            f"| {row.metric}{arrow} | {row.generated.format_value() if row.generated else '-'} | "
+            f"{row.reference.format_value() if row.reference else '-'} | "
+            f"{(row.generated or row.reference).n:,} |"
+        )
     notes = "\n".join(f"- {note}" for note in report.notes)
     (folder / "evaluation.json").write_text(json.dumps(report.to_dict(), indent=2) + "\n")
 
     training = meta.get("training", {})
     name = folder.name
     kind = "an unconditional " if generator.config.clustered else ("a conditional " if k else "a ")
-    clusters = (f", conditioned on {k} {method} clusters of the images found without labels (sampling draws each "
-                "as often as the data has it)") if generator.config.clustered else ""
+    clusters = (
+        (
+            f", conditioned on {k} {method} clusters of the images found without labels (sampling draws each "
+            "as often as the data has it)"
+        )
+        if generator.config.clustered
+        else ""
+    )
     card = f"""# {name}
 
-{kind.capitalize()}{generator.config.arch.upper()} generator trained on {meta.get('dataset')}
-({meta.get('data_source')} data, training split only){clusters}. Load it with
+{kind.capitalize()}{generator.config.arch.upper()} generator trained on {meta.get("dataset")}
+({meta.get("data_source")} data, training split only){clusters}. Load it with
 `ganlab.checkpoints.load_model("{name}")` or sample it with
 `python -m ganlab sample {name} --n 2000 --out s.npz`.
 
 ## Training
 - Command: `{args.command}`
-- Data: {meta.get('dataset')} ({meta.get('data_source')}); see docs/DATA.md for the sources and split.
-- Objective: {training.get('loss')}; spectral norm in D: {training.get('spectral_norm')}
-- Hyperparameters: lr G {training.get('lr_g')}, lr D {training.get('lr_d')}, Adam betas
-  ({training.get('beta1')}, {training.get('beta2')}), batch {training.get('batch_size')}, D steps per G step
-  {training.get('d_steps')}, noise {training.get('noise_dim')}-d {training.get('noise_distribution')},
-  width {training.get('width')}, seed {training.get('seed')}
-- Steps: {meta.get('steps')} generator steps; wall time {meta.get('wall_time_seconds')} s of training on
-  {cpu_name()} ({os.cpu_count()} cores, device {meta.get('device')})
+- Data: {meta.get("dataset")} ({meta.get("data_source")}); see docs/DATA.md for the sources and split.
+- Objective: {training.get("loss")}; spectral norm in D: {training.get("spectral_norm")}
+- Hyperparameters: lr G {training.get("lr_g")}, lr D {training.get("lr_d")}, Adam betas
+  ({training.get("beta1")}, {training.get("beta2")}), batch {training.get("batch_size")}, D steps per G step
+  {training.get("d_steps")}, noise {training.get("noise_dim")}-d {training.get("noise_distribution")},
+  width {training.get("width")}, seed {training.get("seed")}
+- Steps: {meta.get("steps")} generator steps; wall time {meta.get("wall_time_seconds")} s of training on
+  {cpu_name()} ({os.cpu_count()} cores, device {meta.get("device")})
 - Parameters: {sum(p.numel() for p in generator.parameters()):,} in G
 
 ## Evaluation
@@ -109,8 +119,14 @@ training set than unseen real images do.
 {grids}
 """
     (folder / "README.md").write_text(card)
-    for leftover in ("discriminator", "generator-iterate", "optimizer.safetensors", "run.json", "clusters.safetensors",
-                     "stream.safetensors"):
+    for leftover in (
+        "discriminator",
+        "generator-iterate",
+        "optimizer.safetensors",
+        "run.json",
+        "clusters.safetensors",
+        "stream.safetensors",
+    ):
         path = folder / leftover
         if path.is_dir():
             shutil.rmtree(path)

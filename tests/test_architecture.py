@@ -1,10 +1,14 @@
 """The package's shape holds: data flows one way (no import cycle between ganlab's modules, counting the
-imports inside functions too), and nothing below ganlab/ui imports gradio (the core runs without a UI)."""
+imports inside functions too), and nothing below ganlab/ui imports gradio (the core runs without a UI), and the code has one format
+(ruff, checked here so that the README's test command checks it)."""
 
 import ast
+import subprocess
+import sys
 from pathlib import Path
 
-PACKAGE = Path(__file__).resolve().parent.parent / "ganlab"
+ROOT = Path(__file__).resolve().parent.parent
+PACKAGE = ROOT / "ganlab"
 
 
 def module_name(path: Path) -> str:
@@ -30,8 +34,7 @@ def imports_of(path: Path) -> set[str]:
 
 
 def package_graph() -> dict[str, set[str]]:
-    return {name: {other for other in imports_of(path) if other in MODULES and other != name}
-            for name, path in MODULES.items()}
+    return {name: {other for other in imports_of(path) if other in MODULES and other != name} for name, path in MODULES.items()}
 
 
 def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
@@ -78,8 +81,30 @@ def test_the_cycle_check_finds_a_cycle():
 
 
 def test_only_the_ui_imports_gradio():
-    offenders = [module_name(path) for path in PACKAGE.rglob("*.py")
-                 if not module_name(path).startswith("ganlab.ui")
-                 and any(name == "gradio" or name.startswith("gradio.") or name == "gradio_client"
-                         for name in imports_of(path))]
+    offenders = [
+        module_name(path)
+        for path in PACKAGE.rglob("*.py")
+        if not module_name(path).startswith("ganlab.ui")
+        and any(name == "gradio" or name.startswith("gradio.") or name == "gradio_client" for name in imports_of(path))
+    ]
     assert offenders == []
+
+
+def _ruff(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "ruff", *args, "ganlab", "tests", "bench", "scripts", "app.py"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
+
+
+def test_the_code_has_one_format():
+    # One formatting style for the whole project (ruff format, settings in pyproject.toml).
+    result = _ruff("format", "--check")
+    assert result.returncode == 0, "run `ruff format ganlab tests bench scripts app.py`:\n" + result.stdout + result.stderr
+
+
+def test_the_linter_passes():
+    result = _ruff("check")
+    assert result.returncode == 0, result.stdout + result.stderr

@@ -78,7 +78,28 @@ def test_augmentation_is_for_images_and_is_saved_with_the_run(tmp_path):
     with pytest.raises(ValueError, match="augmentation is for images"):  # user points, checked on the data
         Trainer(default_config("custom", augment=True), from_points(np.random.default_rng(0).normal(size=(100, 2))))
     run = tmp_path / "run"
-    assert main(["train", "--dataset", "mnist", "--model", "dcgan", "--augment", "--clusters", "0", "--width", "8",
-                 "--batch-size", "8", "--steps", "2", "--out", str(run)]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "--dataset",
+                "mnist",
+                "--model",
+                "dcgan",
+                "--augment",
+                "--clusters",
+                "0",
+                "--width",
+                "8",
+                "--batch-size",
+                "8",
+                "--steps",
+                "2",
+                "--out",
+                str(run),
+            ]
+        )
+        == 0
+    )
     assert json.loads((run / "run.json").read_text())["config"]["augment"] is True
     assert load_run(run).config.augment

@@ -9,8 +9,9 @@ from ganlab.models import Discriminator, DiscriminatorConfig, Generator, Generat
 
 def make_generator() -> Generator:
     torch.manual_seed(0)
-    config = GeneratorConfig(arch="dcgan", data_shape=(1, 28, 28), num_classes=10, width=8, noise_dim=16,
-                             class_names=[str(i) for i in range(10)])
+    config = GeneratorConfig(
+        arch="dcgan", data_shape=(1, 28, 28), num_classes=10, width=8, noise_dim=16, class_names=[str(i) for i in range(10)]
+    )
     return Generator(config).eval()
 
 
@@ -61,8 +62,9 @@ def test_broken_or_hostile_configs_are_refused(tmp_path):
     config.write_text(json.dumps({"kind": "generator", "class": "os:system", "config": {}}))
     with pytest.raises(CheckpointError, match="not a ganlab model"):
         load_model(tmp_path)
-    config.write_text(json.dumps({"kind": "generator", "class": "ganlab.models.gan:Generator",
-                                  "config": {"arch": "mlp", "bogus": 1}}))
+    config.write_text(
+        json.dumps({"kind": "generator", "class": "ganlab.models.gan:Generator", "config": {"arch": "mlp", "bogus": 1}})
+    )
     with pytest.raises(CheckpointError, match="invalid model config"):
         load_model(tmp_path)
 

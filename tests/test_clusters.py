@@ -120,8 +120,9 @@ def test_projection_discriminator_starts_as_the_unconditional_one_and_needs_labe
     torch.manual_seed(0)
     plain = Discriminator(DiscriminatorConfig(arch="dcgan", data_shape=(1, 28, 28), width=8))
     torch.manual_seed(0)
-    projected = Discriminator(DiscriminatorConfig(arch="dcgan", data_shape=(1, 28, 28), width=8, num_classes=5,
-                                                  conditioning="projection"))
+    projected = Discriminator(
+        DiscriminatorConfig(arch="dcgan", data_shape=(1, 28, 28), width=8, num_classes=5, conditioning="projection")
+    )
     x = torch.randn(6, 1, 28, 28)
     labels = torch.tensor([0, 1, 2, 3, 4, 0])
     plain.eval(), projected.eval()
@@ -138,8 +139,9 @@ def test_projection_discriminator_starts_as_the_unconditional_one_and_needs_labe
 
 
 def test_cluster_generator_samples_clusters_by_their_share():
-    config = GeneratorConfig(arch="dcgan", data_shape=(1, 28, 28), noise_dim=4, width=4, num_classes=3,
-                             cluster_prior=[0.7, 0.0, 0.3])
+    config = GeneratorConfig(
+        arch="dcgan", data_shape=(1, 28, 28), noise_dim=4, width=4, num_classes=3, cluster_prior=[0.7, 0.0, 0.3]
+    )
     generator = Generator(config)
     assert config.clustered and not config.conditional and config.num_classes == 3
     labels = generator.sample_labels(5000, generator=torch.Generator().manual_seed(0))

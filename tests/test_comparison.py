@@ -37,8 +37,9 @@ def history(steps: np.ndarray, value: float) -> dict[str, np.ndarray]:
 
 
 def test_both_runs_curves_are_drawn_in_their_colours_even_when_one_is_shorter_or_empty():
-    picture = draw_comparison(history(np.arange(300), 0.8), history(np.arange(0, 100), 0.2), probability=True,
-                              labels=("minimax", "non-saturating"))
+    picture = draw_comparison(
+        history(np.arange(300), 0.8), history(np.arange(0, 100), 0.2), probability=True, labels=("minimax", "non-saturating")
+    )
     assert picture.shape == (560, 620, 3) and picture.dtype == np.uint8
     colours = {tuple(pixel) for pixel in picture.reshape(-1, 3)}
     assert RUN_COLOURS[0] in colours and RUN_COLOURS[1] in colours

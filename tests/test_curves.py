@@ -8,9 +8,15 @@ from ganlab.curves import BACKGROUND, FAKE_COLOUR, REAL_COLOUR, Panel, Series, _
 def history(n: int, seed: int = 0) -> dict[str, np.ndarray]:
     rng = np.random.default_rng(seed)
     steps = np.arange(n, dtype=float)
-    return {"step": steps, "d_loss": 1.2 + rng.normal(0, 0.2, n), "g_loss": 0.9 + rng.normal(0, 0.2, n),
-            "d_real": np.full(n, 0.8), "d_fake": np.full(n, 0.2), "d_grad_norm": rng.uniform(0.5, 1.5, n),
-            "g_grad_norm": np.linspace(3, 0.1, n)}
+    return {
+        "step": steps,
+        "d_loss": 1.2 + rng.normal(0, 0.2, n),
+        "g_loss": 0.9 + rng.normal(0, 0.2, n),
+        "d_real": np.full(n, 0.8),
+        "d_fake": np.full(n, 0.2),
+        "d_grad_norm": rng.uniform(0.5, 1.5, n),
+        "g_grad_norm": np.linspace(3, 0.1, n),
+    }
 
 
 def colour_mask(picture: np.ndarray, colour: tuple[int, int, int]) -> np.ndarray:

@@ -376,7 +376,11 @@ def test_loads_are_cached_but_each_result_is_a_fresh_object(tmp_path):
 def test_to_float_maps_uint8_to_minus_one_one():
     ds = ImageDataset(
         images=torch.tensor([0, 255, 128], dtype=torch.uint8).reshape(3, 1, 1, 1),
-        labels=None, name="folder", split="train", source="folder", class_names=[],
+        labels=None,
+        name="folder",
+        split="train",
+        source="folder",
+        class_names=[],
     )
     assert torch.allclose(ds.to_float().flatten(), torch.tensor([-1.0, 1.0, 128 / 127.5 - 1]), atol=1e-6)
     assert ds.images.dtype == torch.uint8  # to_float does not touch the stored images

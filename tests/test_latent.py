@@ -29,8 +29,15 @@ from ganlab.models import Generator, GeneratorConfig
 
 def make_generator(*, classes: int = 0, noise_dim: int = 16, arch: str = "dcgan", seed: int = 0) -> Generator:
     torch.manual_seed(seed)
-    config = GeneratorConfig(arch=arch, data_shape=(1, 28, 28), noise_dim=noise_dim, width=8, depth=1,
-                             num_classes=classes, class_names=[f"c{i}" for i in range(classes)])
+    config = GeneratorConfig(
+        arch=arch,
+        data_shape=(1, 28, 28),
+        noise_dim=noise_dim,
+        width=8,
+        depth=1,
+        num_classes=classes,
+        class_names=[f"c{i}" for i in range(classes)],
+    )
     return Generator(config).eval()
 
 
@@ -301,8 +308,9 @@ def test_cache_refuses_corrupt_checkpoints_with_the_reason(tmp_path):
 
 def test_uniform_noise_sliders_stay_in_range():
     torch.manual_seed(0)
-    g = Generator(GeneratorConfig(arch="dcgan", data_shape=(1, 28, 28), noise_dim=8, width=8,
-                                  noise_distribution="uniform")).eval()
+    g = Generator(
+        GeneratorConfig(arch="dcgan", data_shape=(1, 28, 28), noise_dim=8, width=8, noise_distribution="uniform")
+    ).eval()
     explorer = LatentExplorer(g, seed=4)
     assert explorer.dim_range == 1.0 and all(abs(v) <= 1 for v in explorer.dim_values())
     assert latent.prior_std(g) == pytest.approx(1 / math.sqrt(3))

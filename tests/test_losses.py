@@ -18,9 +18,9 @@ def t(*values: float) -> torch.Tensor:
 
 def test_minimax_and_nonsaturating_match_hand_computed_values():
     real, fake = t(2.0, 0.0), t(-1.0, 0.5)
-    expected_d = -(math.log(sigmoid(2.0)) + math.log(sigmoid(0.0))) / 2 - (
-        math.log(1 - sigmoid(-1.0)) + math.log(1 - sigmoid(0.5))
-    ) / 2
+    expected_d = (
+        -(math.log(sigmoid(2.0)) + math.log(sigmoid(0.0))) / 2 - (math.log(1 - sigmoid(-1.0)) + math.log(1 - sigmoid(0.5))) / 2
+    )
     assert losses.minimax_d_loss(real, fake).item() == pytest.approx(expected_d, rel=1e-12)
     expected_g_minimax = (math.log(1 - sigmoid(-1.0)) + math.log(1 - sigmoid(0.5))) / 2
     assert losses.minimax_g_loss(fake).item() == pytest.approx(expected_g_minimax, rel=1e-12)

@@ -31,8 +31,9 @@ def test_preprocess_refuses_floats_and_wrong_shapes_with_a_clear_message():
 
 def test_save_load_round_trip_gives_identical_features(tmp_path):
     torch.manual_seed(0)
-    config = ClassifierConfig(widths=(8, 16), convs_per_block=1, feature_dim=12, dataset="fashion-mnist",
-                              class_names=[f"c{i}" for i in range(10)])
+    config = ClassifierConfig(
+        widths=(8, 16), convs_per_block=1, feature_dim=12, dataset="fashion-mnist", class_names=[f"c{i}" for i in range(10)]
+    )
     model = Classifier(config).eval()
     save_model(model, tmp_path / "clf", metadata={"heldout_accuracy": 0.5})
     loaded = load_model(tmp_path / "clf", kind="classifier")

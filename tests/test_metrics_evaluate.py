@@ -63,14 +63,29 @@ def test_report_table_and_json(mnist, random_classifier):
     images, labels = _random_train_subset(train, N)
     steps = []
     report = evaluate_images(
-        images, heldout.images.numpy(), train.images.numpy(), random_classifier,
-        generated_labels=labels, heldout_labels=heldout.labels.numpy(),
-        train_labels=train.labels.numpy(), progress=lambda f, m: steps.append(f),
+        images,
+        heldout.images.numpy(),
+        train.images.numpy(),
+        random_classifier,
+        generated_labels=labels,
+        heldout_labels=heldout.labels.numpy(),
+        train_labels=train.labels.numpy(),
+        progress=lambda f, m: steps.append(f),
     )
     assert steps[0] == 0.0 and steps[-1] == 1.0 and steps == sorted(steps)
     table = report.to_table()
-    for text in ("FID", "KID", "precision", "coverage", "C2ST", "label accuracy", "class-conditional FID",
-                 "memorization", "real reference", "200"):
+    for text in (
+        "FID",
+        "KID",
+        "precision",
+        "coverage",
+        "C2ST",
+        "label accuracy",
+        "class-conditional FID",
+        "memorization",
+        "real reference",
+        "200",
+    ):
         assert text in table
     data = json.loads(json.dumps(report.to_dict()))
     assert data["n"] == N and data["rows"][0]["generated"]["n"] == N
@@ -80,8 +95,13 @@ def test_report_table_and_json(mnist, random_classifier):
 def test_reference_only_report_has_no_generated_column(mnist, random_classifier):
     train, heldout = mnist
     report = evaluate_images(
-        None, heldout.images.numpy(), train.images.numpy(), random_classifier,
-        heldout_labels=heldout.labels.numpy(), train_labels=train.labels.numpy(), n=N,
+        None,
+        heldout.images.numpy(),
+        train.images.numpy(),
+        random_classifier,
+        heldout_labels=heldout.labels.numpy(),
+        train_labels=train.labels.numpy(),
+        n=N,
     )
     assert report.n == N and all(row.generated is None for row in report.rows)
     metrics = [row.metric for row in report.rows]
@@ -108,8 +128,15 @@ def test_evaluate_checkpoint_end_to_end(tmp_path):
     from ganlab.models import Generator, GeneratorConfig
 
     torch.manual_seed(0)
-    config = GeneratorConfig(arch="mlp", data_shape=(1, 28, 28), noise_dim=8, num_classes=10, width=32, depth=1,
-                             class_names=[str(d) for d in range(10)])
+    config = GeneratorConfig(
+        arch="mlp",
+        data_shape=(1, 28, 28),
+        noise_dim=8,
+        num_classes=10,
+        width=32,
+        depth=1,
+        class_names=[str(d) for d in range(10)],
+    )
     save_model(Generator(config), tmp_path / "g", metadata={"dataset": "mnist"})
     fractions = []
     report = evaluate_checkpoint(tmp_path / "g", n=100, progress=lambda f, m: fractions.append(f))
@@ -126,8 +153,9 @@ def test_evaluate_checkpoint_caps_n_at_the_held_out_size(tmp_path, monkeypatch):
     from ganlab.metrics.evaluate import EvaluationReport
     from ganlab.models import Generator, GeneratorConfig
 
-    save_model(Generator(GeneratorConfig(data_shape=(1, 28, 28), width=8, depth=1)), tmp_path / "g",
-               metadata={"dataset": "mnist"})
+    save_model(
+        Generator(GeneratorConfig(data_shape=(1, 28, 28), width=8, depth=1)), tmp_path / "g", metadata={"dataset": "mnist"}
+    )
     seen = {}
 
     def fake_evaluate_images(generated, heldout, train, classifier, **kw):  # skip the metrics themselves
@@ -140,16 +168,14 @@ def test_evaluate_checkpoint_caps_n_at_the_held_out_size(tmp_path, monkeypatch):
     assert "capped at 2,000" in report.notes[0]
 
 
-def test_a_conditional_model_is_evaluated_with_its_classes_as_often_as_the_training_data_has_them(
-        tmp_path, monkeypatch):
+def test_a_conditional_model_is_evaluated_with_its_classes_as_often_as_the_training_data_has_them(tmp_path, monkeypatch):
     _shipped_mnist_classifier()
     import ganlab.metrics.evaluate as evaluate_module
     from ganlab.data.images import load_image_dataset
     from ganlab.metrics.evaluate import EvaluationReport
     from ganlab.models import Generator, GeneratorConfig
 
-    config = GeneratorConfig(data_shape=(1, 28, 28), width=8, depth=1, num_classes=10,
-                             class_names=[str(d) for d in range(10)])
+    config = GeneratorConfig(data_shape=(1, 28, 28), width=8, depth=1, num_classes=10, class_names=[str(d) for d in range(10)])
     save_model(Generator(config), tmp_path / "g", metadata={"dataset": "mnist"})
     seen = {}
 

@@ -122,7 +122,7 @@ def test_label_accuracy_on_a_hand_made_case():
 
 def test_clopper_pearson_matches_known_values():
     # 0 of 10: the upper bound solves (1 - p)^10 = 0.025 -> p = 1 - 0.025^(1/10).
-    assert clopper_pearson(0, 10) == pytest.approx((0.0, 1 - 0.025 ** 0.1))
+    assert clopper_pearson(0, 10) == pytest.approx((0.0, 1 - 0.025**0.1))
     low, high = clopper_pearson(50, 100)
     assert low == pytest.approx(1 - high) and 0.39 < low < 0.40
 

@@ -13,8 +13,9 @@ def test_shapes_and_output_range(shape, arch, num_classes):
             GeneratorConfig(arch=arch, data_shape=shape)
         return
     g = Generator(GeneratorConfig(arch=arch, data_shape=shape, noise_dim=8, num_classes=num_classes, width=16))
-    d = Discriminator(DiscriminatorConfig(arch=arch, data_shape=shape, num_classes=num_classes, width=16,
-                                          spectral_norm=num_classes > 0))
+    d = Discriminator(
+        DiscriminatorConfig(arch=arch, data_shape=shape, num_classes=num_classes, width=16, spectral_norm=num_classes > 0)
+    )
     labels = torch.arange(5) % num_classes if num_classes else None
     x = g(g.sample_noise(5), labels)
     assert x.shape == (5, *shape)
@@ -38,10 +39,16 @@ def test_uniform_noise_is_in_minus_one_one():
     assert z.min() >= -1 and z.max() <= 1 and z.std() > 0.5
 
 
-@pytest.mark.parametrize("bad, message", [
-    (dict(arch="resnet"), "architecture"), (dict(width=0), "width"), (dict(noise_dim=0), "noise dimension"),
-    (dict(noise_distribution="cauchy"), "noise distribution"), (dict(arch="dcgan", data_shape=(1, 64, 64)), "28x28"),
-])
+@pytest.mark.parametrize(
+    "bad, message",
+    [
+        (dict(arch="resnet"), "architecture"),
+        (dict(width=0), "width"),
+        (dict(noise_dim=0), "noise dimension"),
+        (dict(noise_distribution="cauchy"), "noise distribution"),
+        (dict(arch="dcgan", data_shape=(1, 64, 64)), "28x28"),
+    ],
+)
 def test_bad_configs_are_refused_with_a_clear_message(bad, message):
     with pytest.raises(ValueError, match=message):
         GeneratorConfig(**bad)

@@ -28,10 +28,18 @@ def installed(tmp_path_factory):
     pytest.importorskip("hatchling", reason="hatchling (in requirements.txt) builds the wheel without a download")
     root = tmp_path_factory.mktemp("packaging")
     env = {key: value for key, value in os.environ.items() if key not in ("PYTHONPATH", "PYTHONHOME")}
-    env.update(GANLAB_OFFLINE="1", PIP_NO_INDEX="1", PIP_DISABLE_PIP_VERSION_CHECK="1",
-               GANLAB_DATA=str(root / "no-data"), GANLAB_HOME=str(root / "home"))
-    run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-w", str(root / "dist"), str(REPO)],
-        root, env)
+    env.update(
+        GANLAB_OFFLINE="1",
+        PIP_NO_INDEX="1",
+        PIP_DISABLE_PIP_VERSION_CHECK="1",
+        GANLAB_DATA=str(root / "no-data"),
+        GANLAB_HOME=str(root / "home"),
+    )
+    run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-w", str(root / "dist"), str(REPO)],
+        root,
+        env,
+    )
     (wheel,) = (root / "dist").glob("ganlab-*.whl")
     venv = root / "venv"
     run([sys.executable, "-m", "venv", str(venv)], root, env)

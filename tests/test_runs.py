@@ -18,8 +18,9 @@ def manager(request, tmp_path, monkeypatch):
     """Every manager test runs twice: training in a thread of this process, and in a worker process
     (ganlab/live/worker.py, what the app uses)."""
     monkeypatch.setenv("GANLAB_CHECKPOINTS", str(tmp_path / "saved"))
-    manager = RunManager(max_trainings=1, preview_dir=tmp_path / "previews", reload_grace_s=0.3,
-                         processes=request.param == "process")
+    manager = RunManager(
+        max_trainings=1, preview_dir=tmp_path / "previews", reload_grace_s=0.3, processes=request.param == "process"
+    )
     yield manager
     manager.shutdown()
 
@@ -212,8 +213,10 @@ def test_save_appears_among_generators_and_loads_back_to_continue(manager, tmp_p
 
     loaded = manager.load("other", "saved/ring-demo")
     assert loaded.step == 3 and loaded.status == "ready" and loaded.dataset == "saved/ring-demo"
-    same = [torch.equal(a, b) for a, b in zip(manager.trainer("s").generator.parameters(),
-                                               manager.trainer("other").generator.parameters(), strict=True)]
+    same = [
+        torch.equal(a, b)
+        for a, b in zip(manager.trainer("s").generator.parameters(), manager.trainer("other").generator.parameters(), strict=True)
+    ]
     assert all(same)
     manager.resume("other")
     assert wait_until(lambda: manager.snapshot("other").step > 5)

@@ -117,8 +117,9 @@ def test_every_interface_means_this_machines_network_addresses(monkeypatch):
     monkeypatch.setattr(socket, "socket", RouteOnly)
     monkeypatch.setattr(socket, "gethostname", lambda: "classroom-pc")
     resolved = ["127.0.1.1", "192.168.1.20", "169.254.7.7", "10.1.2.3"]
-    monkeypatch.setattr(socket, "getaddrinfo",
-                        lambda name, port, family: [(family, socket.SOCK_STREAM, 6, "", (a, 0)) for a in resolved])
+    monkeypatch.setattr(
+        socket, "getaddrinfo", lambda name, port, family: [(family, socket.SOCK_STREAM, 6, "", (a, 0)) for a in resolved]
+    )
     assert reachable_addresses(7860, "0.0.0.0") == ["http://10.1.2.3:7860", "http://192.168.1.20:7860"]
     assert set(RouteOnly.opened) == {(socket.AF_INET, socket.SOCK_DGRAM)}  # UDP: connect() sends no packet
     assert all(ipaddress.IPv4Address(host).is_private for host, _ in RouteOnly.connected)
@@ -151,6 +152,8 @@ def test_join_url():
     assert join_url("http://192.168.1.20:7860", "K3X9M2") == "http://192.168.1.20:7860/?quiz=K3X9M2"
     assert join_url("http://192.168.1.20:7860/", " K3X9M2 ") == "http://192.168.1.20:7860/?quiz=K3X9M2"
     # behind a proxy: the path and other parameters stay, an old code is replaced
-    assert join_url("https://school.example/ganlab/?theme=dark&quiz=OLD", "NEW") == \
-        "https://school.example/ganlab/?theme=dark&quiz=NEW"
+    assert (
+        join_url("https://school.example/ganlab/?theme=dark&quiz=OLD", "NEW")
+        == "https://school.example/ganlab/?theme=dark&quiz=NEW"
+    )
     assert join_url("http://h:1", "a b&c") == "http://h:1/?quiz=a+b%26c"

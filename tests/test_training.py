@@ -131,7 +131,7 @@ def test_divergence_stops_with_a_message_and_keeps_good_weights():
     assert all(torch.isfinite(v).all() for v in trainer.discriminator.state_dict().values() if v.is_floating_point())
     # G's weights are those of the last snapshot (step 25), finite and close to the good ones.
     assert all(torch.isfinite(restored[k]).all() for k in good if good[k].is_floating_point())
-    assert trainer.step() .status == "diverged"  # further steps do nothing
+    assert trainer.step().status == "diverged"  # further steps do nothing
 
 
 def test_absurd_learning_rate_diverges_cleanly_not_crashes():
@@ -141,12 +141,20 @@ def test_absurd_learning_rate_diverges_cleanly_not_crashes():
     assert all(torch.isfinite(p).all() for p in trainer.generator.parameters())
 
 
-@pytest.mark.parametrize("bad, message", [
-    (dict(lr_g=0), "learning rate lr_g must be > 0"), (dict(lr_d=-1), "lr_d"),
-    (dict(batch_size=0), "batch size"), (dict(batch_size=10**6), "batch size"),
-    (dict(d_steps=0), "D steps"), (dict(beta1=1.0), "beta1"), (dict(loss="nope"), "loss must be"),
-    (dict(lr_g=float("nan")), "lr_g"), (dict(batch_size=3.5), "batch size"),
-])
+@pytest.mark.parametrize(
+    "bad, message",
+    [
+        (dict(lr_g=0), "learning rate lr_g must be > 0"),
+        (dict(lr_d=-1), "lr_d"),
+        (dict(batch_size=0), "batch size"),
+        (dict(batch_size=10**6), "batch size"),
+        (dict(d_steps=0), "D steps"),
+        (dict(beta1=1.0), "beta1"),
+        (dict(loss="nope"), "loss must be"),
+        (dict(lr_g=float("nan")), "lr_g"),
+        (dict(batch_size=3.5), "batch size"),
+    ],
+)
 def test_hyperparameters_are_validated_up_front(bad, message):
     with pytest.raises(ValueError, match=message):
         TrainingConfig(**bad)

@@ -25,7 +25,20 @@ from ganlab.checkpoints.model import (
 from ganlab.checkpoints.run import DATA_FILE, RUN_FILE
 
 __all__ = [
-    "BEST_SHIPPED_GENERATOR", "CONFIG_FILE", "DATA_FILE", "FORMAT_VERSION", "RUN_FILE", "SHIPPED_DIR", "WEIGHTS_FILE",
-    "CheckpointError", "available_generators", "load_model", "preferred_generator", "read_config",
-    "resolve_checkpoint", "save_model", "shipped_checkpoints", "user_checkpoint_dir",
+    "BEST_SHIPPED_GENERATOR",
+    "CONFIG_FILE",
+    "DATA_FILE",
+    "FORMAT_VERSION",
+    "RUN_FILE",
+    "SHIPPED_DIR",
+    "WEIGHTS_FILE",
+    "CheckpointError",
+    "available_generators",
+    "load_model",
+    "preferred_generator",
+    "read_config",
+    "resolve_checkpoint",
+    "save_model",
+    "shipped_checkpoints",
+    "user_checkpoint_dir",
 ]

@@ -82,8 +82,10 @@ def resolve_checkpoint(path_or_name: str | Path) -> Path:
     if "/" not in str(path_or_name) and shipped.is_dir():
         return shipped
     names = ", ".join(shipped_checkpoints()) or "none"
-    raise CheckpointError(f"no checkpoint at {str(path_or_name)!r}: give a folder with {CONFIG_FILE} and "
-                          f"{WEIGHTS_FILE}, or a shipped name ({names})")
+    raise CheckpointError(
+        f"no checkpoint at {str(path_or_name)!r}: give a folder with {CONFIG_FILE} and "
+        f"{WEIGHTS_FILE}, or a shipped name ({names})"
+    )
 
 
 def read_config(path_or_name: str | Path) -> dict[str, Any]:
@@ -115,9 +117,7 @@ def _model_class(spec: str, file: Path) -> type[nn.Module]:
     return cls
 
 
-def load_model(
-    path_or_name: str | Path, *, device: torch.device | str | None = None, kind: str | None = None
-) -> nn.Module:
+def load_model(path_or_name: str | Path, *, device: torch.device | str | None = None, kind: str | None = None) -> nn.Module:
     """Build the model a checkpoint describes and load its weights (eval mode).
 
     ``kind`` ("generator", "discriminator", "classifier") refuses a checkpoint of another kind.

@@ -55,9 +55,14 @@ def save_run(trainer: Trainer, directory: str | Path, *, with_own_data: bool = T
         save_file(tensors, str(directory / "optimizer.safetensors"))
         if trainer.clusters is not None:  # the same clusters on resume, whatever k-means would do elsewhere
             clusters = trainer.clusters
-            save_file({"centres": clusters.centres.contiguous(), "assignments": clusters.assignments.contiguous(),
-                       "prior": torch.tensor(clusters.prior, dtype=torch.float64)},
-                      str(directory / "clusters.safetensors"))
+            save_file(
+                {
+                    "centres": clusters.centres.contiguous(),
+                    "assignments": clusters.assignments.contiguous(),
+                    "prior": torch.tensor(clusters.prior, dtype=torch.float64),
+                },
+                str(directory / "clusters.safetensors"),
+            )
         save_file(state["stream"], str(directory / "stream.safetensors"))
         (directory / RUN_FILE).write_text(json.dumps({"config": state["config"], **state["counters"]}, indent=2) + "\n")
         if with_own_data:
@@ -126,8 +131,9 @@ def _load_clusters(path: Path) -> Clusters | None:
         return None
     try:
         tensors = load_file(str(path))
-        clusters = Clusters(centres=tensors["centres"].float(), assignments=tensors["assignments"].long(),
-                            prior=tensors["prior"].tolist())
+        clusters = Clusters(
+            centres=tensors["centres"].float(), assignments=tensors["assignments"].long(), prior=tensors["prior"].tolist()
+        )
     except Exception as error:  # safetensors raises its own types for a damaged file
         raise CheckpointError(f"{path} is corrupt: {error}") from None
     if clusters.assignments.numel() and (clusters.assignments.min() < 0 or clusters.assignments.max() >= clusters.k):
@@ -144,14 +150,20 @@ def save_own_data(trainer: Trainer, directory: Path) -> None:
         return
     if isinstance(data, ToyDistribution):
         points = data.centres if data.centres is not None else data.modes
-        save_file({"points": torch.as_tensor(np.asarray(points), dtype=torch.float64)}, str(directory / DATA_FILE),
-                  metadata={"kind": "points", "name": data.name})
+        save_file(
+            {"points": torch.as_tensor(np.asarray(points), dtype=torch.float64)},
+            str(directory / DATA_FILE),
+            metadata={"kind": "points", "name": data.name},
+        )
     else:
         tensors = {"images": data.images.contiguous()}
         if data.labels is not None:
             tensors["labels"] = data.labels.contiguous()
-        save_file(tensors, str(directory / DATA_FILE),
-                  metadata={"kind": "images", "name": data.name, "class_names": json.dumps(data.class_names)})
+        save_file(
+            tensors,
+            str(directory / DATA_FILE),
+            metadata={"kind": "images", "name": data.name, "class_names": json.dumps(data.class_names)},
+        )
 
 
 def saved_run_data(directory: Path) -> tuple[str, ToyDistribution | Any | None]:
@@ -181,7 +193,13 @@ def load_own_data(directory: Path) -> ToyDistribution | Any:
         images = tensors["images"]
         if images.dtype != torch.uint8 or images.dim() != 4:
             raise DataError(f"{path.name} of this run holds images of the wrong type or shape")
-        return ImageDataset(images=images, labels=tensors.get("labels"), name=metadata.get("name", "folder"),
-                            split="train", source="folder", class_names=json.loads(metadata.get("class_names", "[]")),
-                            location=str(path))
+        return ImageDataset(
+            images=images,
+            labels=tensors.get("labels"),
+            name=metadata.get("name", "folder"),
+            split="train",
+            source="folder",
+            class_names=json.loads(metadata.get("class_names", "[]")),
+            location=str(path),
+        )
     raise DataError(f"{path.name} of this run does not hold ganlab training data")

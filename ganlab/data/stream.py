@@ -13,8 +13,9 @@ from ganlab.data.toy import ToyDistribution
 class DataStream:
     """Batches of real data (and labels) on the training device."""
 
-    def __init__(self, data: ToyDistribution | Any, device: torch.device, generator: torch.Generator,
-                 clusters: Clusters | None = None) -> None:
+    def __init__(
+        self, data: ToyDistribution | Any, device: torch.device, generator: torch.Generator, clusters: Clusters | None = None
+    ) -> None:
         self.device = device
         self.generator = generator
         self.centres: torch.Tensor | None = None

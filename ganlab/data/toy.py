@@ -45,9 +45,7 @@ class ToyDistribution:
     def num_modes(self) -> int:
         return len(self.modes)
 
-    def sample(
-        self, n: int, *, generator: torch.Generator | None = None, device: torch.device | str = "cpu"
-    ) -> torch.Tensor:
+    def sample(self, n: int, *, generator: torch.Generator | None = None, device: torch.device | str = "cpu") -> torch.Tensor:
         """Draw ``n`` points as a float32 tensor (n, 2)."""
         centres = torch.as_tensor(self.centres if self.centres is not None else self.modes, dtype=torch.float32)
         std = self.sample_std if self.sample_std is not None else self.std
@@ -139,9 +137,7 @@ def from_points(points: np.ndarray | list, *, name: str = "points", max_modes: i
     scale = float(np.ptp(array, axis=0).max()) or 1.0
     jitter = 0.01 * scale
     modes, spread = _kmeans(array, min(max_modes, len(np.unique(array, axis=0))))
-    return ToyDistribution(
-        name, modes, max(spread, jitter), f"{len(array):,} user points", centres=array, sample_std=jitter
-    )
+    return ToyDistribution(name, modes, max(spread, jitter), f"{len(array):,} user points", centres=array, sample_std=jitter)
 
 
 def _kmeans(points: np.ndarray, k: int, iterations: int = 25) -> tuple[np.ndarray, float]:

@@ -13,9 +13,16 @@ import importlib
 from typing import Any
 
 _HOMES = {
-    "RunManager": "manager", "default_max_trainings": "manager",
-    "MAX_PARAMETERS": "run", "Preview": "run", "RunError": "run", "RunSnapshot": "run", "StepReport": "run",
-    "count_parameters": "run", "sample_grid": "run", "validate_name": "run",
+    "RunManager": "manager",
+    "default_max_trainings": "manager",
+    "MAX_PARAMETERS": "run",
+    "Preview": "run",
+    "RunError": "run",
+    "RunSnapshot": "run",
+    "StepReport": "run",
+    "count_parameters": "run",
+    "sample_grid": "run",
+    "validate_name": "run",
 }
 __all__ = sorted(_HOMES)
 

@@ -192,8 +192,16 @@ class RunManager(SessionsMixin, SavedRunsMixin, PreviewsMixin, WorkerRelayMixin)
         with self._lock:
             return len(self._set_aside)
 
-    def create(self, key: str, config: TrainingConfig, data: ToyDistribution | Any | None = None, *,
-               label: str = "", trainer: Trainer | None = None, client: str = "") -> RunSnapshot:
+    def create(
+        self,
+        key: str,
+        config: TrainingConfig,
+        data: ToyDistribution | Any | None = None,
+        *,
+        label: str = "",
+        trainer: Trainer | None = None,
+        client: str = "",
+    ) -> RunSnapshot:
         """A new run for ``key`` from fresh weights (replacing its old run); it does not train yet.
         ``client`` (an address) counts against the per-client limit; the server's total limit holds too."""
         with self._lock:
@@ -201,23 +209,35 @@ class RunManager(SessionsMixin, SavedRunsMixin, PreviewsMixin, WorkerRelayMixin)
             client = client or (previous.client if previous is not None else "")
             others = [run for other, run in self._runs.items() if other != key]
             if len(others) >= self.max_runs:
-                raise RunError(f"this server holds {self.max_runs} runs already (its limit); try again when one "
-                               "ends, or ask the teacher")
+                raise RunError(
+                    f"this server holds {self.max_runs} runs already (its limit); try again when one ends, or ask the teacher"
+                )
             if client and sum(run.client == client for run in others) >= self.max_runs_per_client:
-                raise RunError(f"you have {self.max_runs_per_client} runs open already (this server's limit per "
-                               "person): close another tab's run first")
+                raise RunError(
+                    f"you have {self.max_runs_per_client} runs open already (this server's limit per "
+                    "person): close another tab's run first"
+                )
         if trainer is None:
             config.validate()
             if data is None:
                 data = _load_data(config.dataset)
             params = count_parameters(config, data)
             if params > MAX_PARAMETERS:
-                raise RunError(f"this model would have {params / 1e6:.1f} million parameters; the limit here is "
-                               f"{MAX_PARAMETERS / 1e6:.0f} million: lower the width or depth")
+                raise RunError(
+                    f"this model would have {params / 1e6:.1f} million parameters; the limit here is "
+                    f"{MAX_PARAMETERS / 1e6:.0f} million: lower the width or depth"
+                )
             trainer = Trainer(config, data)
         self.close(key)
-        run = Run(key, trainer, label=label, token=self._tokens.get(key), history_cap=self.history_cap,
-                  timelapse_every_s=self.timelapse_every_s, timelapse_cap=self.timelapse_cap)
+        run = Run(
+            key,
+            trainer,
+            label=label,
+            token=self._tokens.get(key),
+            history_cap=self.history_cap,
+            timelapse_every_s=self.timelapse_every_s,
+            timelapse_cap=self.timelapse_cap,
+        )
         run.client = client
         with self._lock:
             self._set_aside.pop(key, None)  # a new run replaces one put aside
@@ -227,8 +247,9 @@ class RunManager(SessionsMixin, SavedRunsMixin, PreviewsMixin, WorkerRelayMixin)
             self._runs[key] = run
         return self.snapshot(key)
 
-    def start(self, key: str, config: TrainingConfig, data: ToyDistribution | Any | None = None, *,
-              label: str = "", client: str = "") -> RunSnapshot:
+    def start(
+        self, key: str, config: TrainingConfig, data: ToyDistribution | Any | None = None, *, label: str = "", client: str = ""
+    ) -> RunSnapshot:
         """A new run from fresh weights that starts training (or queues for a free slot)."""
         self.create(key, config, data, label=label, client=client)
         return self.resume(key)
@@ -238,8 +259,7 @@ class RunManager(SessionsMixin, SavedRunsMixin, PreviewsMixin, WorkerRelayMixin)
         run = self._get(key)
         with self._lock:
             if run.phase == "diverged":
-                raise RunError(f"{run.message or 'this run diverged'} Reset the run (or Start a new one) to "
-                               "train again.")
+                raise RunError(f"{run.message or 'this run diverged'} Reset the run (or Start a new one) to train again.")
             if run.phase in ("running", "queued"):
                 return self.snapshot(key)
             if self.active_count + self._stepping < self.max_trainings and not self._queue:
@@ -308,8 +328,15 @@ class RunManager(SessionsMixin, SavedRunsMixin, PreviewsMixin, WorkerRelayMixin)
             thread.join(timeout=30)  # Trainer.run ends after the step in flight
         return self.snapshot(key)
 
-    def reset(self, key: str, config: TrainingConfig | None = None, data: ToyDistribution | Any | None = None, *,
-              label: str = "", client: str = "") -> RunSnapshot:
+    def reset(
+        self,
+        key: str,
+        config: TrainingConfig | None = None,
+        data: ToyDistribution | Any | None = None,
+        *,
+        label: str = "",
+        client: str = "",
+    ) -> RunSnapshot:
         """Start over from fresh weights (with a new config and data when given); not training."""
         if config is None:
             run = self._get(key)
@@ -366,20 +393,36 @@ class RunManager(SessionsMixin, SavedRunsMixin, PreviewsMixin, WorkerRelayMixin)
                 with run.lock:
                     run.step_note, run.step_report = "", None
                     run.version += 1
-                raise RunError(f"this move was not applied: {why}. The weights are unchanged; lower the learning "
-                               "rates (or Reset).") from None
+                raise RunError(
+                    f"this move was not applied: {why}. The weights are unchanged; lower the learning rates (or Reset)."
+                ) from None
             after = self._probe(run)
             event = TrainingEvent(
-                step=trainer.step_count, d_loss=d_move["d_loss"], g_loss=g_move["g_loss"], d_real=d_move["d_real"],
-                d_fake=d_move["d_fake"], d_grad_norm=d_move["d_grad_norm"], g_grad_norm=g_move["g_grad_norm"],
-                examples_per_second=float("nan"), wall_time=trainer.wall_time, status="paused",
+                step=trainer.step_count,
+                d_loss=d_move["d_loss"],
+                g_loss=g_move["g_loss"],
+                d_real=d_move["d_real"],
+                d_fake=d_move["d_fake"],
+                d_grad_norm=d_move["d_grad_norm"],
+                g_grad_norm=g_move["g_grad_norm"],
+                examples_per_second=float("nan"),
+                wall_time=trainer.wall_time,
+                status="paused",
             )
         moved = (after["fake"] - middle["fake"]).norm(dim=1).mean().item() if run.kind == "2d" else None
         report = StepReport(
-            d_step=trainer.d_step_count, step=trainer.step_count, batch_size=trainer.config.batch_size,
-            reading=trainer.objective.d_output, d_loss=d_move["d_loss"], d_grad_norm=d_move["d_grad_norm"],
-            g_loss=g_move["g_loss"], g_grad_norm=g_move["g_grad_norm"], before=(before["d_real"], before["d_fake"]),
-            middle=(middle["d_real"], middle["d_fake"]), after=(after["d_real"], after["d_fake"]), points_moved=moved,
+            d_step=trainer.d_step_count,
+            step=trainer.step_count,
+            batch_size=trainer.config.batch_size,
+            reading=trainer.objective.d_output,
+            d_loss=d_move["d_loss"],
+            d_grad_norm=d_move["d_grad_norm"],
+            g_loss=g_move["g_loss"],
+            g_grad_norm=g_move["g_grad_norm"],
+            before=(before["d_real"], before["d_fake"]),
+            middle=(middle["d_real"], middle["d_fake"]),
+            after=(after["d_real"], after["d_fake"]),
+            points_moved=moved,
         )
         run.record(event)
         with run.lock:
@@ -431,8 +474,10 @@ class RunManager(SessionsMixin, SavedRunsMixin, PreviewsMixin, WorkerRelayMixin)
     def _note_time_limit(self, run: Run) -> None:
         if run.trainer.status == "finished" and self.max_train_seconds is not None:
             with run.lock:
-                run.message = (f"stopped after {self.max_train_seconds / 60:g} minutes of training (this "
-                               "server's limit per start); press Resume to continue")
+                run.message = (
+                    f"stopped after {self.max_train_seconds / 60:g} minutes of training (this "
+                    "server's limit per start); press Resume to continue"
+                )
 
     @staticmethod
     def _stopped_by(run: Run, message: str) -> None:
@@ -453,8 +498,7 @@ class RunManager(SessionsMixin, SavedRunsMixin, PreviewsMixin, WorkerRelayMixin)
                 return
             run.relaunch = False
             if run.phase == "running":  # ended on its own (finished, diverged, error)
-                self._set_phase(run, trainer.status if trainer.status in ("finished", "diverged") else "stopped",
-                                run.message)
+                self._set_phase(run, trainer.status if trainer.status in ("finished", "diverged") else "stopped", run.message)
             self._schedule()
 
     def snapshot(self, key: str, *, max_points: int = 300) -> RunSnapshot | None:
@@ -478,13 +522,26 @@ class RunManager(SessionsMixin, SavedRunsMixin, PreviewsMixin, WorkerRelayMixin)
             latest = dict(run.latest)
             frames, note, report = len(run.timelapse), run.step_note, run.step_report
         if phase == "queued":
-            message = (f"{active} run{'s are' if active != 1 else ' is'} training; yours starts when one ends "
-                       f"— position {position}")
+            message = (
+                f"{active} run{'s are' if active != 1 else ' is'} training; yours starts when one ends — position {position}"
+            )
         return RunSnapshot(
-            run_id=run.run_id, status=phase, message=message, kind=run.kind, dataset=run.label,
-            step=trainer.step_count, version=version, config=dataclasses.asdict(trainer.config), latest=latest,
-            history=history, steps_per_second=_rate(recent), examples_per_second=_examples_rate(recent),
-            queue_position=position, timelapse_frames=frames, step_note=note, step_report=report,
+            run_id=run.run_id,
+            status=phase,
+            message=message,
+            kind=run.kind,
+            dataset=run.label,
+            step=trainer.step_count,
+            version=version,
+            config=dataclasses.asdict(trainer.config),
+            latest=latest,
+            history=history,
+            steps_per_second=_rate(recent),
+            examples_per_second=_examples_rate(recent),
+            queue_position=position,
+            timelapse_frames=frames,
+            step_note=note,
+            step_report=report,
             objective_reading=trainer.objective.d_output,
             clusters=trainer.clusters.k if trainer.clusters is not None else 0,
         )
@@ -535,6 +592,7 @@ class RunManager(SessionsMixin, SavedRunsMixin, PreviewsMixin, WorkerRelayMixin)
         with eval_mode(trainer.generator, trainer.discriminator):
             fake = trainer.generator(run.probe_noise.to(device), _to(run.probe_fake_labels, device))
             real_scores = trainer.objective.d_score(
-                trainer.discriminator(run.probe_real.to(device), _to(run.probe_labels, device)))
+                trainer.discriminator(run.probe_real.to(device), _to(run.probe_labels, device))
+            )
             fake_scores = trainer.objective.d_score(trainer.discriminator(fake, _to(run.probe_fake_labels, device)))
         return {"d_real": real_scores.mean().item(), "d_fake": fake_scores.mean().item(), "fake": fake.cpu()}

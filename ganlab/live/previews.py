@@ -56,8 +56,7 @@ class PreviewsMixin:
             trainer = run.trainer
             if run.worker is not None:  # training in a worker process: fetch G (and D) as they are now
                 output = "ema" if trainer.ema_generator is not None else "g"
-                self._ask(run, {"do": "players", "which": ["g", "d", "ema"] if run.kind == "2d" else [output]},
-                          timeout=2.0)
+                self._ask(run, {"do": "players", "which": ["g", "d", "ema"] if run.kind == "2d" else [output]}, timeout=2.0)
             # made_at is when this computation started: a reader ticking every preview_interval_s then
             # finds the next one due even though drawing took part of the interval.
             if run.kind == "2d":
@@ -71,8 +70,12 @@ class PreviewsMixin:
                     # Coverage is the run's own samples' (the weight average when it has one); the view shows G.
                     output = players.output_generator
                     with torch.no_grad(), eval_mode(output):
-                        metric_fake = output(run.metric_noise.to(trainer.device),
-                                                        _to(run.metric_labels, trainer.device)).float().cpu().numpy()
+                        metric_fake = (
+                            output(run.metric_noise.to(trainer.device), _to(run.metric_labels, trainer.device))
+                            .float()
+                            .cpu()
+                            .numpy()
+                        )
                 if metric_fake is not None:
                     run.metrics = mode_metrics(metric_fake, trainer.data, run.metric_real)
                     run.metrics_at = now
@@ -139,8 +142,7 @@ class PreviewsMixin:
                 return None
             return run.timelapse[max(0, min(int(index), len(run.timelapse) - 1))]
 
-    def timelapse_gif(self, key: str, path: str | Path | None = None, *, scale: int = 2,
-                      frame_ms: int = 200) -> Path:
+    def timelapse_gif(self, key: str, path: str | Path | None = None, *, scale: int = 2, frame_ms: int = 200) -> Path:
         """The time-lapse as an animated GIF (the last frame held longer)."""
         run = self._get(key)
         with run.lock:

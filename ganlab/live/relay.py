@@ -35,8 +35,16 @@ class WorkerRelayMixin:
         try:
             shutil.rmtree(folder, ignore_errors=True)
             save_run(trainer, folder)
-            worker.send({"do": "train", "run": run.run_id, "folder": str(folder), "dataset": trainer.config.dataset,
-                         "max_seconds": self.max_train_seconds, "core": worker.core})
+            worker.send(
+                {
+                    "do": "train",
+                    "run": run.run_id,
+                    "folder": str(folder),
+                    "dataset": trainer.config.dataset,
+                    "max_seconds": self.max_train_seconds,
+                    "core": worker.core,
+                }
+            )
             header, _ = worker.receive()
             if header["event"] == "failed":
                 raise RuntimeError(header["error"])
@@ -80,8 +88,11 @@ class WorkerRelayMixin:
                 load_run_state(trainer, folder)
             except (CheckpointError, OSError, ValueError, RuntimeError):
                 pass
-            self._stopped_by(run, f"the training process ended unexpectedly ({error}); the weights from when this "
-                                  f"training started (step {trainer.step_count}) are kept")
+            self._stopped_by(
+                run,
+                f"the training process ended unexpectedly ({error}); the weights from when this "
+                f"training started (step {trainer.step_count}) are kept",
+            )
         except Exception as error:  # noqa: BLE001 - a crash must reach the person, not a log only
             self._stopped_by(run, f"training stopped by an error: {type(error).__name__}: {error}")
         finally:

@@ -23,8 +23,17 @@ from ganlab.live.worker import Worker
 from ganlab.models import Discriminator, Generator
 from ganlab.training import Trainer, TrainingConfig, TrainingEvent, player_configs
 
-HISTORY_FIELDS = ("step", "d_loss", "g_loss", "d_real", "d_fake", "d_grad_norm", "g_grad_norm",
-                  "examples_per_second", "wall_time")
+HISTORY_FIELDS = (
+    "step",
+    "d_loss",
+    "g_loss",
+    "d_real",
+    "d_fake",
+    "d_grad_norm",
+    "g_grad_norm",
+    "examples_per_second",
+    "wall_time",
+)
 
 
 MAX_PARAMETERS = 20_000_000  # G + D: a bigger model would crawl on a shared CPU server
@@ -39,7 +48,6 @@ VIEW_POINTS = 512  # real and generated points in the 2D view
 METRIC_POINTS = 5000  # generated points behind the live mode coverage and KL/JS
 
 
-
 class RunError(ValueError):
     """A request the current run cannot honour, said for a person ("no run yet: press Start")."""
 
@@ -48,12 +56,11 @@ def validate_name(name: str) -> str:
     """A checkpoint name that is safe as one folder name: letters, digits, '.', '_', '-'."""
     name = (name or "").strip()
     if name.startswith("saved/"):
-        name = name[len("saved/"):]
+        name = name[len("saved/") :]
     if not name:
         raise RunError("give the checkpoint a name, e.g. ring8-healthy")
     if not NAME_PATTERN.match(name) or name in (".", ".."):
-        raise RunError(f"checkpoint names may use letters, digits, '.', '_' and '-' (at most 64, no '/' or "
-                       f"'..'); got {name!r}")
+        raise RunError(f"checkpoint names may use letters, digits, '.', '_' and '-' (at most 64, no '/' or '..'); got {name!r}")
     return name
 
 
@@ -72,8 +79,7 @@ def count_parameters(config: TrainingConfig, data: ToyDistribution | Any) -> int
         clusters = effective_k(config.clusters, len(data))
     else:  # 2D: "auto" may choose up to the top of its range
         clusters = AUTO_K_RANGE[1] if config.clusters == "auto" else config.clusters
-    g_config, d_config = player_configs(config, shape, num_classes or clusters,
-                                        cluster_prior=[] if clusters else None)
+    g_config, d_config = player_configs(config, shape, num_classes or clusters, cluster_prior=[] if clusters else None)
     with torch.device("meta"):
         g, d = Generator(g_config), Discriminator(d_config)
     return sum(p.numel() for p in g.parameters()) + sum(p.numel() for p in d.parameters())
@@ -122,8 +128,7 @@ class RunSnapshot:
     def as_dict(self) -> dict[str, Any]:
         """JSON-friendly summary (without the history arrays)."""
         result = {k: v for k, v in dataclasses.asdict(self).items() if k != "history"}
-        result["latest"] = {k: (None if isinstance(v, float) and not math.isfinite(v) else v)
-                            for k, v in self.latest.items()}
+        result["latest"] = {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in self.latest.items()}
         for key in ("steps_per_second", "examples_per_second"):
             result[key] = round(float(result[key]), 2)
         return result
@@ -162,8 +167,17 @@ class SetAside:
 class Run:
     """One live run: the Trainer, its thread, the recorded history and the preview cache."""
 
-    def __init__(self, key: str, trainer: Trainer, *, label: str = "", token: str | None = None,
-                 history_cap: int = 20_000, timelapse_every_s: float = 3.0, timelapse_cap: int = 120) -> None:
+    def __init__(
+        self,
+        key: str,
+        trainer: Trainer,
+        *,
+        label: str = "",
+        token: str | None = None,
+        history_cap: int = 20_000,
+        timelapse_every_s: float = 3.0,
+        timelapse_cap: int = 120,
+    ) -> None:
         self.key = key
         self.run_id = secrets.token_hex(6)
         self.token = token

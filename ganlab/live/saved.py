@@ -32,8 +32,7 @@ class SavedRunsMixin:
         directory = root / name
         if directory.exists():
             if not overwrite:
-                raise RunError(f"a checkpoint named {name!r} already exists; choose another name or tick "
-                               "'overwrite'")
+                raise RunError(f"a checkpoint named {name!r} already exists; choose another name or tick 'overwrite'")
             if not (directory / "config.json").is_file():
                 raise RunError(f"{name!r} exists and is not a ganlab checkpoint; it was left alone")
             shutil.rmtree(directory)

@@ -62,8 +62,10 @@ class SessionsMixin:
 
     def has_run_for_token(self, token: str) -> bool:
         with self._lock:
-            return bool(token) and (any(run.token == token for run in self._runs.values())
-                                    or any(aside.token == token for aside in self._set_aside.values()))
+            return bool(token) and (
+                any(run.token == token for run in self._runs.values())
+                or any(aside.token == token for aside in self._set_aside.values())
+            )
 
     def release(self, key: str, grace_s: float | None = None) -> None:
         """The session closed: stop and free its run after ``grace_s`` unless a reload reattaches it."""
@@ -118,9 +120,14 @@ class SessionsMixin:
         folder = self._scratch / "set-aside" / secrets.token_hex(8)
         folder.mkdir(parents=True)
         save_run(run.trainer, folder)
-        aside = SetAside(folder, run.token, run.label, run.client,
-                         f"This run was put aside after {self.idle_s / 60:g} minutes with no one watching; it is "
-                         "back, paused at the same step. Press **Resume** to go on.")
+        aside = SetAside(
+            folder,
+            run.token,
+            run.label,
+            run.client,
+            f"This run was put aside after {self.idle_s / 60:g} minutes with no one watching; it is "
+            "back, paused at the same step. Press **Resume** to go on.",
+        )
         self.close(key)
         with self._lock:
             self._set_aside[key] = aside

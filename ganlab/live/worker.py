@@ -63,14 +63,18 @@ def _players(trainer: Any) -> dict[str, Any]:
 def players_tensors(trainer: Any, which: list[str]) -> dict[str, torch.Tensor]:
     """The named models' weights and buffers, keyed "g.", "d.", "ema." (what a preview needs)."""
     modules = _players(trainer)
-    return {f"{name}.{key}": value for name in which if modules.get(name) is not None
-            for key, value in modules[name].state_dict().items()}
+    return {
+        f"{name}.{key}": value
+        for name in which
+        if modules.get(name) is not None
+        for key, value in modules[name].state_dict().items()
+    }
 
 
 def load_players(trainer: Any, tensors: dict[str, torch.Tensor]) -> None:
     """Put weights sent by ``players_tensors`` into ``trainer``'s models (call under its lock)."""
     for name, module in _players(trainer).items():
-        state = {key[len(name) + 1:]: value for key, value in tensors.items() if key.startswith(name + ".")}
+        state = {key[len(name) + 1 :]: value for key, value in tensors.items() if key.startswith(name + ".")}
         if state and module is not None:
             module.load_state_dict(state)
 
@@ -130,8 +134,11 @@ def _train(connection: Connection, order: dict[str, Any], datasets: dict[str, An
                 except ValueError:
                     pass  # the server checked the same change on its own copy before sending it
             elif message.get("do") == "players":
-                send(connection, {"event": "players", "ask": message["ask"], "step": trainer.step_count},
-                     players_tensors(trainer, message["which"]))
+                send(
+                    connection,
+                    {"event": "players", "ask": message["ask"], "step": trainer.step_count},
+                    players_tensors(trainer, message["which"]),
+                )
             elif message.get("do") == "save":  # the person saves the run while it trains
                 try:
                     save_run(trainer, Path(message["folder"]), with_own_data=False)  # the server adds it
@@ -151,8 +158,7 @@ def _train(connection: Connection, order: dict[str, Any], datasets: dict[str, An
             send(connection, {"event": "steps", "steps": pending})
         if keep_state:
             save_run(trainer, folder, with_own_data=False)  # the own data handed over is still there
-        send(connection, {"event": "done", "status": trainer.status, "message": trainer.message,
-                          "saved": keep_state})
+        send(connection, {"event": "done", "status": trainer.status, "message": trainer.message, "saved": keep_state})
     except (EOFError, OSError, BrokenPipeError):
         raise SystemExit(0) from None  # the server is gone
     except Exception as error:  # noqa: BLE001
@@ -196,8 +202,9 @@ class Worker:
             server.settimeout(START_TIMEOUT_S)
             self.process = subprocess.Popen([sys.executable, "-m", "ganlab.live.worker"], stdin=subprocess.PIPE, env=env)
             try:
-                self.process.stdin.write(json.dumps({"port": server.getsockname()[1], "token": token,
-                                                     "threads": threads}).encode() + b"\n")
+                self.process.stdin.write(
+                    json.dumps({"port": server.getsockname()[1], "token": token, "threads": threads}).encode() + b"\n"
+                )
                 self.process.stdin.close()
                 sock, _ = server.accept()
             except (OSError, TimeoutError) as error:
@@ -205,8 +212,7 @@ class Worker:
                 raise OSError(f"the training process did not start: {error}") from None
         sock.settimeout(None)
         self.connection = Connection(sock.detach())
-        if not (self.connection.poll(START_TIMEOUT_S)
-                and hmac.compare_digest(self.connection.recv_bytes(64), token.encode())):
+        if not (self.connection.poll(START_TIMEOUT_S) and hmac.compare_digest(self.connection.recv_bytes(64), token.encode())):
             self.close()
             raise OSError("the training process did not identify itself")
         self._send_lock = threading.Lock()  # the relay thread and the readers both send
@@ -277,6 +283,7 @@ class WorkerPool:
 
     def prewarm(self, threads: int) -> None:
         """Start a worker in the background, so that the first Start does not wait for it."""
+
         def start() -> None:
             with self._lock:
                 if self._idle or self._closed:

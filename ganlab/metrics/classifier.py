@@ -68,9 +68,7 @@ class Classifier(nn.Module):
         self.body = nn.Sequential(*layers, nn.Flatten())
         side = config.image_size >> len(config.widths)
         self.embed = nn.Linear(channels * side * side, config.feature_dim)
-        self.head = nn.Sequential(
-            nn.ReLU(), nn.Dropout(config.dropout), nn.Linear(config.feature_dim, config.num_classes)
-        )
+        self.head = nn.Sequential(nn.ReLU(), nn.Dropout(config.dropout), nn.Linear(config.feature_dim, config.num_classes))
         # One number that scales the features so that their mean square on the training images is
         # 1 (set by ``calibrate_features`` after training). KID's kernel (x.y / D + 1)^3 assumes
         # features of that size; FID and the k-NN metrics only change by a constant factor.
@@ -139,8 +137,7 @@ def classifier_name(dataset: str) -> str:
     key = dataset.strip().lower().replace("_", "-")
     if key not in CLASSIFIER_FOR_DATASET:
         raise ValueError(
-            f"no domain classifier for dataset {dataset!r}; metrics on images need one of: "
-            f"{', '.join(CLASSIFIER_FOR_DATASET)}"
+            f"no domain classifier for dataset {dataset!r}; metrics on images need one of: {', '.join(CLASSIFIER_FOR_DATASET)}"
         )
     return CLASSIFIER_FOR_DATASET[key]
 

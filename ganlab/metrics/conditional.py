@@ -26,9 +26,7 @@ def clopper_pearson(successes: int, trials: int, confidence: float = 0.95) -> tu
     return (float(interval.low), float(interval.high))
 
 
-def label_accuracy(
-    predicted: np.ndarray, intended: np.ndarray, *, class_names: list[str] | None = None
-) -> MetricResult:
+def label_accuracy(predicted: np.ndarray, intended: np.ndarray, *, class_names: list[str] | None = None) -> MetricResult:
     """Share of samples whose predicted class equals the class they were generated for.
 
     ``predicted`` is (N,) class indices or (N, K) probabilities; ``intended`` is (N,) class indices.

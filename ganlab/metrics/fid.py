@@ -37,8 +37,7 @@ def frechet_distance(mean1: np.ndarray, cov1: np.ndarray, mean2: np.ndarray, cov
     cov1, cov2 = np.asarray(cov1, np.float64), np.asarray(cov2, np.float64)
     if mean1.shape != mean2.shape or cov1.shape != cov2.shape:
         raise ValueError(
-            f"statistics differ in shape: means {mean1.shape} vs {mean2.shape}, "
-            f"covariances {cov1.shape} vs {cov2.shape}"
+            f"statistics differ in shape: means {mean1.shape} vs {mean2.shape}, covariances {cov1.shape} vs {cov2.shape}"
         )
     sqrt_cov1 = _sqrt_psd(cov1)
     middle = sqrt_cov1 @ cov2 @ sqrt_cov1
@@ -59,7 +58,11 @@ def fid(features_a: np.ndarray, features_b: np.ndarray, *, name: str = "FID") ->
     value = frechet_distance(*feature_statistics(features_a), *feature_statistics(features_b))
     n = min(len(features_a), len(features_b))
     return MetricResult(
-        name, value, n, higher_is_better=False, warning=fid_warning(n, features_a.shape[1]),
+        name,
+        value,
+        n,
+        higher_is_better=False,
+        warning=fid_warning(n, features_a.shape[1]),
         details={"n_a": len(features_a), "n_b": len(features_b), "feature_dim": features_a.shape[1]},
     )
 
@@ -68,15 +71,11 @@ def fid_warning(n: int, feature_dim: int) -> str | None:
     """The caveats that apply to an FID computed from ``n`` samples of ``feature_dim`` features."""
     rank = None
     if n <= feature_dim:
-        rank = (
-            f"N = {n:,} <= feature dimension {feature_dim}: the covariance is rank-deficient, "
-            "FID is not meaningful"
-        )
+        rank = f"N = {n:,} <= feature dimension {feature_dim}: the covariance is rank-deficient, FID is not meaningful"
     small = None
     if n < FID_MIN_RELIABLE_N:
         small = (
-            f"N = {n:,} < {FID_MIN_RELIABLE_N:,}: FID is biased upward at small N; "
-            "compare only values computed with the same N"
+            f"N = {n:,} < {FID_MIN_RELIABLE_N:,}: FID is biased upward at small N; compare only values computed with the same N"
         )
     return join_warnings(rank, small)
 

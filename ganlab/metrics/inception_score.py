@@ -33,8 +33,7 @@ def inception_score(
         raise ValueError(f"probs must be (N, K) class probabilities; got shape {probs.shape}")
     if not np.allclose(probs.sum(axis=1), 1.0, atol=1e-4) or (probs < 0).any():
         raise ValueError(
-            "each row of probs must be a probability vector (non-negative, summing to 1); "
-            "pass softmax outputs, not logits"
+            "each row of probs must be a probability vector (non-negative, summing to 1); pass softmax outputs, not logits"
         )
     if not 1 <= splits <= len(probs):
         raise ValueError(f"splits must be between 1 and the number of samples ({len(probs)}); got {splits}")

@@ -66,11 +66,18 @@ def memorization(
     common = {"threshold": threshold, "quantile": quantile, "space": "pixels in [0, 1]"}
     return (
         MetricResult(
-            name, gen_median, len(generated_distances), None, warning=warning,
+            name,
+            gen_median,
+            len(generated_distances),
+            None,
+            warning=warning,
             details={**common, "share_closer_than_threshold": gen_close, "ratio_to_heldout": gen_median / real_median},
         ),
         MetricResult(
-            name, real_median, len(heldout_distances), None,
+            name,
+            real_median,
+            len(heldout_distances),
+            None,
             details={**common, "share_closer_than_threshold": real_close},
         ),
     )

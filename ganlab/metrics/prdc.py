@@ -103,9 +103,7 @@ def _warning(real: np.ndarray, fake: np.ndarray) -> str | None:
     notes = []
     n = min(len(real), len(fake))
     if n < PRDC_MIN_RELIABLE_N:
-        notes.append(
-            f"N = {n:,} < {PRDC_MIN_RELIABLE_N:,}: k-NN manifolds from few samples are coarse; compare only at equal N"
-        )
+        notes.append(f"N = {n:,} < {PRDC_MIN_RELIABLE_N:,}: k-NN manifolds from few samples are coarse; compare only at equal N")
     if len(real) != len(fake):
         notes.append(f"unequal set sizes ({len(real):,} real vs {len(fake):,} generated) skew the k-NN radii")
     return "; ".join(notes) or None

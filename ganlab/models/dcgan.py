@@ -21,9 +21,7 @@ def upsampling_steps(size: int) -> int:
     raise ValueError(f"DCGAN supports 28x28 and 32x32 images; got {size}x{size}")
 
 
-def dcgan_generator_body(
-    in_features: int, channels: int, size: int, width: int, act: str, refine: int = 0
-) -> nn.Module:
+def dcgan_generator_body(in_features: int, channels: int, size: int, width: int, act: str, refine: int = 0) -> nn.Module:
     """``refine`` adds that many 3x3 stride-1 conv layers at each hidden resolution: extra capacity
     where it is cheap (small maps), without changing the DCGAN shape."""
     steps = upsampling_steps(size)
@@ -48,7 +46,12 @@ def dcgan_generator_body(
 
 
 def dcgan_discriminator_body(
-    in_channels: int, size: int, width: int, act: str, spectral_norm: bool, batch_norm: bool,
+    in_channels: int,
+    size: int,
+    width: int,
+    act: str,
+    spectral_norm: bool,
+    batch_norm: bool,
     minibatch_std: bool = False,
 ) -> nn.Module:
     steps = upsampling_steps(size)

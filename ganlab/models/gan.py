@@ -75,10 +75,12 @@ class GeneratorConfig:
             raise ValueError(f"conditioning must be 'embedding' or 'onehot'; got {self.conditioning!r}")
         if self.cluster_prior:
             self.cluster_prior = [float(p) for p in self.cluster_prior]
-            if (len(self.cluster_prior) != self.num_classes or min(self.cluster_prior) < 0
-                    or not math.isclose(sum(self.cluster_prior), 1.0, abs_tol=1e-4)):
-                raise ValueError(f"cluster_prior must give a share >= 0 to each of the {self.num_classes} "
-                                 "clusters, summing to 1")
+            if (
+                len(self.cluster_prior) != self.num_classes
+                or min(self.cluster_prior) < 0
+                or not math.isclose(sum(self.cluster_prior), 1.0, abs_tol=1e-4)
+            ):
+                raise ValueError(f"cluster_prior must give a share >= 0 to each of the {self.num_classes} clusters, summing to 1")
 
     @property
     def is_image(self) -> bool:
@@ -115,9 +117,7 @@ class Generator(nn.Module):
             )
         else:
             channels, size = config.data_shape[0], config.data_shape[1]
-            self.body = dcgan_generator_body(
-                in_features, channels, size, config.width, config.activation, refine=config.refine
-            )
+            self.body = dcgan_generator_body(in_features, channels, size, config.width, config.activation, refine=config.refine)
 
     def sample_labels(self, n: int, *, generator: torch.Generator | None = None) -> torch.Tensor | None:
         """Random labels for ``n`` samples (on the CPU): clusters drawn by their share of the data, classes
@@ -189,13 +189,16 @@ class Discriminator(nn.Module):
         k = 0 if projection else config.num_classes  # one-hot input channels
         if config.arch == "mlp":
             in_features = math.prod(config.data_shape) + k
-            self.body = mlp_discriminator_body(
-                in_features, config.width, config.depth, config.activation, config.spectral_norm
-            )
+            self.body = mlp_discriminator_body(in_features, config.width, config.depth, config.activation, config.spectral_norm)
         else:
             channels, size = config.data_shape[0], config.data_shape[1]
             self.body = dcgan_discriminator_body(
-                channels + k, size, config.width, config.activation, config.spectral_norm, config.batch_norm,
+                channels + k,
+                size,
+                config.width,
+                config.activation,
+                config.spectral_norm,
+                config.batch_norm,
                 minibatch_std=config.minibatch_std,
             )
         if projection:

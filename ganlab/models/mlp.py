@@ -9,9 +9,7 @@ from torch import nn
 from ganlab.models.layers import activation, maybe_spectral
 
 
-def mlp_generator_body(
-    in_features: int, data_shape: tuple[int, ...], width: int, depth: int, act: str, image: bool
-) -> nn.Module:
+def mlp_generator_body(in_features: int, data_shape: tuple[int, ...], width: int, depth: int, act: str, image: bool) -> nn.Module:
     layers: list[nn.Module] = []
     features = in_features
     for _ in range(depth):
@@ -24,9 +22,7 @@ def mlp_generator_body(
     return nn.Sequential(*layers)
 
 
-def mlp_discriminator_body(
-    in_features: int, width: int, depth: int, act: str, spectral_norm: bool
-) -> nn.Module:
+def mlp_discriminator_body(in_features: int, width: int, depth: int, act: str, spectral_norm: bool) -> nn.Module:
     layers: list[nn.Module] = []
     features = in_features
     for _ in range(depth):

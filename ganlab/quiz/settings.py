@@ -26,7 +26,6 @@ MAX_PARTICIPANTS = 10_000
 DEFAULT_MAX_PARTICIPANTS = 300  # a large lecture; the owner may allow more
 
 
-
 @dataclass(frozen=True)
 class QuizSettings:
     """The protocol of one quiz (docs/QUIZ.md). Defaults measure HYPE-infinity on 20 single images."""

@@ -78,8 +78,13 @@ def launch(demo: gr.Blocks | None = None, **kwargs) -> tuple:
     demo = demo or build_app()
     # No run history: a backstop so that no quiz payload is ever listed at /gradio_api/runs.
     # max_file_size: an upload is refused by Gradio before it is stored (ganlab.data.uploads checks what is inside).
-    options = dict(css=CSS, footer_links=["api"], server_name=os.environ.get("GRADIO_SERVER_NAME") or "127.0.0.1",
-                   run_history=False, max_file_size=MAX_UPLOAD_BYTES)
+    options = dict(
+        css=CSS,
+        footer_links=["api"],
+        server_name=os.environ.get("GRADIO_SERVER_NAME") or "127.0.0.1",
+        run_history=False,
+        max_file_size=MAX_UPLOAD_BYTES,
+    )
     options.update(kwargs)
     print(f"ganlab {__version__}: saved runs and quizzes live in {data_home()} (GANLAB_HOME)", flush=True)
     admin = getattr(demo, "admin_key", None)

@@ -42,8 +42,10 @@ def _status(label: str, snapshot: RunSnapshot | None, colour: tuple[int, int, in
 def _metrics(metrics: dict[str, float] | None) -> str:
     if not metrics:
         return ""
-    return (f"modes covered **{metrics['modes_covered']} / {metrics['num_modes']}** · "
-            f"high-quality samples **{metrics['high_quality']:.0%}**")
+    return (
+        f"modes covered **{metrics['modes_covered']} / {metrics['num_modes']}** · "
+        f"high-quality samples **{metrics['high_quality']:.0%}**"
+    )
 
 
 class CompareTab:
@@ -98,8 +100,7 @@ class CompareTab:
         curves: Any = gr.skip()
         if all(s is not None for s in snapshots):
             probability = snapshots[0].objective_reading == "probability"
-            curves = draw_comparison(snapshots[0].history, snapshots[1].history, probability=probability,
-                                     labels=labels)
+            curves = draw_comparison(snapshots[0].history, snapshots[1].history, probability=probability, labels=labels)
         training = any(s is not None and s.status in ("running", "queued") for s in snapshots)
         return (*pictures, *statuses, *metrics, curves, gr.Timer(active=training))
 
@@ -133,21 +134,31 @@ def build_compare_tab(manager: RunManager) -> CompareTab:
     with gr.Row():
         with gr.Column():
             status_a = gr.Markdown(_status("A", None, RUN_COLOURS[0]), elem_id="compare-status-a")
-            view_a = gr.Image(label="Run A", format="png", interactive=False, height=400, elem_id="compare-view-a",
-                              elem_classes=["ganlab-crisp"])
+            view_a = gr.Image(
+                label="Run A",
+                format="png",
+                interactive=False,
+                height=400,
+                elem_id="compare-view-a",
+                elem_classes=["ganlab-crisp"],
+            )
             metrics_a = gr.Markdown("", elem_id="compare-metrics-a")
         with gr.Column():
             status_b = gr.Markdown(_status("B", None, RUN_COLOURS[1]), elem_id="compare-status-b")
-            view_b = gr.Image(label="Run B", format="png", interactive=False, height=400, elem_id="compare-view-b",
-                              elem_classes=["ganlab-crisp"])
+            view_b = gr.Image(
+                label="Run B",
+                format="png",
+                interactive=False,
+                height=400,
+                elem_id="compare-view-b",
+                elem_classes=["ganlab-crisp"],
+            )
             metrics_b = gr.Markdown("", elem_id="compare-metrics-b")
-    curves = gr.Image(label="Both runs' curves (A blue, B orange)", format="png", interactive=False,
-                      elem_id="compare-curves")
+    curves = gr.Image(label="Both runs' curves (A blue, B orange)", format="png", interactive=False, elem_id="compare-curves")
     timer = gr.Timer(TICK_SECONDS, active=False)
     outputs = [view_a, view_b, status_a, status_b, metrics_a, metrics_b, curves, timer]
     cheap = dict(concurrency_limit=None, show_progress="hidden")
-    gr.on([lesson.change, dataset.change], tab.describe, [lesson, dataset], description, api_name="compare_describe",
-          **cheap)
+    gr.on([lesson.change, dataset.change], tab.describe, [lesson, dataset], description, api_name="compare_describe", **cheap)
     start.click(tab.start, [lesson, dataset], [description, timer], api_name="compare_start", concurrency_limit=4)
     stop.click(tab.stop, None, outputs, api_name="compare_stop", **cheap)
     timer.tick(tab.tick, None, outputs, api_name="compare_tick", **cheap)
@@ -155,4 +166,3 @@ def build_compare_tab(manager: RunManager) -> CompareTab:
     if Context.root_block is not None:
         Context.root_block.unload(tab.release)  # closing the page frees both runs
     return tab
-

@@ -41,13 +41,15 @@ def report_table(report: EvaluationReport) -> pd.DataFrame:
         first = row.generated or row.reference
         arrow = {True: " ↑", False: " ↓"}.get(row.higher_is_better, "")
         warnings = [w for w in (getattr(row.generated, "warning", None), getattr(row.reference, "warning", None)) if w]
-        rows.append([
-            row.metric + arrow,
-            row.generated.format_value() if row.generated else "-",
-            row.reference.format_value() if row.reference else "-",
-            f"{first.n:,}" if first is not None else "-",
-            "; ".join(dict.fromkeys(warnings)),
-        ])
+        rows.append(
+            [
+                row.metric + arrow,
+                row.generated.format_value() if row.generated else "-",
+                row.reference.format_value() if row.reference else "-",
+                f"{first.n:,}" if first is not None else "-",
+                "; ".join(dict.fromkeys(warnings)),
+            ]
+        )
     return pd.DataFrame(rows, columns=COLUMNS)
 
 
@@ -56,7 +58,10 @@ def _safe_name(text: str) -> str:
 
 
 def run_evaluation(
-    name: str | None, n: float, seed: float | None, progress: gr.Progress = gr.Progress()  # noqa: B008 (Gradio's idiom)
+    name: str | None,
+    n: float,
+    seed: float | None,
+    progress: gr.Progress = gr.Progress(),  # noqa: B008 (Gradio's idiom)
 ) -> tuple[pd.DataFrame, str, Any]:
     """Evaluate a listed generator; returns the table, notes (markdown) and the JSON report file."""
     if not name:
@@ -73,8 +78,9 @@ def run_evaluation(
         raise gr.Error(f"The metrics module is not available: {error}") from None
     progress(0, desc="starting")
     try:
-        report = evaluate_checkpoint(found[name], n=n, seed=int(seed or 0),
-                                     progress=lambda fraction, message: progress(fraction, desc=message))
+        report = evaluate_checkpoint(
+            found[name], n=n, seed=int(seed or 0), progress=lambda fraction, message: progress(fraction, desc=message)
+        )
     except (CheckpointError, ValueError, OSError) as error:
         raise gr.Error(f"Cannot evaluate {name}: {error}") from None
     title = report.title.replace(str(found[name]), name)  # the name people picked, not a temp path
@@ -90,21 +96,53 @@ def build_evaluate_tab() -> None:
     tab = Context.block if isinstance(Context.block, gr.Tab) else None  # to refresh the list on select
     gr.Markdown(INTRO)
     with gr.Row():
-        checkpoint = gr.Dropdown(choices=image_generator_names(), value=None, label="Generator checkpoint",
-                                 allow_custom_value=True, scale=4, elem_id="evaluate-checkpoint")
+        checkpoint = gr.Dropdown(
+            choices=image_generator_names(),
+            value=None,
+            label="Generator checkpoint",
+            allow_custom_value=True,
+            scale=4,
+            elem_id="evaluate-checkpoint",
+        )
         refresh_button = gr.Button("↻ Refresh list", scale=0, min_width=150, elem_id="evaluate-refresh")
     with gr.Row():
-        n = gr.Slider(10, 10000, value=2000, step=10, label="N generated images (and as many real ones)",
-                      info="capped at the size of the held-out set", scale=3, elem_id="evaluate-n")
+        n = gr.Slider(
+            10,
+            10000,
+            value=2000,
+            step=10,
+            label="N generated images (and as many real ones)",
+            info="capped at the size of the held-out set",
+            scale=3,
+            elem_id="evaluate-n",
+        )
         seed = gr.Number(value=0, precision=0, minimum=0, label="Seed", scale=1, elem_id="evaluate-seed")
         run = gr.Button("Evaluate", variant="primary", scale=1, elem_id="evaluate-run")
-    table = gr.Dataframe(headers=COLUMNS, interactive=False, wrap=True, label="Generated vs real reference",
-                         column_widths=["24%", "17%", "17%", "7%", "35%"], max_height=700,
-                         elem_id="evaluate-table")
+    table = gr.Dataframe(
+        headers=COLUMNS,
+        interactive=False,
+        wrap=True,
+        label="Generated vs real reference",
+        column_widths=["24%", "17%", "17%", "7%", "35%"],
+        max_height=700,
+        elem_id="evaluate-table",
+    )
     notes = gr.Markdown(elem_id="evaluate-notes")
     download = gr.DownloadButton("Download the report (JSON)", visible=False, elem_id="evaluate-download")
 
-    gr.on([refresh_button.click] + ([tab.select] if tab is not None else []), refresh_choices, inputs=checkpoint,
-          outputs=checkpoint, api_name="evaluate_refresh", concurrency_limit=None)
-    run.click(run_evaluation, inputs=[checkpoint, n, seed], outputs=[table, notes, download],
-              api_name="evaluate_run", concurrency_id=HEAVY_CONCURRENCY_ID, concurrency_limit=1)
+    gr.on(
+        [refresh_button.click] + ([tab.select] if tab is not None else []),
+        refresh_choices,
+        inputs=checkpoint,
+        outputs=checkpoint,
+        api_name="evaluate_refresh",
+        concurrency_limit=None,
+    )
+    run.click(
+        run_evaluation,
+        inputs=[checkpoint, n, seed],
+        outputs=[table, notes, download],
+        api_name="evaluate_run",
+        concurrency_id=HEAVY_CONCURRENCY_ID,
+        concurrency_limit=1,
+    )

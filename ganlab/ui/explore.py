@@ -60,8 +60,10 @@ def _resolve(name: str | None, owner: str | None = None) -> Path:
         raise gr.Error("Pick a generator checkpoint first.")
     found = available_generators(own_folder=private_dir(owner) if owner else None)
     if name not in found:
-        raise gr.Error(f"No generator named {name!r}. Click ↻ to refresh the list (checkpoints saved from the "
-                       "Train tab appear as saved/<name>).")
+        raise gr.Error(
+            f"No generator named {name!r}. Click ↻ to refresh the list (checkpoints saved from the "
+            "Train tab appear as saved/<name>)."
+        )
     return found[name]
 
 
@@ -80,20 +82,25 @@ def _describe(name: str, explorer: LatentExplorer, metadata: dict[str, Any]) -> 
     config = explorer.generator.config
     if config.clustered:
         found_by = _cluster_method(metadata)
-        kind = (f"unconditional, trained on {explorer.num_classes} {found_by} clusters of its images (no labels): "
-                "pick a cluster to see what it holds")
+        kind = (
+            f"unconditional, trained on {explorer.num_classes} {found_by} clusters of its images (no labels): "
+            "pick a cluster to see what it holds"
+        )
     else:
         kind = f"conditional on {explorer.num_classes} classes" if explorer.num_classes else "unconditional"
     trained = ""
     if metadata.get("dataset"):
         steps = metadata.get("steps")
         trained = f", trained on **{metadata['dataset']}**" + (f" for {steps:,} steps" if steps else "")
-    text = (f"**{name}**: {config.arch.upper()} generator, {config.noise_dim}-d {config.noise_distribution} noise, "
-            f"{kind}{trained}.")
+    text = (
+        f"**{name}**: {config.arch.upper()} generator, {config.noise_dim}-d {config.noise_distribution} noise, {kind}{trained}."
+    )
     directions = explorer.directions
     if directions is not None:
-        text += (f" PC 1-{directions.k} explain {100 * float(np.sum(directions.explained)):.1f}% of the variance of "
-                 f"{directions.layer} ({directions.n_samples:,} samples).")
+        text += (
+            f" PC 1-{directions.k} explain {100 * float(np.sum(directions.explained)):.1f}% of the variance of "
+            f"{directions.layer} ({directions.n_samples:,} samples)."
+        )
     return text
 
 
@@ -116,15 +123,18 @@ class ExploreHandlers:
         folder = _resolve(name, self._owner(request))
         try:
             loaded = self.cache.load(folder)
-            explorer = LatentExplorer(loaded.generator, loaded.directions, seed=int(seed or 0),
-                                      num_dims=NUM_DIMS, name=name)
+            explorer = LatentExplorer(loaded.generator, loaded.directions, seed=int(seed or 0), num_dims=NUM_DIMS, name=name)
         except (CheckpointError, ValueError, OSError) as error:
             raise gr.Error(f"Cannot open {name}: {error}") from None
         conditional = explorer.num_classes > 0
-        classes = gr.update(choices=explorer.class_names, value=explorer.class_names[0] if conditional else None,
-                            visible=conditional,
-                            label=f"Cluster (found by {_cluster_method(loaded.metadata)}, without labels)"
-                            if explorer.generator.config.clustered else "Class")
+        classes = gr.update(
+            choices=explorer.class_names,
+            value=explorer.class_names[0] if conditional else None,
+            visible=conditional,
+            label=f"Cluster (found by {_cluster_method(loaded.metadata)}, without labels)"
+            if explorer.generator.config.clustered
+            else "Class",
+        )
         return [
             explorer,
             explorer.render(scale=SCALE),
@@ -207,13 +217,16 @@ class ExploreHandlers:
         return strip(explorer.all_classes(), STRIP_SCALE), f"Left to right: {names}."
 
     def neighbours(
-        self, state: LatentExplorer | None, progress: gr.Progress = gr.Progress()  # noqa: B008 (Gradio's idiom)
+        self,
+        state: LatentExplorer | None,
+        progress: gr.Progress = gr.Progress(),  # noqa: B008 (Gradio's idiom)
     ) -> tuple[list, str]:
         explorer = _explorer(state)
         dataset = (getattr(explorer.generator, "checkpoint_metadata", {}) or {}).get("dataset")
         if not dataset:
-            raise gr.Error("This checkpoint does not say which dataset it was trained on, so there are no "
-                           "training images to compare with.")
+            raise gr.Error(
+                "This checkpoint does not say which dataset it was trained on, so there are no training images to compare with."
+            )
         progress(0, desc=f"features of the {dataset} training images (first time only)")
         try:
             index = self.cache.neighbours(dataset)
@@ -242,15 +255,28 @@ def build_explore_tab(handlers: ExploreHandlers | None = None, owners: SessionOw
     state = gr.State(None)
     gr.Markdown(INTRO)
     with gr.Row():
-        checkpoint = gr.Dropdown(choices=image_generator_names(), value=None, label="Generator checkpoint",
-                                 allow_custom_value=True, scale=4, elem_id="explore-checkpoint")
+        checkpoint = gr.Dropdown(
+            choices=image_generator_names(),
+            value=None,
+            label="Generator checkpoint",
+            allow_custom_value=True,
+            scale=4,
+            elem_id="explore-checkpoint",
+        )
         refresh = gr.Button("↻ Refresh list", scale=0, min_width=150, elem_id="explore-refresh")
     status = gr.Markdown(elem_id="explore-status")
     with gr.Row():
         with gr.Column(scale=1, min_width=320):
-            image = gr.Image(label="Generated image", format="png", type="numpy", interactive=False,
-                             height=320, elem_id="explore-image", elem_classes=["ganlab-crisp"],
-                             buttons=["download"])
+            image = gr.Image(
+                label="Generated image",
+                format="png",
+                type="numpy",
+                interactive=False,
+                height=320,
+                elem_id="explore-image",
+                elem_classes=["ganlab-crisp"],
+                buttons=["download"],
+            )
             label = gr.Radio(choices=[], type="index", label="Class", visible=False, elem_id="explore-class")
             with gr.Row():
                 seed = gr.Number(value=0, precision=0, minimum=0, label="Seed", elem_id="explore-seed", scale=2)
@@ -258,59 +284,108 @@ def build_explore_tab(handlers: ExploreHandlers | None = None, owners: SessionOw
             with gr.Row():
                 randomize = gr.Button("Random z", variant="primary", elem_id="explore-randomize")
                 reset = gr.Button("Reset sliders", elem_id="explore-reset")
-            truncation = gr.Slider(0, 1, value=1.0, step=0.05, label="Truncation ψ (1 = none, 0 = the mean)",
-                                   elem_id="explore-truncation")
+            truncation = gr.Slider(
+                0, 1, value=1.0, step=0.05, label="Truncation ψ (1 = none, 0 = the mean)", elem_id="explore-truncation"
+            )
         with gr.Column(scale=2):
             with gr.Row():
                 with gr.Column(min_width=200):
                     gr.Markdown("**Principal directions** (in prior standard deviations)")
                     directions = [
-                        gr.Slider(-DIRECTION_RANGE, DIRECTION_RANGE, value=0, step=0.1, label=f"PC {i + 1}",
-                                  elem_id=f"explore-pc{i + 1}")
+                        gr.Slider(
+                            -DIRECTION_RANGE,
+                            DIRECTION_RANGE,
+                            value=0,
+                            step=0.1,
+                            label=f"PC {i + 1}",
+                            elem_id=f"explore-pc{i + 1}",
+                        )
                         for i in range(NUM_DIRECTIONS)
                     ]
                 with gr.Column(min_width=200):
                     gr.Markdown("**First noise coordinates**")
                     dims = [
-                        gr.Slider(-4, 4, value=0, step=0.1, label=f"z[{i}]", elem_id=f"explore-z{i}")
-                        for i in range(NUM_DIMS)
+                        gr.Slider(-4, 4, value=0, step=0.1, label=f"z[{i}]", elem_id=f"explore-z{i}") for i in range(NUM_DIMS)
                     ]
     sliders = dims + directions
     with gr.Accordion("Interpolation: from this z to the z of another seed", open=True):
         with gr.Row():
             seed_b = gr.Number(value=1, precision=0, minimum=0, label="Seed of the other end", elem_id="explore-seed-b")
             steps = gr.Slider(2, 16, value=8, step=1, label="Steps", elem_id="explore-steps")
-            method = gr.Radio(list(INTERPOLATION_METHODS), value="spherical", label="Path",
-                              info="spherical keeps the norm of z", elem_id="explore-method")
-            interpolate = gr.Button("Interpolate", variant="primary", scale=0, min_width=150,
-                                    elem_id="explore-interpolate")
+            method = gr.Radio(
+                list(INTERPOLATION_METHODS),
+                value="spherical",
+                label="Path",
+                info="spherical keeps the norm of z",
+                elem_id="explore-method",
+            )
+            interpolate = gr.Button("Interpolate", variant="primary", scale=0, min_width=150, elem_id="explore-interpolate")
         with gr.Row():
-            interpolation_strip = gr.Image(label="Interpolation", format="png", interactive=False, scale=3,
-                                           elem_id="explore-interpolation", elem_classes=["ganlab-crisp"])
-            interpolation_gif = gr.Image(label="Animated", format="gif", interactive=False, scale=1,
-                                         elem_id="explore-gif", elem_classes=["ganlab-crisp"])
+            interpolation_strip = gr.Image(
+                label="Interpolation",
+                format="png",
+                interactive=False,
+                scale=3,
+                elem_id="explore-interpolation",
+                elem_classes=["ganlab-crisp"],
+            )
+            interpolation_gif = gr.Image(
+                label="Animated", format="gif", interactive=False, scale=1, elem_id="explore-gif", elem_classes=["ganlab-crisp"]
+            )
     with gr.Group(visible=False) as classes_group:
         all_classes = gr.Button("Same z, every class", elem_id="explore-all-classes-button")
-        classes_strip = gr.Image(label="Same z, every class", format="png", interactive=False,
-                                 elem_id="explore-all-classes", elem_classes=["ganlab-crisp"])
+        classes_strip = gr.Image(
+            label="Same z, every class",
+            format="png",
+            interactive=False,
+            elem_id="explore-all-classes",
+            elem_classes=["ganlab-crisp"],
+        )
         classes_note = gr.Markdown()
     with gr.Accordion("Nearest training images (is it copying?)", open=True):
         neighbours = gr.Button("Find the nearest training images", elem_id="explore-neighbours-button")
-        neighbours_gallery = gr.Gallery(label="Generated image, then its nearest training images", columns=9,
-                                        height=220, object_fit="contain", format="png", elem_id="explore-neighbours",
-                                        elem_classes=["ganlab-crisp"])
+        neighbours_gallery = gr.Gallery(
+            label="Generated image, then its nearest training images",
+            columns=9,
+            height=220,
+            object_fit="contain",
+            format="png",
+            elem_id="explore-neighbours",
+            elem_classes=["ganlab-crisp"],
+        )
         neighbours_note = gr.Markdown()
 
     # Cheap handlers never wait for each other (concurrency_limit=None) and show no progress
     # overlay, which would flicker on every slider move.
     fast = dict(concurrency_limit=None, show_progress="hidden")
-    gr.on([refresh.click] + ([tab.select] if tab is not None else []), handlers.refresh_choices, inputs=checkpoint,
-          outputs=checkpoint, api_name="explore_refresh", concurrency_limit=None)
+    gr.on(
+        [refresh.click] + ([tab.select] if tab is not None else []),
+        handlers.refresh_choices,
+        inputs=checkpoint,
+        outputs=checkpoint,
+        api_name="explore_refresh",
+        concurrency_limit=None,
+    )
     checkpoint.change(
-        handlers.load, inputs=[checkpoint, seed],
-        outputs=[state, image, status, seed, truncation, label, classes_group, interpolation_strip,
-                 interpolation_gif, classes_strip, neighbours_gallery, neighbours_note, *sliders],
-        api_name="explore_load", concurrency_limit=None,
+        handlers.load,
+        inputs=[checkpoint, seed],
+        outputs=[
+            state,
+            image,
+            status,
+            seed,
+            truncation,
+            label,
+            classes_group,
+            interpolation_strip,
+            interpolation_gif,
+            classes_strip,
+            neighbours_gallery,
+            neighbours_note,
+            *sliders,
+        ],
+        api_name="explore_load",
+        concurrency_limit=None,
     )
     # The hot path (bench/bench_explore_latency.py measures it in Chromium):
     # - queue=False: one HTTP request per move instead of the queue's join request plus an event
@@ -323,22 +398,46 @@ def build_explore_tab(handlers: ExploreHandlers | None = None, owners: SessionOw
     #   position is always drawn and stale ones are skipped.
     gr.on(
         [s.input for s in [*sliders, truncation]] + [s.release for s in [*sliders, truncation]] + [label.input],
-        handlers.render, inputs=[state, truncation, label, *sliders], outputs=image,
-        api_name="explore_render", trigger_mode="always_last", queue=False, show_progress="hidden",
+        handlers.render,
+        inputs=[state, truncation, label, *sliders],
+        outputs=image,
+        api_name="explore_render",
+        trigger_mode="always_last",
+        queue=False,
+        show_progress="hidden",
         api_visibility="undocumented",
     )
-    randomize.click(handlers.randomize, inputs=state, outputs=[seed, image, *sliders],
-                    api_name="explore_randomize", **fast)
-    gr.on([use_seed.click, seed.submit], handlers.use_seed, inputs=[state, seed], outputs=[seed, image, *sliders],
-          api_name="explore_seed", **fast)
+    randomize.click(handlers.randomize, inputs=state, outputs=[seed, image, *sliders], api_name="explore_randomize", **fast)
+    gr.on(
+        [use_seed.click, seed.submit],
+        handlers.use_seed,
+        inputs=[state, seed],
+        outputs=[seed, image, *sliders],
+        api_name="explore_seed",
+        **fast,
+    )
     reset.click(handlers.reset, inputs=state, outputs=[image, truncation, *sliders], api_name="explore_reset", **fast)
-    interpolate.click(handlers.interpolate, inputs=[state, seed_b, steps, method],
-                      outputs=[interpolation_strip, interpolation_gif], api_name="explore_interpolate",
-                      concurrency_limit=None)
-    all_classes.click(handlers.all_classes, inputs=state, outputs=[classes_strip, classes_note],
-                      api_name="explore_all_classes", concurrency_limit=None)
+    interpolate.click(
+        handlers.interpolate,
+        inputs=[state, seed_b, steps, method],
+        outputs=[interpolation_strip, interpolation_gif],
+        api_name="explore_interpolate",
+        concurrency_limit=None,
+    )
+    all_classes.click(
+        handlers.all_classes,
+        inputs=state,
+        outputs=[classes_strip, classes_note],
+        api_name="explore_all_classes",
+        concurrency_limit=None,
+    )
     # The first search computes classifier features of every training image (seconds): at most
     # two at once; the index is then cached for everyone.
-    neighbours.click(handlers.neighbours, inputs=state, outputs=[neighbours_gallery, neighbours_note],
-                     api_name="explore_neighbours", concurrency_limit=2)
+    neighbours.click(
+        handlers.neighbours,
+        inputs=state,
+        outputs=[neighbours_gallery, neighbours_note],
+        api_name="explore_neighbours",
+        concurrency_limit=2,
+    )
     return handlers

@@ -70,8 +70,9 @@ _Y = (190, 375, 150, 70)
 _WIDTH = 1185
 
 
-def overview_svg(config: Mapping[str, Any], latest: Mapping[str, Any] | None, phase: str | None = None, *,
-                 clusters: int | None = None) -> str:
+def overview_svg(
+    config: Mapping[str, Any], latest: Mapping[str, Any] | None, phase: str | None = None, *, clusters: int | None = None
+) -> str:
     """The game of one run as an inline SVG string.
 
     ``config`` is ``dataclasses.asdict(TrainingConfig)`` (a RunSnapshot's ``config``); ``latest`` the
@@ -95,8 +96,10 @@ def overview_svg(config: Mapping[str, Any], latest: Mapping[str, Any] | None, ph
     height = 470 if label else 360
 
     # Which parts carry the gradient in this move ("lit"), which player is frozen, what is only data.
-    lit_edges = {"d": {"real-D", "fake-D", "D-sigma", "sigma-loss", "D-loss"},
-                 "g": {"fake-D", "D-sigma", "sigma-loss", "D-loss", "G-fake"}}.get(phase, set())
+    lit_edges = {
+        "d": {"real-D", "fake-D", "D-sigma", "sigma-loss", "D-loss"},
+        "g": {"fake-D", "D-sigma", "sigma-loss", "D-loss", "G-fake"},
+    }.get(phase, set())
     mover = D_COLOUR if phase == "d" else G_COLOUR if phase == "g" else INK
 
     def edge_state(key: str) -> str:
@@ -129,30 +132,95 @@ def overview_svg(config: Mapping[str, Any], latest: Mapping[str, Any] | None, ph
     lx = _LOSS[0]
     g_mid, d_mid, f_mid, r_mid = gy + gh / 2, dy + dh / 2, fy + fh / 2, ry + rh / 2
     bend = 650  # where the two branches turn towards D
-    parts.append(_edge("z", "G", [(zx + zw, g_mid), (gx, g_mid)], edge_state("z-G"), mover,
-                       "Each noise vector z goes into G."))
-    parts.append(_edge("G", "fake", [(gx + gw, g_mid), (fx, f_mid)], edge_state("G-fake"), mover,
-                       "G's output is a batch of generated samples."))
-    parts.append(_edge("real", "D", [(rx + rw, r_mid), (bend, r_mid), (dx, d_mid - 25)], edge_state("real-D"), mover,
-                       explain_real, name="D(x)", value=latest.get("d_real"), label_at=(bend - 8, r_mid - 42)))
-    parts.append(_edge("fake", "D", [(fx + fw, f_mid), (bend, f_mid), (dx, d_mid + 25)], edge_state("fake-D"), mover,
-                       explain_fake, name="D(G(z))", value=latest.get("d_fake"), label_at=(bend - 8, f_mid + 30)))
+    parts.append(_edge("z", "G", [(zx + zw, g_mid), (gx, g_mid)], edge_state("z-G"), mover, "Each noise vector z goes into G."))
+    parts.append(
+        _edge(
+            "G",
+            "fake",
+            [(gx + gw, g_mid), (fx, f_mid)],
+            edge_state("G-fake"),
+            mover,
+            "G's output is a batch of generated samples.",
+        )
+    )
+    parts.append(
+        _edge(
+            "real",
+            "D",
+            [(rx + rw, r_mid), (bend, r_mid), (dx, d_mid - 25)],
+            edge_state("real-D"),
+            mover,
+            explain_real,
+            name="D(x)",
+            value=latest.get("d_real"),
+            label_at=(bend - 8, r_mid - 42),
+        )
+    )
+    parts.append(
+        _edge(
+            "fake",
+            "D",
+            [(fx + fw, f_mid), (bend, f_mid), (dx, d_mid + 25)],
+            edge_state("fake-D"),
+            mover,
+            explain_fake,
+            name="D(G(z))",
+            value=latest.get("d_fake"),
+            label_at=(bend - 8, f_mid + 30),
+        )
+    )
     if sigmoid:
-        parts.append(_edge("D", "sigma", [(dx + dw, d_mid), (sx - sr, d_mid)], edge_state("D-sigma"), mover,
-                           "D's raw score (a logit) goes into the sigmoid."))
-        parts.append(_edge("sigma", "loss", [(sx + sr, d_mid), (lx, d_mid)], edge_state("sigma-loss"), mover,
-                           "The probability goes into the loss."))
+        parts.append(
+            _edge(
+                "D",
+                "sigma",
+                [(dx + dw, d_mid), (sx - sr, d_mid)],
+                edge_state("D-sigma"),
+                mover,
+                "D's raw score (a logit) goes into the sigmoid.",
+            )
+        )
+        parts.append(
+            _edge(
+                "sigma",
+                "loss",
+                [(sx + sr, d_mid), (lx, d_mid)],
+                edge_state("sigma-loss"),
+                mover,
+                "The probability goes into the loss.",
+            )
+        )
     else:
-        parts.append(_edge("D", "loss", [(dx + dw, d_mid), (lx, d_mid)], edge_state("D-loss"), mover,
-                           f"The {d_name}'s raw score goes straight into the loss: there is no sigmoid, so it is "
-                           "not a probability.", note="raw score", label_at=((dx + dw + lx) / 2, d_mid - 14)))
+        parts.append(
+            _edge(
+                "D",
+                "loss",
+                [(dx + dw, d_mid), (lx, d_mid)],
+                edge_state("D-loss"),
+                mover,
+                f"The {d_name}'s raw score goes straight into the loss: there is no sigmoid, so it is not a probability.",
+                note="raw score",
+                label_at=((dx + dw + lx) / 2, d_mid - 14),
+            )
+        )
     if label:
         yx, yy, yw, yh = _Y
         y_mid = yy + yh / 2
-        parts.append(_edge("y", "G", [(gx + gw / 2, yy), (gx + gw / 2, gy + gh)], edge_state("y-G"), mover,
-                           "G is told which label to draw."))
-        parts.append(_edge("y", "D", [(yx + yw, y_mid), (dx + dw / 2, y_mid), (dx + dw / 2, dy + dh)],
-                           edge_state("y-D"), mover, "D is told the label of each sample it judges."))
+        parts.append(
+            _edge(
+                "y", "G", [(gx + gw / 2, yy), (gx + gw / 2, gy + gh)], edge_state("y-G"), mover, "G is told which label to draw."
+            )
+        )
+        parts.append(
+            _edge(
+                "y",
+                "D",
+                [(yx + yw, y_mid), (dx + dw / 2, y_mid), (dx + dw / 2, dy + dh)],
+                edge_state("y-D"),
+                mover,
+                "D is told the label of each sample it judges.",
+            )
+        )
 
     # -- boxes -------------------------------------------------------------------------------------
     noise_dim = config.get("noise_dim", "")
@@ -160,34 +228,94 @@ def overview_svg(config: Mapping[str, Any], latest: Mapping[str, Any] | None, ph
     dataset = str(config.get("dataset", ""))
     gradient = "‖∇‖: the size of its last gradient"
     conditioned = " and the label y" if label else ""
-    parts.append(_box("z", _Z, node_state("z"), mover, ["noise z", f"{noise_dim} numbers"],
-                      f"Noise z: {noise_dim} random numbers drawn from a {distribution} distribution; G turns each "
-                      "draw into one sample."))
-    parts.append(_box("G", _G, node_state("G"), mover, ["G", "generator", f"‖∇‖ {_number(latest.get('g_grad_norm'))}"],
-                      f"The generator G, a {architecture}, turns noise z{conditioned} into a sample and learns to make "
-                      f"D call its samples real ({gradient}).", player=G_COLOUR))
-    parts.append(_box("fake", _FAKE, node_state("fake"), mover, ["generated", "G(z, y)" if label else "G(z)"],
-                      "Generated samples: a batch of what G makes from fresh noise, shown to D beside a real batch."))
-    parts.append(_box("real", _REAL, node_state("real"), mover, ["real data", f"x ({dataset})" if dataset else "x"],
-                      f"Real samples x: a batch of the training data ({dataset}), which D learns to tell from G's "
-                      "samples."))
+    parts.append(
+        _box(
+            "z",
+            _Z,
+            node_state("z"),
+            mover,
+            ["noise z", f"{noise_dim} numbers"],
+            f"Noise z: {noise_dim} random numbers drawn from a {distribution} distribution; G turns each draw into one sample.",
+        )
+    )
+    parts.append(
+        _box(
+            "G",
+            _G,
+            node_state("G"),
+            mover,
+            ["G", "generator", f"‖∇‖ {_number(latest.get('g_grad_norm'))}"],
+            f"The generator G, a {architecture}, turns noise z{conditioned} into a sample and learns to make "
+            f"D call its samples real ({gradient}).",
+            player=G_COLOUR,
+        )
+    )
+    parts.append(
+        _box(
+            "fake",
+            _FAKE,
+            node_state("fake"),
+            mover,
+            ["generated", "G(z, y)" if label else "G(z)"],
+            "Generated samples: a batch of what G makes from fresh noise, shown to D beside a real batch.",
+        )
+    )
+    parts.append(
+        _box(
+            "real",
+            _REAL,
+            node_state("real"),
+            mover,
+            ["real data", f"x ({dataset})" if dataset else "x"],
+            f"Real samples x: a batch of the training data ({dataset}), which D learns to tell from G's samples.",
+        )
+    )
     if sigmoid:
-        d_explain = (f"The discriminator D, a {architecture}, scores each sample{' given its label y' if label else ''}, "
-                     f"and a sigmoid turns the score into the probability that it is real ({gradient}).")
+        d_explain = (
+            f"The discriminator D, a {architecture}, scores each sample{' given its label y' if label else ''}, "
+            f"and a sigmoid turns the score into the probability that it is real ({gradient})."
+        )
     elif critic:
-        d_explain = (f"The critic (WGAN's discriminator), a {architecture}, gives each sample an unbounded score, "
-                     f"higher for more real-looking ones, with no sigmoid, so it is not a probability ({gradient}).")
+        d_explain = (
+            f"The critic (WGAN's discriminator), a {architecture}, gives each sample an unbounded score, "
+            f"higher for more real-looking ones, with no sigmoid, so it is not a probability ({gradient})."
+        )
     else:
-        d_explain = (f"The discriminator D, a {architecture}, outputs a raw score ({reading}) with no sigmoid "
-                     f"({gradient}).")
-    parts.append(_box("D", _D, node_state("D"), mover, ["D", d_name, f"‖∇‖ {_number(latest.get('d_grad_norm'))}"],
-                      d_explain, player=D_COLOUR, data={"reading": reading}))
+        d_explain = f"The discriminator D, a {architecture}, outputs a raw score ({reading}) with no sigmoid ({gradient})."
+    parts.append(
+        _box(
+            "D",
+            _D,
+            node_state("D"),
+            mover,
+            ["D", d_name, f"‖∇‖ {_number(latest.get('d_grad_norm'))}"],
+            d_explain,
+            player=D_COLOUR,
+            data={"reading": reading},
+        )
+    )
     if sigmoid:
-        parts.append(_circle("sigma", _SIGMA, node_state("sigma"), mover, "σ",
-                             "The sigmoid σ squashes D's raw score into a probability between 0 (generated) and 1 (real)."))
+        parts.append(
+            _circle(
+                "sigma",
+                _SIGMA,
+                node_state("sigma"),
+                mover,
+                "σ",
+                "The sigmoid σ squashes D's raw score into a probability between 0 (generated) and 1 (real).",
+            )
+        )
     description = objective.description if objective is not None else "an objective this app does not know"
-    parts.append(_loss_box(_LOSS, node_state("loss"), mover, loss, latest,
-                           f"The {loss} objective ({description}): a D move lowers the D loss, a G move the G loss."))
+    parts.append(
+        _loss_box(
+            _LOSS,
+            node_state("loss"),
+            mover,
+            loss,
+            latest,
+            f"The {loss} objective ({description}): a D move lowers the D loss, a G move the G loss.",
+        )
+    )
     if label:
         kind, explain = label
         parts.append(_box("y", _Y, node_state("y"), mover, ["label y", kind], explain))
@@ -199,27 +327,38 @@ def overview_svg(config: Mapping[str, Any], latest: Mapping[str, Any] | None, ph
 def _label_kind(config: Mapping[str, Any], clusters: int | None) -> tuple[str, str] | None:
     """(what the label is, its explanation), or None for an unconditional run."""
     if config.get("model") in CONDITIONAL_MODELS:
-        return ("class", "The class label y: G is asked for a sample of this class, and D judges whether a sample is "
-                         "a real one of that class.")
+        return (
+            "class",
+            "The class label y: G is asked for a sample of this class, and D judges whether a sample is "
+            "a real one of that class.",
+        )
     wanted = config.get("clusters", 0)
     if clusters or wanted not in (0, None, "0", False):
         count = clusters if clusters else wanted if isinstance(wanted, int) else "several"
-        return (f"{count} clusters" if count != "several" else "cluster",
-                f"The cluster label y: before training the data was split into {count} clusters without reading any "
-                "labels; G draws from one cluster and D judges each sample within its cluster.")
+        return (
+            f"{count} clusters" if count != "several" else "cluster",
+            f"The cluster label y: before training the data was split into {count} clusters without reading any "
+            "labels; G draws from one cluster and D judges each sample within its cluster.",
+        )
     return None
 
 
 def _edge_sentences(reading: str) -> tuple[str, str]:
     """What D(x) and D(G(z)) mean under this objective's reading of D's output."""
     if reading == "probability":
-        return ("D(x): D's average output on the real batch, the probability it gives real data of being real.",
-                "D(G(z)): D's average output on the generated batch; D pushes it towards 0 and G towards 1.")
+        return (
+            "D(x): D's average output on the real batch, the probability it gives real data of being real.",
+            "D(G(z)): D's average output on the generated batch; D pushes it towards 0 and G towards 1.",
+        )
     if reading.startswith("critic"):
-        return ("D(x): the critic's average score on the real batch (unbounded; the critic pushes it up).",
-                "D(G(z)): the critic's average score on the generated batch; the critic pushes it down, G up.")
-    return (f"D(x): D's average raw score on the real batch ({reading}).",
-            f"D(G(z)): D's average raw score on the generated batch ({reading}).")
+        return (
+            "D(x): the critic's average score on the real batch (unbounded; the critic pushes it up).",
+            "D(G(z)): the critic's average score on the generated batch; the critic pushes it down, G up.",
+        )
+    return (
+        f"D(x): D's average raw score on the real batch ({reading}).",
+        f"D(G(z)): D's average raw score on the generated batch ({reading}).",
+    )
 
 
 def _caption(phase: str, d_name: str) -> str:
@@ -232,8 +371,10 @@ def _caption(phase: str, d_name: str) -> str:
 
 def _figure_title(phase: str, d_name: str, label: tuple[str, str] | None) -> str:
     conditioned = ", both told the label y" if label else ""
-    return (f"The GAN game: noise z goes into G, G's samples and real samples go into the {d_name}{conditioned}, and "
-            f"its output goes into the loss. {_caption(phase, d_name)}.")
+    return (
+        f"The GAN game: noise z goes into G, G's samples and real samples go into the {d_name}{conditioned}, and "
+        f"its output goes into the loss. {_caption(phase, d_name)}."
+    )
 
 
 def _number(value: Any) -> str:
@@ -249,16 +390,28 @@ def _esc(text: Any) -> str:
     return escape(str(text), quote=True)
 
 
-def _edge(source: str, target: str, points: list[tuple[float, float]], state: str, mover: str, explain: str, *,
-          name: str | None = None, value: Any = None, note: str | None = None,
-          label_at: tuple[float, float] | None = None) -> str:
+def _edge(
+    source: str,
+    target: str,
+    points: list[tuple[float, float]],
+    state: str,
+    mover: str,
+    explain: str,
+    *,
+    name: str | None = None,
+    value: Any = None,
+    note: str | None = None,
+    label_at: tuple[float, float] | None = None,
+) -> str:
     """An arrow from ``source`` to ``target`` along ``points``, lit with a glow in the moving player's colour."""
     path = " ".join(f"{x:g},{y:g}" for x, y in points)
     width, colour = {"lit": (4, INK), "mild": (3, "#333333"), "idle": (2.5, QUIET)}[state]
     out = [f'<g class="edge {state}" data-from="{source}" data-to="{target}"><title>{_esc(explain)}</title>']
     if state == "lit":
-        out.append(f'<polyline points="{path}" fill="none" stroke="{mover}" stroke-width="16" stroke-opacity="0.35" '
-                   'stroke-linejoin="round" stroke-linecap="round"/>')
+        out.append(
+            f'<polyline points="{path}" fill="none" stroke="{mover}" stroke-width="16" stroke-opacity="0.35" '
+            'stroke-linejoin="round" stroke-linecap="round"/>'
+        )
     out.append(f'<polyline points="{path}" fill="none" stroke="{colour}" stroke-width="{width}" stroke-linejoin="round"/>')
     (x0, y0), (x1, y1) = points[-2], points[-1]
     length = math.hypot(x1 - x0, y1 - y0) or 1.0
@@ -272,9 +425,11 @@ def _edge(source: str, target: str, points: list[tuple[float, float]], state: st
     if note is not None:  # a word on the edge
         out.append(f'<text x="{x:g}" y="{y:g}" font-size="18" text-anchor="middle" fill="{INK}" {halo}>{_esc(note)}</text>')
     if name is not None:  # a live number: its name, and the value under it
-        out.append(f'<text class="value" data-value="{_esc(_number(value))}" x="{x:g}" y="{y:g}" '
-                       f'text-anchor="middle" fill="{INK}" {halo}><tspan font-size="19">{_esc(name)}</tspan>'
-                       f'<tspan x="{x:g}" dy="27" font-size="25" font-weight="bold">{_esc(_number(value))}</tspan></text>')
+        out.append(
+            f'<text class="value" data-value="{_esc(_number(value))}" x="{x:g}" y="{y:g}" '
+            f'text-anchor="middle" fill="{INK}" {halo}><tspan font-size="19">{_esc(name)}</tspan>'
+            f'<tspan x="{x:g}" dy="27" font-size="25" font-weight="bold">{_esc(_number(value))}</tspan></text>'
+        )
     out.append("</g>")
     return "".join(out)
 
@@ -283,44 +438,73 @@ def _node_style(state: str, mover: str, player: str | None) -> tuple[str, str, s
     """(fill, stroke, stroke width, dash) of a box in ``state``; players keep their colour."""
     if player is not None:
         tint, tint_lit = (D_TINT, D_TINT_LIT) if player == D_COLOUR else (G_TINT, G_TINT_LIT)
-        return {"lit": (tint_lit, player, "6", ""), "mild": (tint, player, "4", ""),
-                "frozen": ("#f2f2f2", player, "3", ' stroke-dasharray="10 7"'),
-                "plain": (tint, player, "3", "")}[state]
-    return {"lit": ("#ffffff", mover, "5", ""), "mild": ("#ffffff", "#333333", "3", ""),
-            "frozen": ("#f2f2f2", "#333333", "3", ' stroke-dasharray="10 7"'),
-            "plain": ("#ffffff", "#333333", "2.5", "")}[state]
+        return {
+            "lit": (tint_lit, player, "6", ""),
+            "mild": (tint, player, "4", ""),
+            "frozen": ("#f2f2f2", player, "3", ' stroke-dasharray="10 7"'),
+            "plain": (tint, player, "3", ""),
+        }[state]
+    return {
+        "lit": ("#ffffff", mover, "5", ""),
+        "mild": ("#ffffff", "#333333", "3", ""),
+        "frozen": ("#f2f2f2", "#333333", "3", ' stroke-dasharray="10 7"'),
+        "plain": ("#ffffff", "#333333", "2.5", ""),
+    }[state]
 
 
 def _open_node(key: str, state: str, explain: str, data: Mapping[str, str] | None = None) -> str:
     extra = "".join(f' data-{name}="{_esc(value)}"' for name, value in (data or {}).items())
-    return (f'<g class="node {state}" data-node="{key}" data-explain="{_esc(explain)}"{extra} style="cursor:help">'
-            f"<title>{_esc(explain)}</title>")
+    return (
+        f'<g class="node {state}" data-node="{key}" data-explain="{_esc(explain)}"{extra} style="cursor:help">'
+        f"<title>{_esc(explain)}</title>"
+    )
 
 
-def _box(key: str, box: tuple[float, float, float, float], state: str, mover: str, lines: list[str], explain: str, *,
-         player: str | None = None, data: Mapping[str, str] | None = None) -> str:
+def _box(
+    key: str,
+    box: tuple[float, float, float, float],
+    state: str,
+    mover: str,
+    lines: list[str],
+    explain: str,
+    *,
+    player: str | None = None,
+    data: Mapping[str, str] | None = None,
+) -> str:
     """A rounded box with a name (large for the players) and smaller lines under it."""
     x, y, w, h = box
     fill, stroke, width, dash = _node_style(state, mover, player)
-    out = [_open_node(key, state, explain, data),
-           f'<rect x="{x:g}" y="{y:g}" width="{w:g}" height="{h:g}" rx="12" fill="{fill}" stroke="{stroke}" '
-           f'stroke-width="{width}"{dash}/>']
+    out = [
+        _open_node(key, state, explain, data),
+        f'<rect x="{x:g}" y="{y:g}" width="{w:g}" height="{h:g}" rx="12" fill="{fill}" stroke="{stroke}" '
+        f'stroke-width="{width}"{dash}/>',
+    ]
     centre = x + w / 2
     if player is not None:  # G / D: a big letter, what it is, its gradient norm
-        out.append(f'<text x="{centre:g}" y="{y + 44:g}" font-size="40" font-weight="bold" text-anchor="middle" '
-                   f'fill="{INK}">{_esc(lines[0])}</text>')
+        out.append(
+            f'<text x="{centre:g}" y="{y + 44:g}" font-size="40" font-weight="bold" text-anchor="middle" '
+            f'fill="{INK}">{_esc(lines[0])}</text>'
+        )
         sizes = (19, 21)
         for i, line in enumerate(lines[1:]):
-            out.append(f'<text x="{centre:g}" y="{y + 76 + 30 * i:g}" font-size="{sizes[i]}" text-anchor="middle" '
-                       f'fill="{INK}">{_esc(line)}</text>')
+            out.append(
+                f'<text x="{centre:g}" y="{y + 76 + 30 * i:g}" font-size="{sizes[i]}" text-anchor="middle" '
+                f'fill="{INK}">{_esc(line)}</text>'
+            )
         if state == "frozen":
-            out.append(f'<text x="{centre:g}" y="{y - 10:g}" font-size="18" font-style="italic" text-anchor="middle" '
-                       f'fill="{INK}">frozen</text>')
+            out.append(
+                f'<text x="{centre:g}" y="{y - 10:g}" font-size="18" font-style="italic" text-anchor="middle" '
+                f'fill="{INK}">frozen</text>'
+            )
     else:
-        out.append(f'<text x="{centre:g}" y="{y + h / 2 - 6:g}" font-size="23" font-weight="bold" text-anchor="middle" '
-                   f'fill="{INK}">{_esc(lines[0])}</text>')
-        out.append(f'<text x="{centre:g}" y="{y + h / 2 + 22:g}" font-size="18" text-anchor="middle" '
-                   f'fill="{INK}">{_esc(lines[1])}</text>')
+        out.append(
+            f'<text x="{centre:g}" y="{y + h / 2 - 6:g}" font-size="23" font-weight="bold" text-anchor="middle" '
+            f'fill="{INK}">{_esc(lines[0])}</text>'
+        )
+        out.append(
+            f'<text x="{centre:g}" y="{y + h / 2 + 22:g}" font-size="18" text-anchor="middle" '
+            f'fill="{INK}">{_esc(lines[1])}</text>'
+        )
     out.append("</g>")
     return "".join(out)
 
@@ -328,27 +512,34 @@ def _box(key: str, box: tuple[float, float, float, float], state: str, mover: st
 def _circle(key: str, circle: tuple[float, float, float], state: str, mover: str, symbol: str, explain: str) -> str:
     cx, cy, r = circle
     fill, stroke, width, dash = _node_style(state, mover, None)
-    return (f'{_open_node(key, state, explain)}<circle cx="{cx:g}" cy="{cy:g}" r="{r:g}" fill="{fill}" stroke="{stroke}" '
-            f'stroke-width="{width}"{dash}/><text x="{cx:g}" y="{cy + 10:g}" font-size="30" text-anchor="middle" '
-            f'fill="{INK}">{_esc(symbol)}</text></g>')
+    return (
+        f'{_open_node(key, state, explain)}<circle cx="{cx:g}" cy="{cy:g}" r="{r:g}" fill="{fill}" stroke="{stroke}" '
+        f'stroke-width="{width}"{dash}/><text x="{cx:g}" y="{cy + 10:g}" font-size="30" text-anchor="middle" '
+        f'fill="{INK}">{_esc(symbol)}</text></g>'
+    )
 
 
-def _loss_box(box: tuple[float, float, float, float], state: str, mover: str, loss: str, latest: Mapping[str, Any],
-              explain: str) -> str:
+def _loss_box(
+    box: tuple[float, float, float, float], state: str, mover: str, loss: str, latest: Mapping[str, Any], explain: str
+) -> str:
     """The objective: its name and the two players' losses, each in its player's colour."""
     x, y, w, h = box
     fill, stroke, width, dash = _node_style(state, mover, None)
     centre = x + w / 2
     rows = [("D", "d_loss", D_COLOUR, y + 104), ("G", "g_loss", G_COLOUR, y + 146)]
-    out = [_open_node("loss", state, explain, {"loss": loss}),
-           f'<rect x="{x:g}" y="{y:g}" width="{w:g}" height="{h:g}" rx="12" fill="{fill}" stroke="{stroke}" '
-           f'stroke-width="{width}"{dash}/>',
-           f'<text x="{centre:g}" y="{y + 34:g}" font-size="23" font-weight="bold" text-anchor="middle" fill="{INK}">loss</text>',
-           f'<text x="{centre:g}" y="{y + 62:g}" font-size="18" text-anchor="middle" fill="{INK}">{_esc(loss)}</text>']
+    out = [
+        _open_node("loss", state, explain, {"loss": loss}),
+        f'<rect x="{x:g}" y="{y:g}" width="{w:g}" height="{h:g}" rx="12" fill="{fill}" stroke="{stroke}" '
+        f'stroke-width="{width}"{dash}/>',
+        f'<text x="{centre:g}" y="{y + 34:g}" font-size="23" font-weight="bold" text-anchor="middle" fill="{INK}">loss</text>',
+        f'<text x="{centre:g}" y="{y + 62:g}" font-size="18" text-anchor="middle" fill="{INK}">{_esc(loss)}</text>',
+    ]
     for player, key, colour, baseline in rows:
         number = _number(latest.get(key))
-        out.append(f'<text class="value" data-key="{key}" data-value="{_esc(number)}" x="{x + 14:g}" y="{baseline:g}" '
-                   f'font-size="22" fill="{INK}"><tspan fill="{colour}" font-weight="bold">{player}</tspan> '
-                   f'<tspan font-weight="bold">{_esc(number)}</tspan></text>')
+        out.append(
+            f'<text class="value" data-key="{key}" data-value="{_esc(number)}" x="{x + 14:g}" y="{baseline:g}" '
+            f'font-size="22" fill="{INK}"><tspan fill="{colour}" font-weight="bold">{player}</tspan> '
+            f'<tspan font-weight="bold">{_esc(number)}</tspan></text>'
+        )
     out.append("</g>")
     return "".join(out)

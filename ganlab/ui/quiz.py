@@ -87,8 +87,25 @@ HIDDEN = dict(api_visibility="undocumented", concurrency_limit=None)
 # Follow-up events (timer ticks, tab selects): not callable by API clients at all.
 INTERNAL = dict(api_visibility="private", concurrency_limit=None)
 # Every participant handler updates these outputs, in this order (see QuizTab._view).
-PARTICIPANT_VIEW = ("saved", "join_panel", "trial_panel", "done_panel", "status", "info", "header", "trial",
-                    "trial_number", "trial_id", "confidence", "answer_a", "answer_b", "keys", "done", "code", "focus")
+PARTICIPANT_VIEW = (
+    "saved",
+    "join_panel",
+    "trial_panel",
+    "done_panel",
+    "status",
+    "info",
+    "header",
+    "trial",
+    "trial_number",
+    "trial_id",
+    "confidence",
+    "answer_a",
+    "answer_b",
+    "keys",
+    "done",
+    "code",
+    "focus",
+)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -97,8 +114,9 @@ PARTICIPANT_VIEW = ("saved", "join_panel", "trial_panel", "done_panel", "status"
 class QuizTab:
     """The tab's event handlers over one ``QuizStore`` (thread-safe) and one ``PoolCache``."""
 
-    def __init__(self, store: QuizStore, pools: PoolCache, admin: AdminKey | None = None,
-                 join_limit: JoinRateLimit | None = None) -> None:
+    def __init__(
+        self, store: QuizStore, pools: PoolCache, admin: AdminKey | None = None, join_limit: JoinRateLimit | None = None
+    ) -> None:
         self.store = store
         self.pools = pools
         self.admin = admin if admin is not None else AdminKey()  # loopback: no key asked
@@ -118,14 +136,14 @@ class QuizTab:
         return [values.get(name, gr.skip()) for name in PARTICIPANT_VIEW]
 
     def _join_view(self, saved: dict, status: str = "", code: Any = None, focus: bool = False) -> list:
-        shown = dict(join_panel=gr.update(visible=True), trial_panel=gr.update(visible=False),
-                     done_panel=gr.update(visible=False))
+        shown = dict(
+            join_panel=gr.update(visible=True), trial_panel=gr.update(visible=False), done_panel=gr.update(visible=False)
+        )
         if code is not None:
             shown["code"] = code
         return self._view(saved=saved, status=status, focus="1" if focus else "", **shown)
 
-    def _deck_view(self, saved: dict, info: QuizInfo, feedback: str = "", focus: bool = False,
-                   instructions: bool = True) -> list:
+    def _deck_view(self, saved: dict, info: QuizInfo, feedback: str = "", focus: bool = False, instructions: bool = True) -> list:
         """Serve the participant's current trial, or their score when the deck is done."""
         token = saved["token"]
         trial = self.store.render_trial(token)
@@ -137,25 +155,43 @@ class QuizTab:
             progress = self.store.progress(token)
             score = ""
             if progress.scored:
-                score = (f"## You got {progress.correct} of {progress.scored} right "
-                         f"({_pct(progress.correct / progress.scored)})\n\n")
+                score = (
+                    f"## You got {progress.correct} of {progress.scored} right ({_pct(progress.correct / progress.scored)})\n\n"
+                )
             done = f"{feedback}\n\n{score}Thank you, {html.escape(progress.nickname)}! Your answers are saved."
             return self._view(
-                saved=saved, join_panel=gr.update(visible=False), trial_panel=gr.update(visible=False),
-                done_panel=gr.update(visible=True), status="", info=info_text, header="", trial_number=None,
-                trial_id="", done=done, focus="",
+                saved=saved,
+                join_panel=gr.update(visible=False),
+                trial_panel=gr.update(visible=False),
+                done_panel=gr.update(visible=True),
+                status="",
+                info=info_text,
+                header="",
+                trial_number=None,
+                trial_id="",
+                done=done,
+                focus="",
             )
         label_a, label_b = ANSWER_LABELS[trial.mode]
         header = progress_text(trial, info.practice_trials)
         if feedback:
             header = f"{feedback}\n\n{header}"
         return self._view(
-            saved=saved, join_panel=gr.update(visible=False), trial_panel=gr.update(visible=True),
-            done_panel=gr.update(visible=False), status="", info=info_text, header=header, trial=trial_html(trial),
-            trial_number=trial.trial_number, trial_id=trial.trial_id,
+            saved=saved,
+            join_panel=gr.update(visible=False),
+            trial_panel=gr.update(visible=True),
+            done_panel=gr.update(visible=False),
+            status="",
+            info=info_text,
+            header=header,
+            trial=trial_html(trial),
+            trial_number=trial.trial_number,
+            trial_id=trial.trial_id,
             confidence=gr.update(visible=info.ask_confidence, value=None),
-            answer_a=gr.update(value=label_a), answer_b=gr.update(value=label_b),
-            keys=keys_text(trial.mode, info.ask_confidence), focus="1" if focus else "",
+            answer_a=gr.update(value=label_a),
+            answer_b=gr.update(value=label_b),
+            keys=keys_text(trial.mode, info.ask_confidence),
+            focus="1" if focus else "",
         )
 
     def join(self, code: Any, nickname: Any, resume_key: Any, saved: Any, request: gr.Request | None = None) -> list:
@@ -193,12 +229,10 @@ class QuizTab:
                 joined = self.store.join(saved["code"], saved["nickname"], token=saved["token"])
                 return self._deck_view(saved, joined.quiz, focus=joined.next_trial is not None)
             except QuizError as error:
-                return self._join_view(saved, f"**{html.escape(str(error))}**", code=saved["code"],
-                                       focus=asked is not None)
+                return self._join_view(saved, f"**{html.escape(str(error))}**", code=saved["code"], focus=asked is not None)
         return self._join_view(saved, "", code=asked or gr.skip(), focus=asked is not None)
 
-    def answer(self, label: Any, trial_number: Any, trial_id: Any, confidence: Any, client_ms: Any,
-               saved: Any) -> list:
+    def answer(self, label: Any, trial_number: Any, trial_id: Any, confidence: Any, client_ms: Any, saved: Any) -> list:
         """Record an answer (committed before we reply), then show feedback and the next trial."""
         saved = _saved(saved)
         if not saved["token"]:
@@ -238,15 +272,31 @@ class QuizTab:
         chosen = [c for c in (current or []) if c in names] if isinstance(current, list) else []
         if not chosen and names:
             chosen = names[:1]
-        note = "" if names else (
-            "No generator checkpoint can be quizzed yet: train an image GAN on MNIST or Fashion-MNIST "
-            "(Train tab) and save it; it appears here as saved/<name>."
+        note = (
+            ""
+            if names
+            else (
+                "No generator checkpoint can be quizzed yet: train an image GAN on MNIST or Fashion-MNIST "
+                "(Train tab) and save it; it appears here as saved/<name>."
+            )
         )
         return [gr.update(choices=names, value=chosen), note]
 
-    def create(self, title: Any, checkpoints: Any, deck_size: Any, mode: Any, timed: Any, feedback: Any,
-               practice: Any, qualification: Any, confidence: Any, admin_key: Any = None,
-               max_participants: Any = DEFAULT_MAX_PARTICIPANTS, request: gr.Request | None = None) -> list:
+    def create(
+        self,
+        title: Any,
+        checkpoints: Any,
+        deck_size: Any,
+        mode: Any,
+        timed: Any,
+        feedback: Any,
+        practice: Any,
+        qualification: Any,
+        confidence: Any,
+        admin_key: Any = None,
+        max_participants: Any = DEFAULT_MAX_PARTICIPANTS,
+        request: gr.Request | None = None,
+    ) -> list:
         """Make the pools of a new quiz (fresh samples of the chosen checkpoints, held-out images no other
         quiz has) and create it open. Off loopback this needs the server's admin key."""
         try:
@@ -262,22 +312,27 @@ class QuizTab:
         if isinstance(max_participants, float) and max_participants.is_integer():
             max_participants = int(max_participants)
         settings = QuizSettings(
-            title=_text(title, "The title", 500), mode=mode, feedback=feedback, timed=timed, ask_confidence=confidence,
+            title=_text(title, "The title", 500),
+            mode=mode,
+            feedback=feedback,
+            timed=timed,
+            ask_confidence=confidence,
             deck_size=int(deck_size) if isinstance(deck_size, float) and deck_size.is_integer() else deck_size,
             practice_trials=int(practice) if isinstance(practice, float) and practice.is_integer() else practice,
-            qualification=qualification, max_participants=max_participants,
+            qualification=qualification,
+            max_participants=max_participants,
         )
         generators = quiz_generators()
         unknown = [c for c in checkpoints if c not in generators]
         try:
             settings.validate()  # before any image is sampled
             if unknown:
-                raise QuizError(f"No generator checkpoint named {', '.join(map(repr, unknown))} can be quizzed; "
-                                "refresh the list.")
+                raise QuizError(
+                    f"No generator checkpoint named {', '.join(map(repr, unknown))} can be quizzed; refresh the list."
+                )
             reals = 2 * (settings.deck_size + settings.practice_trials)
             pools = self.pools.prepare([generators[c] for c in dict.fromkeys(checkpoints)], reals=reals)
-            created = self.store.create_quiz(sources=list(pools.fakes.values()), real_pool=pools.real,
-                                             settings=settings)
+            created = self.store.create_quiz(sources=list(pools.fakes.values()), real_pool=pools.real, settings=settings)
         except QuizError as error:
             raise gr.Error(str(error)) from None
         link = ""
@@ -302,7 +357,9 @@ class QuizTab:
         code = _text(code, "The quiz code", 40)
         key = _text(key, "The owner key", 200)
         return self.store.results(
-            code, key, exclude_unqualified=False if include_unqualified is True else None,
+            code,
+            key,
+            exclude_unqualified=False if include_unqualified is True else None,
             exclude_fast=exclude_fast is True,
         )
 
@@ -326,16 +383,20 @@ class QuizTab:
             return gallery_html([], "No answers yet."), gallery_html([], "No answers yet.")
         several = len(report.settings["sources"]) > 1  # then say which generator made each fake
         deceptive = [
-            (self._thumbnail(report.code, key, im.pool, im.index),
-             f"judged real {im.wrong} of {im.n}" + (f" · {im.pool}" if several else ""))
+            (
+                self._thumbnail(report.code, key, im.pool, im.index),
+                f"judged real {im.wrong} of {im.n}" + (f" · {im.pool}" if several else ""),
+            )
             for im in report.summary.most_deceptive
         ]
         doubted = [
             (self._thumbnail(report.code, key, im.pool, im.index), f"judged fake {im.wrong} of {im.n}")
             for im in report.summary.most_doubted
         ]
-        return (gallery_html(deceptive, "No fake has fooled anyone yet."),
-                gallery_html(doubted, "No real image has been doubted yet."))
+        return (
+            gallery_html(deceptive, "No fake has fooled anyone yet."),
+            gallery_html(doubted, "No real image has been doubted yet."),
+        )
 
     def _signature(self, code: Any, key: Any, options: tuple) -> str:
         """What the results depend on, from two counts (cheap enough to poll every 2 s)."""
@@ -351,11 +412,9 @@ class QuizTab:
             deceptive, doubted = self._galleries(code, _text(key, "The owner key"), report)
         except QuizError as error:
             raise gr.Error(str(error)) from None
-        return [gr.update(visible=True), report_markdown(report), deceptive, doubted,
-                gr.Timer(active=live is True), signature]
+        return [gr.update(visible=True), report_markdown(report), deceptive, doubted, gr.Timer(active=live is True), signature]
 
-    def refresh(self, code: Any, key: Any, exclude_fast: Any, include_unqualified: Any, live: Any,
-                signature: Any) -> list:
+    def refresh(self, code: Any, key: Any, exclude_fast: Any, include_unqualified: Any, live: Any, signature: Any) -> list:
         """Timer tick: redraw only when something changed; stop quietly on any error."""
         keep = [gr.skip()] * 4
         if live is not True:
@@ -411,15 +470,18 @@ class QuizTab:
             token = self.store.reissue_token(code, key, nickname)
         except QuizError as error:
             raise gr.Error(str(error)) from None
-        return (f"New resume key for **{html.escape(nickname)}**: `{token}`\n\nThey enter it under "
-                "*Continue on another device* with the code and their nickname. Their old key no longer works.")
+        return (
+            f"New resume key for **{html.escape(nickname)}**: `{token}`\n\nThey enter it under "
+            "*Continue on another device* with the code and their nickname. Their old key no longer works."
+        )
 
 
 # ---------------------------------------------------------------------------------------------
 # Layout
 # ---------------------------------------------------------------------------------------------
-def build_quiz_tab(store: QuizStore | None = None, pools: PoolCache | None = None,
-                   admin: AdminKey | None = None) -> QuizTab | None:
+def build_quiz_tab(
+    store: QuizStore | None = None, pools: PoolCache | None = None, admin: AdminKey | None = None
+) -> QuizTab | None:
     """Lay out the Quiz tab inside the current ``gr.Tab`` and wire its events. ``admin``: the server's
     admin key, asked for when creating a quiz where the app listens beyond loopback."""
     pools = pools if pools is not None else PoolCache()
@@ -427,8 +489,9 @@ def build_quiz_tab(store: QuizStore | None = None, pools: PoolCache | None = Non
         store = store if store is not None else QuizStore(default_database_url(), pools.registry())
         secret = browser_secret()
     except (QuizError, OSError) as error:
-        gr.Markdown(f"The quiz is unavailable: its database could not be opened ({error}). "
-                    "Set GANLAB_QUIZ_DB to a writable file.")
+        gr.Markdown(
+            f"The quiz is unavailable: its database could not be opened ({error}). Set GANLAB_QUIZ_DB to a writable file."
+        )
         return None
     tab = QuizTab(store, pools, admin)
     names = list(quiz_generators())
@@ -440,21 +503,26 @@ def build_quiz_tab(store: QuizStore | None = None, pools: PoolCache | None = Non
             with gr.Column(visible=True) as join_panel:
                 gr.Markdown("Spot the fake: some images are real, some were made by a GAN. Can you tell?")
                 code = gr.Textbox(label="Quiz code", placeholder="e.g. 7KQ2XD", max_lines=1, elem_id="ganlab-quiz-code")
-                nickname = gr.Textbox(label="Nickname", placeholder="2-24 letters or digits", max_lines=1,
-                                      elem_id="ganlab-quiz-nickname")
+                nickname = gr.Textbox(
+                    label="Nickname", placeholder="2-24 letters or digits", max_lines=1, elem_id="ganlab-quiz-nickname"
+                )
                 with gr.Accordion("Continue on another device", open=False):
-                    resume_key = gr.Textbox(label="Resume key (from the person running the quiz)", max_lines=1,
-                                            elem_id="ganlab-quiz-resume-key")
+                    resume_key = gr.Textbox(
+                        label="Resume key (from the person running the quiz)", max_lines=1, elem_id="ganlab-quiz-resume-key"
+                    )
                 join_button = gr.Button("Join", variant="primary", size="lg", elem_id="ganlab-quiz-join")
                 status = gr.Markdown(elem_id="ganlab-quiz-status")
             with gr.Column(visible=False) as trial_panel:
                 info = gr.Markdown(elem_id="ganlab-quiz-info")
                 header = gr.Markdown(elem_id="ganlab-quiz-header")
-                trial = gr.HTML("", js_on_load=TRIAL_JS, css_template=TRIAL_CSS, head=PAGE_STYLE,
-                                elem_id="ganlab-quiz-trial", padding=False)
+                trial = gr.HTML(
+                    "", js_on_load=TRIAL_JS, css_template=TRIAL_CSS, head=PAGE_STYLE, elem_id="ganlab-quiz-trial", padding=False
+                )
                 confidence = gr.Radio(
                     [("1 guessing", 1), ("2", 2), ("3", 3), ("4", 4), ("5 certain", 5)],
-                    label="How sure are you?", visible=False, elem_id="ganlab-quiz-confidence",
+                    label="How sure are you?",
+                    visible=False,
+                    elem_id="ganlab-quiz-confidence",
                 )
                 with gr.Row(elem_id="ganlab-quiz-buttons", equal_height=True):
                     answer_a = gr.Button("Real", variant="primary", size="lg", elem_id="ganlab-quiz-a")
@@ -472,46 +540,74 @@ def build_quiz_tab(store: QuizStore | None = None, pools: PoolCache | None = Non
             with gr.Accordion("Create a quiz", open=True):
                 with gr.Row():
                     # Custom values allowed so API callers need no list refresh first; create() checks names.
-                    checkpoints = gr.Dropdown(names, value=[preferred_generator(names)] if names else [], multiselect=True,
-                                              allow_custom_value=True,
-                                              label="Generator checkpoints (the fakes)",
-                                              elem_id="ganlab-quiz-checkpoints", scale=3)
+                    checkpoints = gr.Dropdown(
+                        names,
+                        value=[preferred_generator(names)] if names else [],
+                        multiselect=True,
+                        allow_custom_value=True,
+                        label="Generator checkpoints (the fakes)",
+                        elem_id="ganlab-quiz-checkpoints",
+                        scale=3,
+                    )
                     refresh_button = gr.Button("↻", scale=0, min_width=50)
                 checkpoints_note = gr.Markdown()
                 title = gr.Textbox(label="Title (optional)", max_lines=1, elem_id="ganlab-quiz-title")
                 with gr.Row():
-                    deck_size = gr.Radio(list(DECK_SIZES), value=20, label="Trials per participant",
-                                         elem_id="ganlab-quiz-deck-size")
-                    mode = gr.Radio([(label, key) for key, label in MODES.items()], value="single", label="Mode",
-                                    elem_id="ganlab-quiz-mode")
+                    deck_size = gr.Radio(
+                        list(DECK_SIZES), value=20, label="Trials per participant", elem_id="ganlab-quiz-deck-size"
+                    )
+                    mode = gr.Radio(
+                        [(label, key) for key, label in MODES.items()], value="single", label="Mode", elem_id="ganlab-quiz-mode"
+                    )
                 with gr.Row():
-                    practice = gr.Slider(0, 20, value=4, step=1, label="Practice trials (do not count; "
-                                         "always show feedback)", elem_id="ganlab-quiz-practice")
-                    qualification = gr.Slider(0, 1, value=0, step=0.05, label="Qualification threshold "
-                                              "(0 = off; HYPE uses 0.65)", elem_id="ganlab-quiz-qualification")
+                    practice = gr.Slider(
+                        0,
+                        20,
+                        value=4,
+                        step=1,
+                        label="Practice trials (do not count; always show feedback)",
+                        elem_id="ganlab-quiz-practice",
+                    )
+                    qualification = gr.Slider(
+                        0,
+                        1,
+                        value=0,
+                        step=0.05,
+                        label="Qualification threshold (0 = off; HYPE uses 0.65)",
+                        elem_id="ganlab-quiz-qualification",
+                    )
                 with gr.Row():
-                    feedback = gr.Checkbox(False, label="Feedback after each answer (teaching)",
-                                           elem_id="ganlab-quiz-feedback")
-                    timed = gr.Checkbox(False, label="Timed: flash each image (HYPE-time)",
-                                        elem_id="ganlab-quiz-timed")
-                    ask_confidence = gr.Checkbox(False, label="Ask how sure (1-5)",
-                                                 elem_id="ganlab-quiz-ask-confidence")
+                    feedback = gr.Checkbox(False, label="Feedback after each answer (teaching)", elem_id="ganlab-quiz-feedback")
+                    timed = gr.Checkbox(False, label="Timed: flash each image (HYPE-time)", elem_id="ganlab-quiz-timed")
+                    ask_confidence = gr.Checkbox(False, label="Ask how sure (1-5)", elem_id="ganlab-quiz-ask-confidence")
                 with gr.Row():
-                    max_participants = gr.Number(DEFAULT_MAX_PARTICIPANTS, label="Most participants", precision=0,
-                                                 minimum=1, elem_id="ganlab-quiz-max-participants")
-                    admin_key = gr.Textbox(label="Admin key" + ("" if tab.admin.required else " (not needed here)"),
-                                           type="password", max_lines=1, visible=tab.admin.required,
-                                           elem_id="ganlab-quiz-admin-key")
+                    max_participants = gr.Number(
+                        DEFAULT_MAX_PARTICIPANTS,
+                        label="Most participants",
+                        precision=0,
+                        minimum=1,
+                        elem_id="ganlab-quiz-max-participants",
+                    )
+                    admin_key = gr.Textbox(
+                        label="Admin key" + ("" if tab.admin.required else " (not needed here)"),
+                        type="password",
+                        max_lines=1,
+                        visible=tab.admin.required,
+                        elem_id="ganlab-quiz-admin-key",
+                    )
                 create_button = gr.Button("Create quiz", variant="primary", elem_id="ganlab-quiz-create")
                 with gr.Column(visible=False) as created_panel:
                     created = gr.Markdown(elem_id="ganlab-quiz-created")
-                    owner_key_shown = gr.Textbox(label="Owner key: shown once, keep it", interactive=False,
-                                                 buttons=["copy"], elem_id="ganlab-quiz-owner-key")
+                    owner_key_shown = gr.Textbox(
+                        label="Owner key: shown once, keep it",
+                        interactive=False,
+                        buttons=["copy"],
+                        elem_id="ganlab-quiz-owner-key",
+                    )
             gr.Markdown("### Results")
             with gr.Row():
                 results_code = gr.Textbox(label="Quiz code", max_lines=1, elem_id="ganlab-quiz-results-code")
-                results_key = gr.Textbox(label="Owner key", type="password", max_lines=1,
-                                         elem_id="ganlab-quiz-results-key")
+                results_key = gr.Textbox(label="Owner key", type="password", max_lines=1, elem_id="ganlab-quiz-results-key")
             with gr.Row():
                 exclude_fast = gr.Checkbox(False, label="Leave out answers faster than the quiz's fast limit")
                 include_unqualified = gr.Checkbox(False, label="Count participants below the qualification threshold")
@@ -528,8 +624,7 @@ def build_quiz_tab(store: QuizStore | None = None, pools: PoolCache | None = Non
                     close_button = gr.Button("Close quiz", variant="stop", elem_id="ganlab-quiz-close")
                     reopen_button = gr.Button("Reopen quiz", elem_id="ganlab-quiz-reopen")
                 with gr.Column(visible=False) as exports_box:  # shown once there is something to download
-                    exports = gr.File(label="Exports", file_count="multiple", interactive=False,
-                                      elem_id="ganlab-quiz-exports")
+                    exports = gr.File(label="Exports", file_count="multiple", interactive=False, elem_id="ganlab-quiz-exports")
                 owner_status = gr.Markdown(elem_id="ganlab-quiz-owner-status")
                 with gr.Accordion("A participant lost their browser", open=False):
                     reissue_nickname = gr.Textbox(label="Their nickname", max_lines=1)
@@ -538,40 +633,89 @@ def build_quiz_tab(store: QuizStore | None = None, pools: PoolCache | None = Non
             timer = gr.Timer(LIVE_SECONDS, active=False)
             signature = gr.State("")
 
-    named = dict(saved=saved, join_panel=join_panel, trial_panel=trial_panel, done_panel=done_panel, status=status,
-                 info=info, header=header, trial=trial, trial_number=trial_number, trial_id=trial_id,
-                 confidence=confidence, answer_a=answer_a, answer_b=answer_b, keys=keys, done=done, code=code,
-                 focus=focus)
+    named = dict(
+        saved=saved,
+        join_panel=join_panel,
+        trial_panel=trial_panel,
+        done_panel=done_panel,
+        status=status,
+        info=info,
+        header=header,
+        trial=trial,
+        trial_number=trial_number,
+        trial_id=trial_id,
+        confidence=confidence,
+        answer_a=answer_a,
+        answer_b=answer_b,
+        keys=keys,
+        done=done,
+        code=code,
+        focus=focus,
+    )
     participant_outputs = [named[name] for name in PARTICIPANT_VIEW]
 
     # -- participant events --------------------------------------------------------------------
-    gr.on([join_button.click, nickname.submit], tab.join, [code, nickname, resume_key, saved],
-          participant_outputs, api_name="quiz_join", show_progress="minimal", **HIDDEN)
+    gr.on(
+        [join_button.click, nickname.submit],
+        tab.join,
+        [code, nickname, resume_key, saved],
+        participant_outputs,
+        api_name="quiz_join",
+        show_progress="minimal",
+        **HIDDEN,
+    )
     answer_inputs = [trial_number, trial_id, confidence, client_ms, saved]
-    answer_a.click(tab.answer, [answer_a, *answer_inputs], participant_outputs, js=ANSWER_JS,
-                   api_name="quiz_answer", show_progress="hidden", **HIDDEN)
-    answer_b.click(tab.answer, [answer_b, *answer_inputs], participant_outputs, js=ANSWER_JS,
-                   api_name="quiz_answer_b", show_progress="hidden", **HIDDEN)
+    answer_a.click(
+        tab.answer,
+        [answer_a, *answer_inputs],
+        participant_outputs,
+        js=ANSWER_JS,
+        api_name="quiz_answer",
+        show_progress="hidden",
+        **HIDDEN,
+    )
+    answer_b.click(
+        tab.answer,
+        [answer_b, *answer_inputs],
+        participant_outputs,
+        js=ANSWER_JS,
+        api_name="quiz_answer_b",
+        show_progress="hidden",
+        **HIDDEN,
+    )
     leave_button.click(tab.leave, None, participant_outputs, api_name="quiz_leave", **HIDDEN)
     root = Context.root_block
     if root is not None:
         root.load(tab.resume, [saved], participant_outputs, api_name="quiz_resume", **HIDDEN).then(
-            None, [focus], None, js=FOCUS_JS)
+            None, [focus], None, js=FOCUS_JS
+        )
 
     # -- owner events --------------------------------------------------------------------------
     choices_outputs = [checkpoints, checkpoints_note]
-    refresh_button.click(tab.checkpoint_choices, [checkpoints], choices_outputs, api_name="quiz_checkpoints",
-                         **HIDDEN)
+    refresh_button.click(tab.checkpoint_choices, [checkpoints], choices_outputs, api_name="quiz_checkpoints", **HIDDEN)
     run_tab.select(tab.checkpoint_choices, [checkpoints], choices_outputs, **INTERNAL)
     if outer_tab is not None:
         outer_tab.select(tab.checkpoint_choices, [checkpoints], choices_outputs, **INTERNAL)
     create_button.click(
         tab.create,
-        [title, checkpoints, deck_size, mode, timed, feedback, practice, qualification, ask_confidence, admin_key,
-         max_participants],
+        [
+            title,
+            checkpoints,
+            deck_size,
+            mode,
+            timed,
+            feedback,
+            practice,
+            qualification,
+            ask_confidence,
+            admin_key,
+            max_participants,
+        ],
         [created_panel, created, owner_key_shown, results_code, results_key],
-        api_name="quiz_create", api_visibility="undocumented",
-        concurrency_limit=1, concurrency_id="ganlab-quiz-pools",  # sampling 2,000 images: one at a time
+        api_name="quiz_create",
+        api_visibility="undocumented",
+        concurrency_limit=1,
+        concurrency_id="ganlab-quiz-pools",  # sampling 2,000 images: one at a time
     )
     result_inputs = [results_code, results_key, exclude_fast, include_unqualified, live]
     result_outputs = [results_panel, results_text, deceptive, doubted, timer, signature]
@@ -579,16 +723,19 @@ def build_quiz_tab(store: QuizStore | None = None, pools: PoolCache | None = Non
     for option in (exclude_fast, include_unqualified):
         option.input(tab.results, result_inputs, result_outputs, **INTERNAL)
     live.input(lambda on: gr.Timer(active=on is True), [live], [timer], **INTERNAL)
-    timer.tick(tab.refresh, [*result_inputs, signature], [results_panel, results_text, deceptive, doubted, timer,
-                                                          signature], **INTERNAL)
+    timer.tick(
+        tab.refresh, [*result_inputs, signature], [results_panel, results_text, deceptive, doubted, timer, signature], **INTERNAL
+    )
     export_button.click(tab.export, [results_code, results_key], [exports], api_name="quiz_export", **HIDDEN).success(
-        lambda: gr.Column(visible=True), None, [exports_box], **INTERNAL)
-    close_button.click(lambda c, k: tab.set_open(c, k, False), [results_code, results_key], [owner_status],
-                       api_name="quiz_close", **HIDDEN).success(
-        tab.results, result_inputs, result_outputs, **INTERNAL)
-    reopen_button.click(lambda c, k: tab.set_open(c, k, True), [results_code, results_key], [owner_status],
-                        api_name="quiz_reopen", **HIDDEN).success(
-        tab.results, result_inputs, result_outputs, **INTERNAL)
-    reissue_button.click(tab.reissue, [results_code, results_key, reissue_nickname], [reissue_text],
-                         api_name="quiz_reissue", **HIDDEN)
+        lambda: gr.Column(visible=True), None, [exports_box], **INTERNAL
+    )
+    close_button.click(
+        lambda c, k: tab.set_open(c, k, False), [results_code, results_key], [owner_status], api_name="quiz_close", **HIDDEN
+    ).success(tab.results, result_inputs, result_outputs, **INTERNAL)
+    reopen_button.click(
+        lambda c, k: tab.set_open(c, k, True), [results_code, results_key], [owner_status], api_name="quiz_reopen", **HIDDEN
+    ).success(tab.results, result_inputs, result_outputs, **INTERNAL)
+    reissue_button.click(
+        tab.reissue, [results_code, results_key, reissue_nickname], [reissue_text], api_name="quiz_reissue", **HIDDEN
+    )
     return tab

@@ -24,8 +24,10 @@ STORE_CHOICES = {"single": ("real", "fake"), "pair": ("left", "right")}
 CHOICE_OF_TEXT = {
     text.lower(): choice
     for mode, labels in ANSWER_LABELS.items()
-    for text, choice in [*zip(labels, STORE_CHOICES[mode], strict=True),
-                         *zip(STORE_CHOICES[mode], STORE_CHOICES[mode], strict=True)]
+    for text, choice in [
+        *zip(labels, STORE_CHOICES[mode], strict=True),
+        *zip(STORE_CHOICES[mode], STORE_CHOICES[mode], strict=True),
+    ]
 }
 
 # The tab's own script, run when the trial view mounts (gr.HTML js_on_load), so app.py needs no
@@ -283,9 +285,11 @@ def report_markdown(report: QuizReport) -> str:
         f"{report.n_joined} joined, {report.n_finished} finished · {' · '.join(options)}\n\n",
     ]
     if not report.measurement:
-        parts.append("**Practice, not a measurement.** Feedback was on: participants learned after each answer "
-                     "whether they were right, so these numbers describe a lesson, not how real the generator's "
-                     "images look. Create the quiz with feedback off to measure HYPE.\n\n")
+        parts.append(
+            "**Practice, not a measurement.** Feedback was on: participants learned after each answer "
+            "whether they were right, so these numbers describe a lesson, not how real the generator's "
+            "images look. Create the quiz with feedback off to measure HYPE.\n\n"
+        )
     if report.summary is None:
         parts.append("No scored answers yet. Results appear here as participants answer.\n")
     else:

@@ -101,8 +101,6 @@ class _Friendly:
 friendly = _Friendly.wrap
 
 
-
-
 def timelapse_update(frame: tuple[int, np.ndarray] | None) -> Any:
     if frame is None:
         return gr.skip()
@@ -128,8 +126,9 @@ def _warm_up_torch() -> None:
 
 
 # -- the tab -------------------------------------------------------------------------------------------
-def build_train_tab(manager: RunManager | None = None, owners: SessionOwners | None = None,
-                    admin: AdminKey | None = None) -> RunManager:
+def build_train_tab(
+    manager: RunManager | None = None, owners: SessionOwners | None = None, admin: AdminKey | None = None
+) -> RunManager:
     """Build the Train tab inside the current gr.Blocks; returns the RunManager behind it. ``owners`` maps
     sessions to the browsers that own saved runs; ``admin`` is the key that publishes a run to the class."""
     owners = owners or SessionOwners()
@@ -158,30 +157,44 @@ def build_train_tab(manager: RunManager | None = None, owners: SessionOwners | N
         with gr.Column(scale=1, min_width=320):
             dataset = gr.Dropdown(DATASETS, value="ring8", label="Data", elem_id="train-dataset")
             dataset_note = gr.Markdown(describe_dataset("ring8"), elem_id="train-dataset-note")
-            drawing = gr.Sketchpad(label="Draw your data", canvas_size=(400, 400), type="numpy", image_mode="RGBA",
-                                   layers=False, visible=False, elem_id="train-draw")
-            points_csv = gr.File(label="CSV of x,y points", file_types=[".csv", ".txt"], type="filepath",
-                                 visible=False, elem_id="train-csv")
-            images_zip = gr.File(label="Zip of images", file_types=[".zip"], type="filepath", visible=False,
-                                 elem_id="train-zip")
+            drawing = gr.Sketchpad(
+                label="Draw your data",
+                canvas_size=(400, 400),
+                type="numpy",
+                image_mode="RGBA",
+                layers=False,
+                visible=False,
+                elem_id="train-draw",
+            )
+            points_csv = gr.File(
+                label="CSV of x,y points", file_types=[".csv", ".txt"], type="filepath", visible=False, elem_id="train-csv"
+            )
+            images_zip = gr.File(label="Zip of images", file_types=[".zip"], type="filepath", visible=False, elem_id="train-zip")
             with gr.Group(visible=True) as preset_group:
                 gr.Markdown("**Presets**: a healthy run and three classic failures. Load one, then press Start.")
                 with gr.Row():
-                    preset_buttons = {name: gr.Button(preset.title, size="sm", elem_id=f"train-preset-{name}")
-                                      for name, preset in presets("ring8").items()}
+                    preset_buttons = {
+                        name: gr.Button(preset.title, size="sm", elem_id=f"train-preset-{name}")
+                        for name, preset in presets("ring8").items()
+                    }
             preset_note = gr.Markdown("", elem_id="train-preset-note")
             with gr.Accordion("Model and loss", open=True):
                 model = gr.Dropdown(MODELS, value=start_config.model, label="Model", elem_id="train-model")
                 loss = gr.Dropdown(LOSSES, value=start_config.loss, label="Loss (objective)", elem_id="train-loss")
                 clusters = gr.Dropdown(
-                    CLUSTER_CHOICES, value="auto", label="k-means clusters (found without labels)", allow_custom_value=True,
+                    CLUSTER_CHOICES,
+                    value="auto",
+                    label="k-means clusters (found without labels)",
+                    allow_custom_value=True,
                     elem_id="train-clusters",
                     info="G and D are told which cluster of the data each sample belongs to: each cluster is an easier "
-                         "game (2D: one blob each). 'off' plays the plain game, where mode collapse can happen.")
+                    "game (2D: one blob each). 'off' plays the plain game, where mode collapse can happen.",
+                )
                 with gr.Row():
                     noise_dim = gr.Number(start_config.noise_dim, label="Noise dimension", precision=0)
-                    noise_distribution = gr.Dropdown(["normal", "uniform"], value=start_config.noise_distribution,
-                                                     label="Noise distribution")
+                    noise_distribution = gr.Dropdown(
+                        ["normal", "uniform"], value=start_config.noise_distribution, label="Noise distribution"
+                    )
                 with gr.Row():
                     width = gr.Number(start_config.width, label="Width", precision=0)
                     depth = gr.Number(start_config.depth, label="Depth (hidden layers)", precision=0)
@@ -194,8 +207,7 @@ def build_train_tab(manager: RunManager | None = None, owners: SessionOwners | N
                     beta1 = gr.Number(start_config.beta1, label="Adam beta1")
                     beta2 = gr.Number(start_config.beta2, label="Adam beta2")
                 with gr.Row():
-                    batch_size = gr.Number(start_config.batch_size, label="Batch size", precision=0,
-                                           elem_id="train-batch-size")
+                    batch_size = gr.Number(start_config.batch_size, label="Batch size", precision=0, elem_id="train-batch-size")
                     d_steps = gr.Number(start_config.d_steps, label="D steps per G step", precision=0)
             with gr.Accordion("WGAN and regularisation", open=False):
                 with gr.Row():
@@ -214,51 +226,94 @@ def build_train_tab(manager: RunManager | None = None, owners: SessionOwners | N
                 reset_btn = gr.Button("Reset", elem_id="train-reset")
             status = gr.Markdown(status_markdown(None), elem_id="train-status")
             with gr.Accordion("The game as a graph (hover or tap a box)", open=True):
-                graph = gr.HTML(overview_svg(dataclasses.asdict(start_config), None), js_on_load=TAP_TO_EXPLAIN_JS,
-                                elem_id="train-graph")
+                graph = gr.HTML(
+                    overview_svg(dataclasses.asdict(start_config), None), js_on_load=TAP_TO_EXPLAIN_JS, elem_id="train-graph"
+                )
             with gr.Row():
-                live = gr.Image(label="Live view", format="png", interactive=False, height=460, elem_id="train-live",
-                                elem_classes=["ganlab-crisp"], buttons=["download", "fullscreen"])
+                live = gr.Image(
+                    label="Live view",
+                    format="png",
+                    interactive=False,
+                    height=460,
+                    elem_id="train-live",
+                    elem_classes=["ganlab-crisp"],
+                    buttons=["download", "fullscreen"],
+                )
                 # One picture drawn on the server with every preview (ganlab.curves): live line plots
                 # redrawn in the browser took a fifth of a 2-core machine's training speed.
-                curves = gr.Image(label="Training curves", format="png", interactive=False, height=460,
-                                  elem_id="train-curves", buttons=["download", "fullscreen"])
+                curves = gr.Image(
+                    label="Training curves",
+                    format="png",
+                    interactive=False,
+                    height=460,
+                    elem_id="train-curves",
+                    buttons=["download", "fullscreen"],
+                )
             metrics = gr.Markdown("", elem_id="train-metrics")
             step_note = gr.Markdown("", elem_id="train-step-note")
             with gr.Accordion("Time-lapse (image models)", open=False, visible="hidden") as timelapse_box:
                 frame_slider = gr.Slider(0, 1, value=0, step=1, label="Snapshot", elem_id="train-timelapse-slider")
-                frame_image = gr.Image(label="Samples at this snapshot", format="png", interactive=False, height=300,
-                                       elem_classes=["ganlab-crisp"], elem_id="train-timelapse-frame")
+                frame_image = gr.Image(
+                    label="Samples at this snapshot",
+                    format="png",
+                    interactive=False,
+                    height=300,
+                    elem_classes=["ganlab-crisp"],
+                    elem_id="train-timelapse-frame",
+                )
                 gif_btn = gr.Button("Make an animated GIF", size="sm", elem_id="train-gif")
             with gr.Accordion("Save or load a run", open=False):
                 with gr.Row():
-                    save_name = gr.Textbox(label="Checkpoint name", placeholder="e.g. ring8-healthy",
-                                           elem_id="train-save-name")
+                    save_name = gr.Textbox(label="Checkpoint name", placeholder="e.g. ring8-healthy", elem_id="train-save-name")
                     overwrite = gr.Checkbox(False, label="overwrite")
                     save_btn = gr.Button("Save", elem_id="train-save")
                 with gr.Row():
                     # Custom values are refused in the handler, not here: the choices depend on the browser.
-                    saved_runs = gr.Dropdown(saved_run_choices(None), label="Saved runs (mine/: yours only)",
-                                             allow_custom_value=True, elem_id="train-saved-runs")
+                    saved_runs = gr.Dropdown(
+                        saved_run_choices(None),
+                        label="Saved runs (mine/: yours only)",
+                        allow_custom_value=True,
+                        elem_id="train-saved-runs",
+                    )
                     refresh_btn = gr.Button("↻", size="sm", scale=0)
                     load_btn = gr.Button("Load into the Train tab", elem_id="train-load")
                 with gr.Row():
-                    admin_key = gr.Textbox(label="Admin key (the teacher's, printed where the app started)",
-                                           type="password", elem_id="train-admin-key", scale=3)
+                    admin_key = gr.Textbox(
+                        label="Admin key (the teacher's, printed where the app started)",
+                        type="password",
+                        elem_id="train-admin-key",
+                        scale=3,
+                    )
                     publish_btn = gr.Button("Publish the picked run to the class", elem_id="train-publish", scale=2)
                 save_note = gr.Markdown("", elem_id="train-save-note")
                 download = gr.File(label="Download", interactive=False, elem_id="train-download")
 
-    config_inputs = [model, loss, lr_g, lr_d, beta1, beta2, batch_size, d_steps, noise_dim, noise_distribution,
-                     width, depth, seed, gp_weight, clip_value, spectral_norm, clusters]
+    config_inputs = [
+        model,
+        loss,
+        lr_g,
+        lr_d,
+        beta1,
+        beta2,
+        batch_size,
+        d_steps,
+        noise_dim,
+        noise_distribution,
+        width,
+        depth,
+        seed,
+        gp_weight,
+        clip_value,
+        spectral_norm,
+        clusters,
+    ]
     run_inputs = [dataset, drawing, points_csv, images_zip, *config_inputs]
     live_inputs = [lr_g, lr_d, beta1, beta2, batch_size, d_steps, gp_weight, clip_value]
     button_outputs = [status, step_note, timer]
     cheap = dict(concurrency_limit=None, show_progress="hidden")
 
     def build(values: dict[str, Any]) -> tuple[TrainingConfig, Any, str]:
-        name, data, label = resolve_data(values["dataset"], values["drawing"], values["points_csv"],
-                                         values["images_zip"])
+        name, data, label = resolve_data(values["dataset"], values["drawing"], values["points_csv"], values["images_zip"])
         return settings_to_config(name, values), data, label
 
     def active() -> gr.Timer:
@@ -266,28 +321,60 @@ def build_train_tab(manager: RunManager | None = None, owners: SessionOwners | N
 
     # ---------------- the controls ----------------
     @friendly
-    def train_start(dataset: str = "ring8", drawing: Any = None, points_csv: str | None = None,
-                    images_zip: str | None = None, model: str = "mlp", loss: str = "nonsaturating",
-                    lr_g: float | None = None, lr_d: float | None = None, beta1: float | None = None,
-                    beta2: float | None = None, batch_size: int | None = None, d_steps: int | None = None,
-                    noise_dim: int | None = None, noise_distribution: str = "normal", width: int | None = None,
-                    depth: int | None = None, seed: int | None = None, gp_weight: float | None = None,
-                    clip_value: float | None = None, spectral_norm: bool = False, clusters: str = "auto",
-                    request: gr.Request = None):
+    def train_start(
+        dataset: str = "ring8",
+        drawing: Any = None,
+        points_csv: str | None = None,
+        images_zip: str | None = None,
+        model: str = "mlp",
+        loss: str = "nonsaturating",
+        lr_g: float | None = None,
+        lr_d: float | None = None,
+        beta1: float | None = None,
+        beta2: float | None = None,
+        batch_size: int | None = None,
+        d_steps: int | None = None,
+        noise_dim: int | None = None,
+        noise_distribution: str = "normal",
+        width: int | None = None,
+        depth: int | None = None,
+        seed: int | None = None,
+        gp_weight: float | None = None,
+        clip_value: float | None = None,
+        spectral_norm: bool = False,
+        clusters: str = "auto",
+        request: gr.Request = None,
+    ):
         """Start a new run from these settings (fresh weights); it trains until paused or stopped."""
         config, data, label = build(locals())
         snapshot = manager.start(request.session_hash, config, data, label=label, client=client_of(request))
         return status_markdown(snapshot), "", active()
 
     @friendly
-    def train_step(dataset: str = "ring8", drawing: Any = None, points_csv: str | None = None,
-                   images_zip: str | None = None, model: str = "mlp", loss: str = "nonsaturating",
-                   lr_g: float | None = None, lr_d: float | None = None, beta1: float | None = None,
-                   beta2: float | None = None, batch_size: int | None = None, d_steps: int | None = None,
-                   noise_dim: int | None = None, noise_distribution: str = "normal", width: int | None = None,
-                   depth: int | None = None, seed: int | None = None, gp_weight: float | None = None,
-                   clip_value: float | None = None, spectral_norm: bool = False, clusters: str = "auto",
-                   request: gr.Request = None):
+    def train_step(
+        dataset: str = "ring8",
+        drawing: Any = None,
+        points_csv: str | None = None,
+        images_zip: str | None = None,
+        model: str = "mlp",
+        loss: str = "nonsaturating",
+        lr_g: float | None = None,
+        lr_d: float | None = None,
+        beta1: float | None = None,
+        beta2: float | None = None,
+        batch_size: int | None = None,
+        d_steps: int | None = None,
+        noise_dim: int | None = None,
+        noise_distribution: str = "normal",
+        width: int | None = None,
+        depth: int | None = None,
+        seed: int | None = None,
+        gp_weight: float | None = None,
+        clip_value: float | None = None,
+        spectral_norm: bool = False,
+        clusters: str = "auto",
+        request: gr.Request = None,
+    ):
         """Exactly one D move, then one G move, and what each did (pauses a running run first)."""
         key = request.session_hash
         if not manager.has_run(key):
@@ -297,14 +384,30 @@ def build_train_tab(manager: RunManager | None = None, owners: SessionOwners | N
         return status_markdown(manager.snapshot(key)), note, active()
 
     @friendly
-    def train_reset(dataset: str = "ring8", drawing: Any = None, points_csv: str | None = None,
-                    images_zip: str | None = None, model: str = "mlp", loss: str = "nonsaturating",
-                    lr_g: float | None = None, lr_d: float | None = None, beta1: float | None = None,
-                    beta2: float | None = None, batch_size: int | None = None, d_steps: int | None = None,
-                    noise_dim: int | None = None, noise_distribution: str = "normal", width: int | None = None,
-                    depth: int | None = None, seed: int | None = None, gp_weight: float | None = None,
-                    clip_value: float | None = None, spectral_norm: bool = False, clusters: str = "auto",
-                    request: gr.Request = None):
+    def train_reset(
+        dataset: str = "ring8",
+        drawing: Any = None,
+        points_csv: str | None = None,
+        images_zip: str | None = None,
+        model: str = "mlp",
+        loss: str = "nonsaturating",
+        lr_g: float | None = None,
+        lr_d: float | None = None,
+        beta1: float | None = None,
+        beta2: float | None = None,
+        batch_size: int | None = None,
+        d_steps: int | None = None,
+        noise_dim: int | None = None,
+        noise_distribution: str = "normal",
+        width: int | None = None,
+        depth: int | None = None,
+        seed: int | None = None,
+        gp_weight: float | None = None,
+        clip_value: float | None = None,
+        spectral_norm: bool = False,
+        clusters: str = "auto",
+        request: gr.Request = None,
+    ):
         """Fresh weights from these settings; not training until Resume, Start or Step."""
         config, data, label = build(locals())
         snapshot = manager.reset(request.session_hash, config, data, label=label, client=client_of(request))
@@ -333,8 +436,17 @@ def build_train_tab(manager: RunManager | None = None, owners: SessionOwners | N
     stop_btn.click(train_stop, None, button_outputs, api_name="train_stop", **cheap)
 
     @friendly
-    def train_update(lr_g: float, lr_d: float, beta1: float, beta2: float, batch_size: int, d_steps: int,
-                     gp_weight: float, clip_value: float, request: gr.Request):
+    def train_update(
+        lr_g: float,
+        lr_d: float,
+        beta1: float,
+        beta2: float,
+        batch_size: int,
+        d_steps: int,
+        gp_weight: float,
+        clip_value: float,
+        request: gr.Request,
+    ):
         """Apply learning rates, betas, batch size, D steps (and WGAN settings) to the running run."""
         key = request.session_hash
         if not manager.has_run(key):
@@ -347,11 +459,20 @@ def build_train_tab(manager: RunManager | None = None, owners: SessionOwners | N
             gr.Warning(f"not applied: {error}")
             return gr.skip()
         config = manager.snapshot(key).config
-        return (f"Applied live: lr G {config['lr_g']:g}, lr D {config['lr_d']:g}, betas ({config['beta1']:g}, "
-                f"{config['beta2']:g}), batch {config['batch_size']}, D steps {config['d_steps']}.")
+        return (
+            f"Applied live: lr G {config['lr_g']:g}, lr D {config['lr_d']:g}, betas ({config['beta1']:g}, "
+            f"{config['beta2']:g}), batch {config['batch_size']}, D steps {config['d_steps']}."
+        )
 
-    gr.on([trigger for box in live_inputs for trigger in (box.submit, box.blur)], train_update, live_inputs, step_note,
-          api_name="train_update", trigger_mode="always_last", **cheap)
+    gr.on(
+        [trigger for box in live_inputs for trigger in (box.submit, box.blur)],
+        train_update,
+        live_inputs,
+        step_note,
+        api_name="train_update",
+        trigger_mode="always_last",
+        **cheap,
+    )
 
     # ---------------- data and presets ----------------
     def config_updates(config: TrainingConfig) -> list[Any]:
@@ -372,8 +493,13 @@ def build_train_tab(manager: RunManager | None = None, owners: SessionOwners | N
             *config_updates(config),
         )
 
-    dataset.input(train_dataset, dataset, [dataset_note, drawing, points_csv, images_zip, preset_group, preset_note,
-                                           *config_inputs], api_name="train_dataset", **cheap)
+    dataset.input(
+        train_dataset,
+        dataset,
+        [dataset_note, drawing, points_csv, images_zip, preset_group, preset_note, *config_inputs],
+        api_name="train_dataset",
+        **cheap,
+    )
 
     def make_preset_handler(name: str) -> Callable:
         @friendly
@@ -382,7 +508,7 @@ def build_train_tab(manager: RunManager | None = None, owners: SessionOwners | N
             if kind_of(base) != "points":
                 raise RunError("the presets are for the 2D datasets; pick one of them first")
             preset = presets(base)[name]
-            note = (f"**{preset.title}** loaded. Press **Start**, then look for this:\n\n{preset.what_to_look_for}")
+            note = f"**{preset.title}** loaded. Press **Start**, then look for this:\n\n{preset.what_to_look_for}"
             return note, *config_updates(preset.config)
 
         apply_preset.__name__ = f"train_preset_{name.replace('-', '_')}"
@@ -393,8 +519,7 @@ def build_train_tab(manager: RunManager | None = None, owners: SessionOwners | N
         button.click(handler, dataset, [preset_note, *config_inputs], api_name=handler.__name__, **cheap)
 
     # ---------------- the live view ----------------
-    tick_outputs = [status, graph, live, curves, metrics, step_note, timelapse_box, frame_slider, frame_image, seen,
-                    timer]
+    tick_outputs = [status, graph, live, curves, metrics, step_note, timelapse_box, frame_slider, frame_image, seen, timer]
 
     watchers: dict[str, object] = {}  # session -> its one live stream (a newer one replaces it)
     viewed_frames: dict[str, float] = {}  # session -> the time-lapse frame its viewer went back to
@@ -410,8 +535,7 @@ def build_train_tab(manager: RunManager | None = None, owners: SessionOwners | N
             snapshot = manager.snapshot(key, max_points=0)  # a reload found the run it left behind
         if snapshot is None:
             waiting = seen_state.setdefault("waiting_since", time.time())
-            keep = bool(browser_token) and manager.has_run_for_token(browser_token) and \
-                time.time() - waiting < REATTACH_WAIT_S
+            keep = bool(browser_token) and manager.has_run_for_token(browser_token) and time.time() - waiting < REATTACH_WAIT_S
             return nothing(seen_state, keep)
         seen_state.pop("waiting_since", None)
         training = snapshot.status in ("running", "queued")
@@ -442,9 +566,16 @@ def build_train_tab(manager: RunManager | None = None, owners: SessionOwners | N
         game = graph_html(snapshot)
         note_changed = not same_run or note_text != seen_state.get("note")
         game_changed = game != seen_state.get("graph")
-        seen_state.update(run=snapshot.run_id, version=snapshot.version, frames=frames, kind=snapshot.kind,
-                          preview=preview.made_at if preview is not None else None,
-                          curves=preview.curves_at if preview is not None else None, note=note_text, graph=game)
+        seen_state.update(
+            run=snapshot.run_id,
+            version=snapshot.version,
+            frames=frames,
+            kind=snapshot.kind,
+            preview=preview.made_at if preview is not None else None,
+            curves=preview.curves_at if preview is not None else None,
+            note=note_text,
+            graph=game,
+        )
         return (
             status_markdown(snapshot),
             game if game_changed else gr.skip(),
@@ -485,8 +616,15 @@ def build_train_tab(manager: RunManager | None = None, owners: SessionOwners | N
                 del watchers[key]
 
     # always_last: a tick that arrives while a stream is starting runs after it (not dropped).
-    timer.tick(train_watch, [seen, token, frame_slider], tick_outputs, api_name="train_watch",
-               api_visibility="undocumented", trigger_mode="always_last", **cheap)
+    timer.tick(
+        train_watch,
+        [seen, token, frame_slider],
+        tick_outputs,
+        api_name="train_watch",
+        api_visibility="undocumented",
+        trigger_mode="always_last",
+        **cheap,
+    )
 
     @friendly
     def train_timelapse_frame(index: float, request: gr.Request):
@@ -494,16 +632,16 @@ def build_train_tab(manager: RunManager | None = None, owners: SessionOwners | N
         viewed_frames[request.session_hash] = index or 0  # the live stream stops following the newest
         return timelapse_update(manager.timelapse_frame(request.session_hash, int(index or 0)))
 
-    frame_slider.release(train_timelapse_frame, frame_slider, frame_image, api_name="train_timelapse_frame",
-                         trigger_mode="always_last", **cheap)
+    frame_slider.release(
+        train_timelapse_frame, frame_slider, frame_image, api_name="train_timelapse_frame", trigger_mode="always_last", **cheap
+    )
 
     @friendly
     def train_gif(request: gr.Request):
         """The time-lapse as an animated GIF file."""
         return str(manager.timelapse_gif(request.session_hash))
 
-    gif_btn.click(train_gif, None, download, api_name="train_gif", concurrency_limit=2,
-                  concurrency_id="train_files")
+    gif_btn.click(train_gif, None, download, api_name="train_gif", concurrency_limit=2, concurrency_id="train_files")
 
     # ---------------- saving and loading ----------------
     @friendly
@@ -513,12 +651,20 @@ def build_train_tab(manager: RunManager | None = None, owners: SessionOwners | N
         name = validate_name(name)
         manager.save(key, name, overwrite=bool(overwrite), owner=owner)
         archive = manager.export_zip(key, name, owner=owner)
-        note = (f"Saved as **mine/{name}**, yours only: the Explore tab lists it for you, and **Load** brings it "
-                "back here to keep training. To share it with the class, publish it with the admin key.")
+        note = (
+            f"Saved as **mine/{name}**, yours only: the Explore tab lists it for you, and **Load** brings it "
+            "back here to keep training. To share it with the class, publish it with the admin key."
+        )
         return note, str(archive), gr.update(choices=saved_run_choices(owner), value=f"mine/{name}")
 
-    save_btn.click(train_save, [save_name, overwrite], [save_note, download, saved_runs], api_name="train_save",
-                   concurrency_limit=2, concurrency_id="train_files")
+    save_btn.click(
+        train_save,
+        [save_name, overwrite],
+        [save_note, download, saved_runs],
+        api_name="train_save",
+        concurrency_limit=2,
+        concurrency_id="train_files",
+    )
 
     def train_saved_runs(request: gr.Request):
         """The saved runs this browser can load back: its own, and the ones published to the class."""
@@ -537,26 +683,41 @@ def build_train_tab(manager: RunManager | None = None, owners: SessionOwners | N
         admin.check(key, what="publishing a run to the class")
         owner = owners.owner_of(request.session_hash)
         shared = publish(owner, str(label).removeprefix(MINE), overwrite=bool(overwrite))
-        note = (f"Published as **{shared}**: everyone's Explore, Evaluate and Quiz tabs list it, and anyone can "
-                "load it here. Your own training data stayed with you.")
+        note = (
+            f"Published as **{shared}**: everyone's Explore, Evaluate and Quiz tabs list it, and anyone can "
+            "load it here. Your own training data stayed with you."
+        )
         return note, gr.update(choices=saved_run_choices(owner), value=shared)
 
-    publish_btn.click(train_publish, [saved_runs, admin_key, overwrite], [save_note, saved_runs],
-                      api_name="train_publish", concurrency_limit=2, concurrency_id="train_files")
+    publish_btn.click(
+        train_publish,
+        [saved_runs, admin_key, overwrite],
+        [save_note, saved_runs],
+        api_name="train_publish",
+        concurrency_limit=2,
+        concurrency_id="train_files",
+    )
 
     @friendly
     def train_load(name: str, request: gr.Request):
         """Load a saved run into this tab (paused: Resume continues training it)."""
         if not name:
             raise RunError("pick a saved run first")
-        snapshot = manager.load(request.session_hash, name, owner=owners.owner_of(request.session_hash),
-                                client=client_of(request))
+        snapshot = manager.load(
+            request.session_hash, name, owner=owners.owner_of(request.session_hash), client=client_of(request)
+        )
         config = TrainingConfig(**snapshot.config)
         note = f"Loaded **{name}** at step {snapshot.step:,}. Press **Resume** to keep training it, or **Step**."
         return status_markdown(snapshot), note, active(), *config_updates(config)
 
-    load_btn.click(train_load, saved_runs, [*button_outputs, *config_inputs], api_name="train_load",
-                   concurrency_limit=2, concurrency_id="train_files")
+    load_btn.click(
+        train_load,
+        saved_runs,
+        [*button_outputs, *config_inputs],
+        api_name="train_load",
+        concurrency_limit=2,
+        concurrency_id="train_files",
+    )
 
     # ---------------- numbers for API clients ----------------
     def train_status(request: gr.Request) -> dict:
@@ -590,8 +751,6 @@ def build_train_tab(manager: RunManager | None = None, owners: SessionOwners | N
         owners.forget(request.session_hash)
 
     if blocks is not None:
-        blocks.load(train_attach, token, [token, timer, saved_runs], api_name="train_attach", api_visibility="private",
-                    **cheap)
+        blocks.load(train_attach, token, [token, timer, saved_runs], api_name="train_attach", api_visibility="private", **cheap)
         blocks.unload(train_release)
     return manager
-

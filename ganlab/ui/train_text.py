@@ -37,19 +37,52 @@ MODELS = [
     ("Conditional MLP (labelled images)", "cmlp"),
 ]
 LOSSES = [(f"{name}: {objective.description}", name) for name, objective in OBJECTIVES.items()]
-CLUSTER_CHOICES = [("auto: what measured best for this data and model", "auto"), ("off: a plain GAN", "off"),
-                   ("8", "8"), ("25", "25"), ("50", "50")]
+CLUSTER_CHOICES = [
+    ("auto: what measured best for this data and model", "auto"),
+    ("off: a plain GAN", "off"),
+    ("8", "8"),
+    ("25", "25"),
+    ("50", "50"),
+]
 PRESET_NAMES = ("healthy", "mode-collapse", "vanishing-gradients", "oscillation")
 # Config fields shown as controls, in the order of the handlers' parameters after the data inputs.
-CONFIG_FIELDS = ("model", "loss", "lr_g", "lr_d", "beta1", "beta2", "batch_size", "d_steps", "noise_dim",
-                 "noise_distribution", "width", "depth", "seed", "gp_weight", "clip_value", "spectral_norm", "clusters")
-INT_FIELDS = {"batch_size": "batch size", "d_steps": "D steps per G step", "noise_dim": "noise dimension",
-              "width": "width", "depth": "depth", "seed": "seed"}
-FLOAT_FIELDS = {"lr_g": "learning rate G", "lr_d": "learning rate D", "beta1": "Adam beta1", "beta2": "Adam beta2",
-                "gp_weight": "gradient penalty weight", "clip_value": "weight clip"}
+CONFIG_FIELDS = (
+    "model",
+    "loss",
+    "lr_g",
+    "lr_d",
+    "beta1",
+    "beta2",
+    "batch_size",
+    "d_steps",
+    "noise_dim",
+    "noise_distribution",
+    "width",
+    "depth",
+    "seed",
+    "gp_weight",
+    "clip_value",
+    "spectral_norm",
+    "clusters",
+)
+INT_FIELDS = {
+    "batch_size": "batch size",
+    "d_steps": "D steps per G step",
+    "noise_dim": "noise dimension",
+    "width": "width",
+    "depth": "depth",
+    "seed": "seed",
+}
+FLOAT_FIELDS = {
+    "lr_g": "learning rate G",
+    "lr_d": "learning rate D",
+    "beta1": "Adam beta1",
+    "beta2": "Adam beta2",
+    "gp_weight": "gradient penalty weight",
+    "clip_value": "weight clip",
+}
 # D's numbers in blue (like real data), G's in red (like its points), the 0.5 reference in grey.
-STATUS_ICONS = {"ready": "○", "queued": "⏳", "running": "●", "paused": "⏸", "stopped": "■", "finished": "■",
-                "diverged": "✖"}
+STATUS_ICONS = {"ready": "○", "queued": "⏳", "running": "●", "paused": "⏸", "stopped": "■", "finished": "■", "diverged": "✖"}
 
 
 # -- turning widget values into a config and data ------------------------------------------------------
@@ -141,13 +174,16 @@ def describe_dataset(dataset: str) -> str:
         toy = make_toy(dataset)
         return f"**{dataset}**: {toy.description}; {toy.num_modes} modes."
     if dataset == "draw":
-        return ("Pick the **brush** (left of the canvas), then draw the shape of your data: every inked pixel "
-                "becomes a data point.")
+        return (
+            "Pick the **brush** (left of the canvas), then draw the shape of your data: every inked pixel becomes a data point."
+        )
     if dataset == "csv":
         return "Upload a CSV file with two columns x,y (a header row is allowed), up to 100,000 points."
     if dataset == "folder":
-        return ("Upload a .zip of images (png, jpg, gif, bmp, webp). They are made 28x28 grayscale; if every "
-                "image sits in a subfolder, the subfolders become classes (for the conditional models).")
+        return (
+            "Upload a .zip of images (png, jpg, gif, bmp, webp). They are made 28x28 grayscale; if every "
+            "image sits in a subfolder, the subfolders become classes (for the conditional models)."
+        )
     try:
         from ganlab.data.images import load_image_dataset
 
@@ -193,19 +229,32 @@ def describe_moves(report: StepReport) -> str:
     score = "D" if report.reading == "probability" else "the critic's score"
     fmt = "{:.3f}".format
     (real_before, fake_before), (real_middle, fake_middle), (_, fake_after) = report.before, report.middle, report.after
-    d_verdict = ("D got better at telling real from generated" if real_middle - fake_middle > real_before - fake_before
-                 else "this batch did not help D separate them (moves are noisy; try a few more)")
-    d_text = (f"**1. D move** (D step {report.d_step}): D looked at {report.batch_size} real and {report.batch_size} "
-              f"generated samples (loss {fmt(report.d_loss)}, gradient norm {report.d_grad_norm:.3g}) and updated its "
-              f"weights. On a fixed check batch, {score}(x) on real data went {fmt(real_before)} → {fmt(real_middle)} "
-              f"and {score}(G(z)) on generated data {fmt(fake_before)} → {fmt(fake_middle)}: {d_verdict}.")
-    g_verdict = ("G's samples now look more real to D" if fake_after > fake_middle else
-                 "this move did not fool D more (G followed a noisy batch)")
-    moved = ("" if report.points_moved is None else
-             f" The generated points moved {report.points_moved:.3g} on average, along the arrows D gave them.")
-    g_text = (f"**2. G move** (step {report.step}): G changed its weights to make D call its samples real "
-              f"(loss {fmt(report.g_loss)}, gradient norm {report.g_grad_norm:.3g}); D is not changed in "
-              f"this move. {score}(G(z)) went {fmt(fake_middle)} → {fmt(fake_after)}: {g_verdict}.{moved}")
+    d_verdict = (
+        "D got better at telling real from generated"
+        if real_middle - fake_middle > real_before - fake_before
+        else "this batch did not help D separate them (moves are noisy; try a few more)"
+    )
+    d_text = (
+        f"**1. D move** (D step {report.d_step}): D looked at {report.batch_size} real and {report.batch_size} "
+        f"generated samples (loss {fmt(report.d_loss)}, gradient norm {report.d_grad_norm:.3g}) and updated its "
+        f"weights. On a fixed check batch, {score}(x) on real data went {fmt(real_before)} → {fmt(real_middle)} "
+        f"and {score}(G(z)) on generated data {fmt(fake_before)} → {fmt(fake_middle)}: {d_verdict}."
+    )
+    g_verdict = (
+        "G's samples now look more real to D"
+        if fake_after > fake_middle
+        else "this move did not fool D more (G followed a noisy batch)"
+    )
+    moved = (
+        ""
+        if report.points_moved is None
+        else f" The generated points moved {report.points_moved:.3g} on average, along the arrows D gave them."
+    )
+    g_text = (
+        f"**2. G move** (step {report.step}): G changed its weights to make D call its samples real "
+        f"(loss {fmt(report.g_loss)}, gradient norm {report.g_grad_norm:.3g}); D is not changed in "
+        f"this move. {score}(G(z)) went {fmt(fake_middle)} → {fmt(fake_after)}: {g_verdict}.{moved}"
+    )
     return d_text + "\n\n" + g_text
 
 
@@ -214,8 +263,12 @@ def graph_html(snapshot: RunSnapshot) -> str:
     the G move side by side, each with the numbers it produced (ganlab.ui.graph)."""
     config, k, report = snapshot.config, snapshot.clusters, snapshot.step_report
     if report is not None and snapshot.status == "paused":
-        losses = {"d_loss": report.d_loss, "g_loss": report.g_loss, "d_grad_norm": report.d_grad_norm,
-                  "g_grad_norm": report.g_grad_norm}
+        losses = {
+            "d_loss": report.d_loss,
+            "g_loss": report.g_loss,
+            "d_grad_norm": report.d_grad_norm,
+            "g_grad_norm": report.g_grad_norm,
+        }
         d_move = overview_svg(config, {**losses, "d_real": report.middle[0], "d_fake": report.middle[1]}, "d", clusters=k)
         g_move = overview_svg(config, {**losses, "d_real": report.after[0], "d_fake": report.after[1]}, "g", clusters=k)
         return d_move + g_move
@@ -234,8 +287,10 @@ def step_note_markdown(snapshot: RunSnapshot) -> str:
 def metrics_markdown(metrics: dict[str, float] | None) -> str:
     if not metrics:
         return ""
-    return (f"**Modes covered** {metrics['modes_covered']} / {metrics['num_modes']} · "
-            f"**high-quality samples** {metrics['high_quality']:.0%} · "
-            f"**KL(data ‖ G)** {metrics['kl']:.3f} · **JS** {metrics['js']:.3f} nats  \n"
-            f"<small>On {metrics['n']:,} generated points: a mode is covered when a sample lies within 3 std of "
-            "it; KL/JS are histogram estimates (30x30 bins). JS is at most 0.693.</small>")
+    return (
+        f"**Modes covered** {metrics['modes_covered']} / {metrics['num_modes']} · "
+        f"**high-quality samples** {metrics['high_quality']:.0%} · "
+        f"**KL(data ‖ G)** {metrics['kl']:.3f} · **JS** {metrics['js']:.3f} nats  \n"
+        f"<small>On {metrics['n']:,} generated points: a mode is covered when a sample lies within 3 std of "
+        "it; KL/JS are histogram estimates (30x30 bins). JS is at most 0.693.</small>"
+    )

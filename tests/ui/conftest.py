@@ -52,8 +52,15 @@ def browser():
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
             executable_path=CHROMIUM,
-            args=["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync", "--disable-quic"],
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--disable-quic",
+            ],
         )
         yield browser
         browser.close()
@@ -70,8 +77,16 @@ def page(browser, app_url):
     context.close()
 
 
-def save_random_generator(name: str, *, seed: int = 0, classes: int = 0, noise_dim: int = 16,
-                          dataset: str = "mnist", root: str | Path | None = None, clusters: bool = False) -> str:
+def save_random_generator(
+    name: str,
+    *,
+    seed: int = 0,
+    classes: int = 0,
+    noise_dim: int = 16,
+    dataset: str = "mnist",
+    root: str | Path | None = None,
+    clusters: bool = False,
+) -> str:
     """A small random DCGAN saved where the Train tab saves (``GANLAB_CHECKPOINTS``, or ``root``);
     returns the name the app lists it under. ``clusters``: the classes are unsupervised clusters."""
     import torch
@@ -81,8 +96,15 @@ def save_random_generator(name: str, *, seed: int = 0, classes: int = 0, noise_d
 
     torch.manual_seed(seed)
     names = [f"cluster {i + 1}" if clusters else str(i) for i in range(classes)]
-    config = GeneratorConfig(arch="dcgan", data_shape=(1, 28, 28), noise_dim=noise_dim, width=8, num_classes=classes,
-                             class_names=names, cluster_prior=[1 / classes] * classes if clusters else [])
+    config = GeneratorConfig(
+        arch="dcgan",
+        data_shape=(1, 28, 28),
+        noise_dim=noise_dim,
+        width=8,
+        num_classes=classes,
+        class_names=names,
+        cluster_prior=[1 / classes] * classes if clusters else [],
+    )
     folder = Path(root if root is not None else os.environ["GANLAB_CHECKPOINTS"]) / name
     save_model(Generator(config).eval(), folder, metadata={"dataset": dataset, "steps": 1})
     return f"saved/{name}"

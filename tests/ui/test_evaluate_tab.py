@@ -39,14 +39,13 @@ def classifier_available(monkeypatch):
 def generator_name(app_url):
     torch.manual_seed(0)
     config = GeneratorConfig(arch="dcgan", data_shape=(1, 28, 28), noise_dim=16, width=8)
-    save_model(Generator(config).eval(), Path(os.environ["GANLAB_CHECKPOINTS"]) / "eval-dcgan",
-               metadata={"dataset": "mnist", "steps": 1})
+    save_model(
+        Generator(config).eval(), Path(os.environ["GANLAB_CHECKPOINTS"]) / "eval-dcgan", metadata={"dataset": "mnist", "steps": 1}
+    )
     return "saved/eval-dcgan"
 
 
-def test_small_evaluation_shows_generated_next_to_real_reference_and_a_json_report(
-    client, generator_name, classifier_available
-):
+def test_small_evaluation_shows_generated_next_to_real_reference_and_a_json_report(client, generator_name, classifier_available):
     refreshed = client.predict(None, api_name="/evaluate_refresh")
     assert generator_name in [choice[0] for choice in refreshed["choices"]]
 

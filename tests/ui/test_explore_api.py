@@ -20,8 +20,11 @@ SLIDERS = 16  # 8 noise coordinates + 8 principal directions
 
 @pytest.fixture(scope="module")
 def names(app_url, save_generator):
-    return {"plain": save_generator("api-dcgan"), "conditional": save_generator("api-cdcgan", classes=10, seed=1),
-            "clustered": save_generator("api-clusters", classes=5, seed=2, clusters=True)}
+    return {
+        "plain": save_generator("api-dcgan"),
+        "conditional": save_generator("api-cdcgan", classes=10, seed=1),
+        "clustered": save_generator("api-clusters", classes=5, seed=2, clusters=True),
+    }
 
 
 def pixels(path: str) -> np.ndarray:
@@ -122,8 +125,9 @@ def test_neighbours_start_with_the_generated_image(client, names, monkeypatch):
     # them is tested in tests/test_latent.py. Here a 300-image index stands in (the app runs in
     # this process, so the patch reaches it; its cache is left untouched).
     data = load_image_dataset("mnist", "train")
-    small = build_neighbour_index(data.images[:300].numpy(), data.labels[:300].numpy(), note="300 test images",
-                                  class_names=data.class_names)
+    small = build_neighbour_index(
+        data.images[:300].numpy(), data.labels[:300].numpy(), note="300 test images", class_names=data.class_names
+    )
     monkeypatch.setattr(LatentCache, "neighbours", lambda self, dataset: small)
     client.predict(names["plain"], 0, api_name="/explore_load")
     gallery, note = client.predict(api_name="/explore_neighbours")

@@ -35,8 +35,11 @@ def image_src(page) -> str:
 
 
 def wait_for_new_image(page, old_src: str) -> str:
-    page.wait_for_function("old => { const i = document.querySelector('#explore-image img');"
-                           " return i && i.src !== old && i.complete && i.naturalWidth > 0; }", arg=old_src)
+    page.wait_for_function(
+        "old => { const i = document.querySelector('#explore-image img');"
+        " return i && i.src !== old && i.complete && i.naturalWidth > 0; }",
+        arg=old_src,
+    )
     return image_src(page)
 
 
@@ -83,8 +86,10 @@ def test_a_checkpoint_saved_while_the_page_is_open_appears_after_refresh(page, s
     assert not page.locator("#explore-class").is_visible()
 
 
-@pytest.mark.skipif(os.environ.get("GANLAB_SCREENSHOTS") != "1", reason="set GANLAB_SCREENSHOTS=1 to refresh "
-                    "docs/screenshots/explore.png and evaluate.png")
+@pytest.mark.skipif(
+    os.environ.get("GANLAB_SCREENSHOTS") != "1",
+    reason="set GANLAB_SCREENSHOTS=1 to refresh docs/screenshots/explore.png and evaluate.png",
+)
 def test_screenshots_of_the_explore_and_evaluate_tabs(page):
     source = Path(os.environ.get("GANLAB_SCREENSHOT_CHECKPOINT", SHIPPED_DIR / "mnist-cdcgan"))
     if not (source / "config.json").is_file():

@@ -16,8 +16,12 @@ from ganlab.ui.quiz import NO_PARTICIPANT, QuizTab
 @pytest.fixture
 def store(tmp_path):
     rng = np.random.default_rng(0)
-    images = QuizImages([ImagePool("real", True, rng.integers(0, 256, (40, 8, 8), dtype=np.uint8)),
-                         ImagePool("gen", False, rng.integers(0, 256, (40, 8, 8), dtype=np.uint8))])
+    images = QuizImages(
+        [
+            ImagePool("real", True, rng.integers(0, 256, (40, 8, 8), dtype=np.uint8)),
+            ImagePool("gen", False, rng.integers(0, 256, (40, 8, 8), dtype=np.uint8)),
+        ]
+    )
     with QuizStore(tmp_path / "quiz.sqlite", images) as s:
         yield s
 

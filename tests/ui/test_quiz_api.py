@@ -43,10 +43,22 @@ def generators(app_url, save_generator):
     return [save_generator("quiz-api-a", seed=1, noise_dim=8), save_generator("quiz-api-b", seed=2, noise_dim=8)]
 
 
-def create(client, generators, *, deck=20, mode="single", timed=False, feedback=False, practice=0,
-           qualification=0.0, confidence=False, title="API quiz"):
-    out = client.predict(title, generators, deck, mode, timed, feedback, practice, qualification, confidence,
-                         "", 300, api_name="/quiz_create")
+def create(
+    client,
+    generators,
+    *,
+    deck=20,
+    mode="single",
+    timed=False,
+    feedback=False,
+    practice=0,
+    qualification=0.0,
+    confidence=False,
+    title="API quiz",
+):
+    out = client.predict(
+        title, generators, deck, mode, timed, feedback, practice, qualification, confidence, "", 300, api_name="/quiz_create"
+    )
     code, key = out[-2], out[-1]
     assert re.fullmatch(r"[A-Z2-9]{6}", code) and len(key) >= 24
     assert code in out[0] and out[1] == key  # the created message shows the code; the key is shown once
@@ -113,8 +125,19 @@ def test_a_whole_deck_through_gradio_client_then_results_and_export(client, gene
     text, deceptive, doubted = out[0], out[1], out[2]
     accuracy = f"{100 * correct / 20:.1f}%"
     # Feedback was on: the report is practice, and says so.
-    for needle in ("Practice, not a measurement", "Error in practice", "Fake error", "Real error", "binomial", "d′",
-                   "Confusion matrix", "Per generator", "bootstrap", accuracy, "Ada"):
+    for needle in (
+        "Practice, not a measurement",
+        "Error in practice",
+        "Fake error",
+        "Real error",
+        "binomial",
+        "d′",
+        "Confusion matrix",
+        "Per generator",
+        "bootstrap",
+        accuracy,
+        "Ada",
+    ):
         assert needle in text, needle
     assert "gq-gallery" in deceptive or "fooled anyone" in deceptive
     assert "gq-gallery" in doubted or "doubted yet" in doubted
@@ -175,14 +198,70 @@ def test_bad_input_gets_a_clear_message_and_nothing_is_stored_wrongly(client, ge
     second = answer(client, first, "Fake")
     assert second["trial_number"] == 3
 
-    refused("No generator checkpoint named", client.predict, "t", ["saved/nope"], 20, "single", False, False, 0,
-            0.0, False, "", 300, api_name="/quiz_create")
-    refused("not in the list of choices", client.predict, "t", generators, 7, "single", False, False, 0, 0.0,
-            False, "", 300, api_name="/quiz_create")
-    refused("practice_trials must be a whole number from 0 to 20", client.predict, "t", generators, 20, "single",
-            False, False, 2.5, 0.0, False, "", 300, api_name="/quiz_create")
-    refused("max_participants must be", client.predict, "t", generators, 20, "single", False, False, 2, 0.0, False,
-            "", 20000, api_name="/quiz_create")
+    refused(
+        "No generator checkpoint named",
+        client.predict,
+        "t",
+        ["saved/nope"],
+        20,
+        "single",
+        False,
+        False,
+        0,
+        0.0,
+        False,
+        "",
+        300,
+        api_name="/quiz_create",
+    )
+    refused(
+        "not in the list of choices",
+        client.predict,
+        "t",
+        generators,
+        7,
+        "single",
+        False,
+        False,
+        0,
+        0.0,
+        False,
+        "",
+        300,
+        api_name="/quiz_create",
+    )
+    refused(
+        "practice_trials must be a whole number from 0 to 20",
+        client.predict,
+        "t",
+        generators,
+        20,
+        "single",
+        False,
+        False,
+        2.5,
+        0.0,
+        False,
+        "",
+        300,
+        api_name="/quiz_create",
+    )
+    refused(
+        "max_participants must be",
+        client.predict,
+        "t",
+        generators,
+        20,
+        "single",
+        False,
+        False,
+        2,
+        0.0,
+        False,
+        "",
+        20000,
+        api_name="/quiz_create",
+    )
 
     rows, _, _ = export_rows(client, code, key)
     answered = [(int(r["trial_number"]), r["answer"]) for r in rows if r["answer"]]
@@ -215,11 +294,15 @@ class RawSession:
 
     def call(self, api_name: str, *data):
         dependency = self.dependencies[api_name]
-        body = {"data": list(data), "event_data": None, "fn_index": dependency["id"], "trigger_id": None,
-                "session_hash": self.session_hash}
+        body = {
+            "data": list(data),
+            "event_data": None,
+            "fn_index": dependency["id"],
+            "trigger_id": None,
+            "session_hash": self.session_hash,
+        }
         event_id = self.http.post(f"{self.url}/gradio_api/queue/join", json=body).json()["event_id"]
-        with self.http.stream("GET", f"{self.url}/gradio_api/queue/data",
-                              params={"session_hash": self.session_hash}) as stream:
+        with self.http.stream("GET", f"{self.url}/gradio_api/queue/data", params={"session_hash": self.session_hash}) as stream:
             for line in stream.iter_lines():
                 if not line.startswith("data:"):
                     continue
@@ -239,9 +322,9 @@ def png_chunks(data: bytes) -> list[bytes]:
     assert data[:8] == b"\x89PNG\r\n\x1a\n"
     chunks, at = [], 8
     while at < len(data):
-        (length,) = struct.unpack(">I", data[at:at + 4])
-        kind, body = data[at + 4:at + 8], data[at + 8:at + 8 + length]
-        assert struct.unpack(">I", data[at + 8 + length:at + 12 + length])[0] == zlib.crc32(kind + body)
+        (length,) = struct.unpack(">I", data[at : at + 4])
+        kind, body = data[at + 4 : at + 8], data[at + 8 : at + 8 + length]
+        assert struct.unpack(">I", data[at + 8 + length : at + 12 + length])[0] == zlib.crc32(kind + body)
         chunks.append(kind)
         at += 12 + length
     return chunks
@@ -257,8 +340,7 @@ def normalise(line: str) -> str:
     data["header"] = re.sub(r"\d+", "#", data["header"])
     trial = DATA_URL.sub("data:image/png;base64,IMAGE", data["trial"])
     data["trial"] = re.sub(r'data-(trial|exposure)="\d+"', r'data-\1="#"', trial)
-    return json.dumps({"keys": sorted(message), "output_keys": sorted(message["output"]), "data": data},
-                      sort_keys=True)
+    return json.dumps({"keys": sorted(message), "output_keys": sorted(message["output"]), "data": data}, sort_keys=True)
 
 
 @pytest.mark.parametrize("mode, timed", [("single", False), ("pair", True)])
@@ -284,8 +366,21 @@ def test_nothing_a_participant_receives_tells_real_from_fake(app_url, client, ge
     for needle in ("/gradio_api/file=", "file=", '"path"', '"url"', "orig_name", ".png"):
         assert needle not in everything, needle
     # No source, pool or checkpoint name, and no wording of the truth or of feedback.
-    for needle in ("quiz-api", "saved/", "heldout", "source", "pool", "checkpoint", "✓", "✗", "Not this time",
-                   "it was", "the real one was", "truth", "correct\""):
+    for needle in (
+        "quiz-api",
+        "saved/",
+        "heldout",
+        "source",
+        "pool",
+        "checkpoint",
+        "✓",
+        "✗",
+        "Not this time",
+        "it was",
+        "the real one was",
+        "truth",
+        'correct"',
+    ):
         assert needle not in everything, needle
     # Apart from the first (which carries the instructions), every message that shows a trial is
     # byte-identical once the image bytes, the trial number and its random id are blanked out.
@@ -331,8 +426,14 @@ def test_feedback_arrives_only_after_the_answer_and_is_about_that_trial(app_url,
 def test_quiz_endpoints_stay_out_of_the_api_page_and_run_history(app_url):
     dependencies = httpx.get(f"{app_url}/config").json()["dependencies"]
     quiz = [d for d in dependencies if str(d.get("api_name") or "").startswith("quiz_")]
-    assert {d["api_name"] for d in quiz} >= {"quiz_create", "quiz_join", "quiz_answer", "quiz_results",
-                                             "quiz_export", "quiz_resume"}
+    assert {d["api_name"] for d in quiz} >= {
+        "quiz_create",
+        "quiz_join",
+        "quiz_answer",
+        "quiz_results",
+        "quiz_export",
+        "quiz_resume",
+    }
     # Gradio records runs (server and browser) only for public endpoints.
     assert all(d["api_visibility"] != "public" for d in quiz)
     info = httpx.get(f"{app_url}/gradio_api/info").json()

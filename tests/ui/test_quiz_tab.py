@@ -31,8 +31,7 @@ from ganlab.ui.quiz import PARTICIPANT_VIEW  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
 # The outputs gradio_client returns from a participant endpoint (it leaves out layouts and buttons).
-CLIENT_VIEW = [n for n in PARTICIPANT_VIEW if n not in ("join_panel", "trial_panel", "done_panel", "answer_a",
-                                                        "answer_b")]
+CLIENT_VIEW = [n for n in PARTICIPANT_VIEW if n not in ("join_panel", "trial_panel", "done_panel", "answer_a", "answer_b")]
 NO_PARTICIPANT = {"code": "", "nickname": "", "token": ""}
 PHONE = {"width": 390, "height": 844}
 
@@ -47,14 +46,14 @@ def view(out) -> dict:
 
 
 def shown_trial(page) -> str | None:
-    return page.evaluate("() => { const t = document.querySelector('#ganlab-quiz-trial .gq-trial'); "
-                         "return t ? t.dataset.trial : null; }")
+    return page.evaluate(
+        "() => { const t = document.querySelector('#ganlab-quiz-trial .gq-trial'); return t ? t.dataset.trial : null; }"
+    )
 
 
 def wait_for_trial(page, number: int) -> None:
     page.wait_for_function(
-        "(n) => { const t = document.querySelector('#ganlab-quiz-trial .gq-trial'); "
-        "return t && t.dataset.trial === n; }",
+        "(n) => { const t = document.querySelector('#ganlab-quiz-trial .gq-trial'); return t && t.dataset.trial === n; }",
         arg=str(number),
     )
 
@@ -148,11 +147,11 @@ def test_owner_creates_a_quiz_a_phone_takes_it_and_the_owner_sees_live_results(p
         phone_context.close()
 
     # -- the owner's view followed along without a click ---------------------------------------
-    page.wait_for_function("() => document.querySelector('#ganlab-quiz-results').innerText.includes('1 finished')",
-                           timeout=15_000)
+    page.wait_for_function(
+        "() => document.querySelector('#ganlab-quiz-results').innerText.includes('1 finished')", timeout=15_000
+    )
     text = results.inner_text()
-    for needle in ("Practice, not a measurement", "Fake error", "Real error", "binomial", "Confusion matrix",
-                   "Per generator"):
+    for needle in ("Practice, not a measurement", "Fake error", "Real error", "binomial", "Confusion matrix", "Per generator"):
         assert needle in text, needle
     screenshot(page, "quiz-results.png")
 
@@ -171,16 +170,16 @@ def test_owner_creates_a_quiz_a_phone_takes_it_and_the_owner_sees_live_results(p
     assert max(int(r["serve_count"]) for r in rows) == 2  # trial 9 was served again by the reload
 
 
-def test_a_timed_pair_quiz_flashes_the_images_then_masks_them_and_arrow_keys_answer(browser, app_url, client,
-                                                                                     generator):
-    out = client.predict("Timed pairs", [generator], 20, "pair", True, False, 0, 0.0, False, "", 300,
-                         api_name="/quiz_create")
+def test_a_timed_pair_quiz_flashes_the_images_then_masks_them_and_arrow_keys_answer(browser, app_url, client, generator):
+    out = client.predict("Timed pairs", [generator], 20, "pair", True, False, 0, 0.0, False, "", 300, api_name="/quiz_create")
     code = out[-2]
     context = browser.new_context(viewport=PHONE, is_mobile=True, has_touch=True)
     # Note every image the trial view ever holds, to look for it in the page after the exposure.
-    context.add_init_script("window.__seen = new Set(); new MutationObserver(() => document.querySelectorAll("
-                            "'img.gq-image').forEach((i) => window.__seen.add(i.src))).observe(document, "
-                            "{subtree: true, childList: true, attributes: true});")
+    context.add_init_script(
+        "window.__seen = new Set(); new MutationObserver(() => document.querySelectorAll("
+        "'img.gq-image').forEach((i) => window.__seen.add(i.src))).observe(document, "
+        "{subtree: true, childList: true, attributes: true});"
+    )
     phone = context.new_page()
     phone.set_default_timeout(30_000)
     try:
@@ -200,7 +199,8 @@ def test_a_timed_pair_quiz_flashes_the_images_then_masks_them_and_arrow_keys_ans
         left_behind = phone.evaluate(
             "() => { const page = document.documentElement.outerHTML; const seen = [...window.__seen]; "
             "return [seen.length, seen.filter((src) => page.includes(src.slice(src.length / 2, src.length / 2 + 400)))"
-            ".length, document.querySelectorAll('#ganlab-quiz-trial img.gq-image').length]; }")
+            ".length, document.querySelectorAll('#ganlab-quiz-trial img.gq-image').length]; }"
+        )
         assert left_behind == [2, 0, 0]
         phone.keyboard.press("ArrowLeft")
         wait_for_trial(phone, 2)
@@ -258,8 +258,9 @@ def test_a_killed_server_loses_no_acknowledged_answer_and_the_participant_resume
     server = start_app(port, env, tmp_path / "server.log")
     try:
         client = Client(url, analytics_enabled=False, verbose=False)
-        out = client.predict("Crash", ["saved/crash"], 50, "single", False, False, 0, 0.0, False, "", 300,
-                             api_name="/quiz_create")
+        out = client.predict(
+            "Crash", ["saved/crash"], 50, "single", False, False, 0, 0.0, False, "", 300, api_name="/quiz_create"
+        )
         code, key = out[-2], out[-1]
         joined = view(client.predict(code, "Kim", "", NO_PARTICIPANT, api_name="/quiz_join"))
         saved, number, trial_id = joined["saved"], joined["trial_number"], joined["trial_id"]
@@ -302,8 +303,9 @@ def test_a_killed_server_loses_no_acknowledged_answer_and_the_participant_resume
         assert len(acknowledged) <= len(stored) <= len(acknowledged) + 1
         resumed = view(client.predict(code, "Kim", "", saved, api_name="/quiz_join"))
         assert resumed["trial_number"] == len(stored) + 1 and resumed["saved"]["token"] == saved["token"]
-        after = view(client.predict("Real", resumed["trial_number"], resumed["trial_id"], None, None, saved,
-                                    api_name="/quiz_answer"))
+        after = view(
+            client.predict("Real", resumed["trial_number"], resumed["trial_id"], None, None, saved, api_name="/quiz_answer")
+        )
         assert after["trial_number"] == len(stored) + 2
         client.close()
     finally:

@@ -37,10 +37,26 @@ def fresh(app_url):
 
 def test_every_train_event_has_a_stable_api_name(client):
     endpoints = set(client.view_api(return_format="dict", print_info=False)["named_endpoints"])
-    expected = {"/train_start", "/train_pause", "/train_resume", "/train_stop", "/train_reset", "/train_step",
-                "/train_update", "/train_status", "/train_save", "/train_load", "/train_saved_runs", "/train_gif",
-                "/train_dataset", "/train_timelapse_frame", "/train_preset_healthy", "/train_preset_mode_collapse",
-                "/train_preset_vanishing_gradients", "/train_preset_oscillation"}
+    expected = {
+        "/train_start",
+        "/train_pause",
+        "/train_resume",
+        "/train_stop",
+        "/train_reset",
+        "/train_step",
+        "/train_update",
+        "/train_status",
+        "/train_save",
+        "/train_load",
+        "/train_saved_runs",
+        "/train_gif",
+        "/train_dataset",
+        "/train_timelapse_frame",
+        "/train_preset_healthy",
+        "/train_preset_mode_collapse",
+        "/train_preset_vanishing_gradients",
+        "/train_preset_oscillation",
+    }
     assert expected <= endpoints
 
 
@@ -61,8 +77,17 @@ def test_start_status_pause_step_update_stop(client):
     assert "D move" in note and "G move" in note and "64 real and 64 generated samples" in note and "D(G(z))" in note
     assert client.predict(api_name="/train_status")["step"] == before + 1
 
-    applied = client.predict(lr_g=5e-4, lr_d=1e-3, beta1=0.5, beta2=0.999, batch_size=32, d_steps=2,
-                             gp_weight=10, clip_value=0.01, api_name="/train_update")
+    applied = client.predict(
+        lr_g=5e-4,
+        lr_d=1e-3,
+        beta1=0.5,
+        beta2=0.999,
+        batch_size=32,
+        d_steps=2,
+        gp_weight=10,
+        clip_value=0.01,
+        api_name="/train_update",
+    )
     assert "lr G 0.0005" in applied and "D steps 2" in applied
     config = client.predict(api_name="/train_status")["config"]
     assert config["lr_g"] == 5e-4 and config["batch_size"] == 32 and config["d_steps"] == 2
@@ -106,17 +131,20 @@ def _watch_a_run(fresh: Client) -> None:
     assert stream.done()
 
 
-@pytest.mark.parametrize("bad, message", [
-    (dict(lr_g=5), "learning rate lr_g must be > 0 and <= 1; got 5"),
-    (dict(batch_size=0), "batch size must be between 1 and"),
-    (dict(beta1=1.5), "Adam beta1 must be in [0, 1)"),
-    (dict(width=None), "width is empty"),
-    (dict(model="dcgan"), "DCGAN models need image data"),
-    (dict(width=2048, depth=8), "million parameters"),
-    (dict(dataset="csv"), "upload a CSV file"),
-    (dict(dataset="folder"), "upload a .zip of images"),
-    (dict(dataset="draw"), "drawing is empty"),
-])
+@pytest.mark.parametrize(
+    "bad, message",
+    [
+        (dict(lr_g=5), "learning rate lr_g must be > 0 and <= 1; got 5"),
+        (dict(batch_size=0), "batch size must be between 1 and"),
+        (dict(beta1=1.5), "Adam beta1 must be in [0, 1)"),
+        (dict(width=None), "width is empty"),
+        (dict(model="dcgan"), "DCGAN models need image data"),
+        (dict(width=2048, depth=8), "million parameters"),
+        (dict(dataset="csv"), "upload a CSV file"),
+        (dict(dataset="folder"), "upload a .zip of images"),
+        (dict(dataset="draw"), "drawing is empty"),
+    ],
+)
 def test_bad_settings_give_a_clear_error(fresh, bad, message):
     if bad == dict(lr_g=5):  # the first: this session has no run yet
         with pytest.raises(AppError, match="no run yet"):
@@ -147,8 +175,7 @@ def test_the_clusters_control_chooses_between_clusters_and_the_plain_game(fresh)
 def test_csv_upload_trains_on_the_points_and_bad_csv_is_explained(fresh, tmp_path):
     good = tmp_path / "points.csv"
     good.write_text("x,y\n" + "\n".join(f"{i % 7 * 0.3},{i % 5 * 0.2}" for i in range(200)))
-    line = fresh.predict(dataset="csv", points_csv=handle_file(str(good)), width=16, batch_size=32,
-                         api_name="/train_start")[0]
+    line = fresh.predict(dataset="csv", points_csv=handle_file(str(good)), width=16, batch_size=32, api_name="/train_start")[0]
     assert "running" in line and "your CSV" in line
     wait_for(fresh, lambda s: s["step"] > 3)
     bad = tmp_path / "bad.csv"

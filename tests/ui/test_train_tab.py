@@ -138,8 +138,7 @@ def test_a_drawing_becomes_the_data(train):
     page.mouse.move(box["x"] + box["width"] * 0.2, box["y"] + box["height"] * 0.5)
     page.mouse.down()
     for i in range(20):
-        page.mouse.move(box["x"] + box["width"] * (0.2 + 0.03 * i), box["y"] + box["height"] * (0.5 - 0.01 * i),
-                        steps=3)
+        page.mouse.move(box["x"] + box["width"] * (0.2 + 0.03 * i), box["y"] + box["height"] * (0.5 - 0.01 * i), steps=3)
     page.mouse.up()
     time.sleep(1.0)  # the editor uploads the drawing
     page.click("#train-start")
