@@ -1,6 +1,6 @@
 """The package's shape holds: data flows one way (no import cycle between ganlab's modules, counting the
-imports inside functions too), and nothing below ganlab/ui imports gradio (the core runs without a UI), and the code has one format
-(ruff, checked here so that the README's test command checks it)."""
+imports inside functions too), and nothing below ganlab/ui imports gradio (the core runs without a UI), and the
+code has one format (ruff, checked here so that the README's test command checks it)."""
 
 import ast
 import subprocess
