@@ -141,7 +141,14 @@ OBJECTIVES: dict[str, Objective] = {
         "least squares: D regresses to 1 (real) and 0 (fake)",
         d_output="score (target 1 real, 0 fake)",
     ),
-    "hinge": Objective("hinge", hinge_d_loss, hinge_g_loss, "hinge loss (used with spectral norm)"),
+    # Hinge trains D's raw score against margins, so sigmoid(score) would be no probability: shown as the score.
+    "hinge": Objective(
+        "hinge",
+        hinge_d_loss,
+        hinge_g_loss,
+        "hinge loss (used with spectral norm)",
+        d_output="score (margin: real >= 1, fake <= -1)",
+    ),
 }
 
 

@@ -78,3 +78,13 @@ def test_gradient_penalty_of_linear_critic_is_norm_minus_one_squared():
 def test_unknown_objective_is_named_in_the_error():
     with pytest.raises(ValueError, match="unknown loss 'nope'.*hinge"):
         get_objective("nope")
+
+
+def test_only_the_log_loss_objectives_read_d_as_a_probability():
+    # A sigmoid of a hinge, least-squares or Wasserstein score is not a probability: the views must
+    # show those scores as they are.
+    probabilistic = {name for name, objective in losses.OBJECTIVES.items() if objective.d_output == "probability"}
+    assert probabilistic == {"minimax", "nonsaturating"}
+    logits = torch.tensor([-2.0, 0.0, 3.0])
+    assert torch.equal(get_objective("hinge").d_score(logits), logits)
+    assert torch.allclose(get_objective("minimax").d_score(logits), torch.sigmoid(logits))
