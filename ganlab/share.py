@@ -7,7 +7,9 @@ route, no packet is sent) and the addresses its host name resolves to. Loopback 
 addresses are left out. Nothing here sends traffic anywhere.
 
 ``qr_svg`` draws a QR code (segno) as inline SVG, big enough to scan from a phone across a classroom;
-``join_url`` is a quiz's join link (the Quiz tab fills the code in from ``?quiz=CODE``).
+``join_url`` is a quiz's join link (``<base>/quiz/CODE``, the lean participant page) and ``join_bases``
+the addresses to build it on: the one the person's browser used, unless that is this machine's own
+loopback name while the app listens beyond loopback (students cannot open ``127.0.0.1``).
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from __future__ import annotations
 import io
 import ipaddress
 import socket
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import quote, urlsplit, urlunsplit
 
 from ganlab.admin import LOOPBACK_HOSTS
 
@@ -71,12 +73,32 @@ def _url(host: str, port: int) -> str:
 
 
 def join_url(base: str, quiz_code: str) -> str:
-    """The link that opens the app at ``base`` with ``quiz_code`` filled in on the Quiz tab (``?quiz=CODE``);
-    the rest of ``base`` (a path under a proxy, other query parameters) is kept."""
-    parts = urlsplit(base)
-    query = [(key, value) for key, value in parse_qsl(parts.query, keep_blank_values=True) if key != "quiz"]
-    query.append(("quiz", quiz_code.strip()))
-    return urlunsplit((parts.scheme, parts.netloc, parts.path or "/", urlencode(query), ""))
+    """The link that opens quiz ``quiz_code``'s participant page on the app at ``base``: ``<base>/quiz/CODE``.
+    A path under a proxy (``https://school.example/ganlab``) is kept; a query or fragment of ``base`` is not."""
+    parts = urlsplit(base.strip())
+    path = parts.path.rstrip("/") + "/quiz/" + quote(quiz_code.strip(), safe="")
+    return urlunsplit((parts.scheme, parts.netloc, path, "", ""))
+
+
+def join_bases(browser_base: str | None, listening_on: str) -> list[str]:
+    """The app's addresses a student can open, to build join links on, the likeliest first.
+
+    ``browser_base``: the address the person's browser used (``http://host:port``, from the request), or
+    None. It is the answer unless it names this machine's loopback (``localhost``, ``127.0.0.1``) while the
+    app listens beyond loopback (``listening_on``): then this machine's network addresses on that port.
+    """
+    if not browser_base:
+        return []
+    parts = urlsplit(browser_base)
+    if parts.hostname not in (*LOOPBACK_HOSTS, "0.0.0.0") or not listens_beyond_loopback(listening_on):
+        return [browser_base.rstrip("/")]
+    try:
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError:  # a port out of range: no address to build on
+        return []
+    path = parts.path.rstrip("/")
+    found = [url + path for url in reachable_addresses(port, listening_on)]
+    return found or [browser_base.rstrip("/")]  # no network address: the loopback one is still right here
 
 
 def qr_svg(text: str, *, scale: int = 6, border: int = 4) -> str:

@@ -12,7 +12,14 @@ import segno
 
 from ganlab import share
 from ganlab.admin import LOOPBACK_HOSTS, AdminKey
-from ganlab.share import classroom_markdown, join_url, listens_beyond_loopback, qr_svg, reachable_addresses
+from ganlab.share import (
+    classroom_markdown,
+    join_bases,
+    join_url,
+    listens_beyond_loopback,
+    qr_svg,
+    reachable_addresses,
+)
 
 SVG = "{http://www.w3.org/2000/svg}"
 
@@ -149,11 +156,25 @@ def test_the_classroom_header_names_the_address_and_draws_its_qr_code(monkeypatc
 
 
 def test_join_url():
-    assert join_url("http://192.168.1.20:7860", "K3X9M2") == "http://192.168.1.20:7860/?quiz=K3X9M2"
-    assert join_url("http://192.168.1.20:7860/", " K3X9M2 ") == "http://192.168.1.20:7860/?quiz=K3X9M2"
-    # behind a proxy: the path and other parameters stay, an old code is replaced
-    assert (
-        join_url("https://school.example/ganlab/?theme=dark&quiz=OLD", "NEW")
-        == "https://school.example/ganlab/?theme=dark&quiz=NEW"
-    )
-    assert join_url("http://h:1", "a b&c") == "http://h:1/?quiz=a+b%26c"
+    assert join_url("http://192.168.1.20:7860", "K3X9M2") == "http://192.168.1.20:7860/quiz/K3X9M2"
+    assert join_url("http://192.168.1.20:7860/", " K3X9M2 ") == "http://192.168.1.20:7860/quiz/K3X9M2"
+    # behind a proxy: the path stays; the base's own query and fragment are no part of the link
+    assert join_url("https://school.example/ganlab/?theme=dark#top", "NEW") == "https://school.example/ganlab/quiz/NEW"
+    assert join_url("http://h:1", "a b/c") == "http://h:1/quiz/a%20b%2Fc"
+
+
+def test_join_bases_keep_the_address_the_browser_used():
+    assert join_bases("http://192.168.1.20:7860", "0.0.0.0") == ["http://192.168.1.20:7860"]
+    assert join_bases("https://school.example/ganlab/", "127.0.0.1") == ["https://school.example/ganlab"]
+    assert join_bases("http://127.0.0.1:7860", "127.0.0.1") == ["http://127.0.0.1:7860"]  # only this machine can join
+    assert join_bases(None, "0.0.0.0") == []
+    assert join_bases("http://localhost:99999", "0.0.0.0") == []  # no such port
+
+
+def test_join_bases_replace_loopback_by_the_network_addresses(monkeypatch):
+    monkeypatch.setattr(share, "local_ipv4_addresses", lambda: ["192.168.1.20", "10.1.2.3"])
+    for local in ("http://127.0.0.1:7861", "http://localhost:7861/", "http://[::1]:7861"):
+        assert join_bases(local, "0.0.0.0") == ["http://192.168.1.20:7861", "http://10.1.2.3:7861"]
+    assert join_bases("http://localhost:7861", "192.168.1.20") == ["http://192.168.1.20:7861"]
+    monkeypatch.setattr(share, "local_ipv4_addresses", lambda: [])
+    assert join_bases("http://localhost:7861", "0.0.0.0") == ["http://localhost:7861"]

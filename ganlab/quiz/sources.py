@@ -9,9 +9,11 @@ rendering pipeline (an uncompressed, metadata-free PNG of fixed byte length).
 
 Archives and folders are read within the upload limits of ``ganlab.data.uploads`` (sizes checked
 from the zip's directory and each image's header before anything is decoded), one set at a time
-(``decode_slot``). A set that cannot make a fair quiz is refused with one message for a person:
-unreadable files, images over ``MAX_SIDE`` pixels a side, too few images, or (pair mode) real and
-generated sets of different sizes.
+(``decode_slot``); the app's Quiz tab (``ganlab.ui.quiz_uploads``) passes a smaller pixel budget and
+image count than the command line, and keeps each set only as ``normalised_set`` arrays. A set that
+cannot make a fair quiz is refused with one message for a person: unreadable files, images over
+``MAX_SIDE`` pixels a side, too few images, (pair mode) real and generated sets of different sizes,
+or the same images given twice.
 
 ``ganlab.data`` imports torch, so this module reads it only when a set is read.
 """
@@ -23,6 +25,7 @@ import hashlib
 import io
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from PIL import Image, ImageOps
@@ -30,27 +33,38 @@ from PIL import Image, ImageOps
 from ganlab.imaging import to_hwc
 from ganlab.quiz.errors import QuizError
 
+if TYPE_CHECKING:
+    from ganlab.quiz.pools import PoolCache
+    from ganlab.quiz.settings import QuizSettings
+
 MAX_SIDE = 1024  # pixels, either side
 SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")
 FORMATS = ("PNG", "JPEG", "WEBP")
 MAX_SET_PIXELS = 400_000_000  # all images of one set, from their headers: a few seconds of decoding
 
 
-def read_image_set(path: str | Path, *, what: str) -> list[Image.Image]:
+def read_image_set(
+    path: str | Path, *, what: str, set_pixels: int = MAX_SET_PIXELS, max_images: int | None = None
+) -> list[Image.Image]:
     """Every image of a folder or .zip, decoded, upright (EXIF orientation) and stripped of metadata.
 
-    ``what`` names the set in messages ("the real images"). Raises QuizError for a missing path, an
-    unsafe or oversized archive, any file named as an image that cannot be read, or an image over
-    MAX_SIDE pixels a side.
+    ``what`` names the set in messages ("the real images"). ``set_pixels``: the most pixels all its images
+    may add up to (from their headers, before decoding); ``max_images``: the most images it may hold (the
+    app's web server passes both lower than the command line). Raises QuizError for a missing path, an
+    unsafe or oversized archive, too many images, any file named as an image that cannot be read, or an
+    image over MAX_SIDE pixels a side.
     """
     from ganlab.data.errors import DataError
     from ganlab.data.uploads import PixelBudget, UploadLimits, decode_slot, list_upload, read_files
 
-    limits = UploadLimits(image_pixels=MAX_SIDE * MAX_SIDE, upload_pixels=MAX_SET_PIXELS)
+    limits = UploadLimits(image_pixels=MAX_SIDE * MAX_SIDE, upload_pixels=set_pixels)
     images: list[Image.Image] = []
     unreadable: list[str] = []
     try:
         upload = list_upload(path, limits)
+        named = sum(name.lower().endswith(SUFFIXES) for name, _ in upload.files)
+        if max_images is not None and named > max_images:
+            raise QuizError(f"{what}: {named:,} images; a quiz set may hold at most {max_images:,}: choose fewer")
         budget = PixelBudget(upload.label, limits)
         with decode_slot(), contextlib.closing(read_files(upload, SUFFIXES)) as files:
             for name, data in files:
@@ -122,6 +136,42 @@ def normalise(images: Sequence[Image.Image], *, size: int, colour: bool) -> np.n
     return np.stack(
         [np.asarray(ImageOps.fit(image.convert(mode), (size, size), method=Image.Resampling.LANCZOS)) for image in images]
     )
+
+
+def normalised_set(images: Sequence[Image.Image], *, size: int) -> np.ndarray:
+    """``normalise`` in colour, done as soon as a set is read so that only small arrays are kept, not the
+    decoded images; ``keep_image_pools`` makes the quiz gray when no set has colour (a gray RGB image's
+    channels are equal, so its first channel is exactly its grayscale version)."""
+    return normalise(images, size=size, colour=True)
+
+
+def keep_image_pools(
+    real: tuple[str, np.ndarray], fakes: Sequence[tuple[str, np.ndarray]], settings: QuizSettings, cache: PoolCache
+) -> tuple[str, list[str]]:
+    """Pools of a quiz over your own images, kept in ``cache`` (so the app's store finds them): the real
+    set and each generated set as ``(label, normalised_set(...))``. Refuses sets that cannot make the quiz
+    (``check_sets``). Returns the real pool's name and the generated pools' names."""
+    from ganlab.quiz.deck import images_needed
+    from ganlab.quiz.images import ImagePool
+
+    needed_real, per_source = images_needed(settings.mode, settings.deck_size, settings.practice_trials, len(fakes))
+    check_sets(settings.mode, len(real[1]), [len(pixels) for _, pixels in fakes], needed_real, per_source)
+    colour = any(has_colour(pixels) for _, pixels in (real, *fakes))
+    pools = [ImagePool(pool_name("real", real[0], _mode(real[1], colour)), True, _mode(real[1], colour))]
+    for label, pixels in fakes:
+        pools.append(ImagePool(pool_name("fake", label, _mode(pixels, colour)), False, _mode(pixels, colour)))
+    names = [pool.name for pool in pools]
+    digests = [name.rsplit("-", 1)[1] for name in names]  # the hash of the pixels (pool_name)
+    if len(set(digests)) != len(digests):
+        raise QuizError("the same images were given twice (as two sets, or as real and generated); give each set once")
+    for pool in pools:
+        if cache.load(pool.name) is None:
+            cache.keep(pool)
+    return names[0], names[1:]
+
+
+def _mode(pixels: np.ndarray, colour: bool) -> np.ndarray:
+    return pixels if colour else np.ascontiguousarray(pixels[..., 0])
 
 
 def pool_name(kind: str, label: str, pixels: np.ndarray) -> str:

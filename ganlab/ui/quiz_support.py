@@ -1,9 +1,11 @@
-"""Non-UI helpers of the Quiz tab: the browser-storage secret and checks on what the browser sends."""
+"""Non-UI helpers of the Quiz tab's views: the browser-storage secret, checks on what the browser sends, the
+address a join link is built on, and how the views' events are exposed."""
 
 from __future__ import annotations
 
 import math
 import os
+import re
 import secrets
 from pathlib import Path
 from typing import Any
@@ -15,8 +17,15 @@ from ganlab.paths import data_home
 from ganlab.quiz import default_database_url
 
 NO_PARTICIPANT = {"code": "", "nickname": "", "token": ""}
+# Endpoints the browser and gradio_client call: left out of the API page and of run history.
+HIDDEN = dict(api_visibility="undocumented", concurrency_limit=None)
+# Follow-up events (timer ticks, tab selects): not callable by API clients at all.
+INTERNAL = dict(api_visibility="private", concurrency_limit=None)
+# Making image pools (sampling 2,000 images, or reading uploads): one quiz at a time.
+POOL_WORK = dict(api_visibility="undocumented", concurrency_limit=1, concurrency_id="ganlab-quiz-pools")
 BROWSER_STORAGE_KEY = "ganlab-quiz-participant"
 SECRET_FILE_SUFFIX = ".browser-secret"
+HOST = re.compile(r"[A-Za-z0-9.\-]+(:\d{1,5})?|\[[0-9A-Fa-f:.]+\](:\d{1,5})?")  # a name or address, and a port
 
 
 def browser_secret(database_url: str | None = None) -> str:
@@ -66,6 +75,22 @@ def _whole(value: Any, name: str) -> int:
     if int(value) != value:
         raise gr.Error(f"{name} must be a whole number; got {value!r}")
     return int(value)
+
+
+def browser_base(request: gr.Request | None) -> str | None:
+    """The app's address as the person's browser reached it (``http(s)://host[:port]``), from the request's
+    headers (a proxy's X-Forwarded-Host / -Proto first); None when unknown."""
+    if request is None:
+        return None
+    headers = request.headers
+    host = headers.get("x-forwarded-host") or headers.get("host")
+    if not host:
+        return None
+    host = host.split(",")[0].strip()
+    if not HOST.fullmatch(host):  # a made-up header must not end up in a link
+        return None
+    scheme = "https" if (headers.get("x-forwarded-proto") or "").split(",")[0].strip() == "https" else "http"
+    return f"{scheme}://{host}"
 
 
 def participant_state(secret: str) -> gr.BrowserState:

@@ -30,10 +30,10 @@ def test_creating_a_quiz_off_loopback_needs_the_admin_key(store, tmp_path):
     tab = QuizTab(store, PoolCache(tmp_path / "pools"), AdminKey("s3cret", listening_on="0.0.0.0"))
     for wrong in (None, "", "guess"):
         with pytest.raises(gr.Error, match="admin key"):
-            tab.create("t", ["mnist-dcgan"], 20, "single", False, False, 0, 0.0, False, wrong, 300)
+            tab.creator.create("t", ["mnist-dcgan"], 20, "single", False, False, 0, 0.0, False, wrong, 300)
     # With the key the request gets past the check (and on to the settings, refused here).
     with pytest.raises(gr.Error, match="deck_size must be"):
-        tab.create("t", ["mnist-dcgan"], 1, "single", False, False, 0, 0.0, False, "s3cret", 300)
+        tab.creator.create("t", ["mnist-dcgan"], 1, "single", False, False, 0, 0.0, False, "s3cret", 300)
 
 
 def test_joins_are_limited_per_address(store, tmp_path):
@@ -41,8 +41,8 @@ def test_joins_are_limited_per_address(store, tmp_path):
     code = store.create_quiz(sources="gen", deck_size=4, display_size=28).code
     here = SimpleNamespace(client=SimpleNamespace(host="10.1.2.3"), query_params={})
     there = SimpleNamespace(client=SimpleNamespace(host="10.9.9.9"), query_params={})
-    tab.join(code, "Ada", "", dict(NO_PARTICIPANT), here)
-    tab.join(code, "Bob", "", dict(NO_PARTICIPANT), here)
+    tab.participant.join(code, "Ada", "", dict(NO_PARTICIPANT), here)
+    tab.participant.join(code, "Bob", "", dict(NO_PARTICIPANT), here)
     with pytest.raises(gr.Error, match="too many joins"):
-        tab.join(code, "Cy", "", dict(NO_PARTICIPANT), here)
-    tab.join(code, "Cy", "", dict(NO_PARTICIPANT), there)
+        tab.participant.join(code, "Cy", "", dict(NO_PARTICIPANT), here)
+    tab.participant.join(code, "Cy", "", dict(NO_PARTICIPANT), there)
