@@ -4,15 +4,17 @@ Starts the full app on loopback in a subprocess (a fresh data home in a temporar
 simulates a class through the app's HTTP API, speaking Gradio's own protocol (the requests a
 browser sends: queued events through ``/gradio_api/queue/join`` and the session's event stream,
 Explore's slider handler, which is outside the queue, as one ``POST /gradio_api/run/explore_render``
-and then a ``GET`` of the new picture):
+that brings the new picture inline, or, from an app that answers with a file, then a ``GET`` of it):
 
 * **training students** (``--trainings``, default 6) press Start on the default 2D run (ring8) and
   follow it live (``/train_watch``, downloading every new picture); the server trains at most
-  ``--slots`` at once (``GANLAB_MAX_TRAININGS``, default 4) and the others wait, told their place;
+  ``--slots`` at once (``GANLAB_MAX_TRAININGS``, default the server's own: the cores, up to 4) and the
+  others wait, told their place;
 * **Explore students** (``--explorers``, default 20) each open a generator and move a latent slider
   at ``--moves-per-s`` (default 2), one step of the slider per move, waiting for each picture;
 * **quiz participants** (``--participants``, default 60) join one quiz and answer with ``--think-s``
-  (default 2 s) between seeing a trial and answering;
+  (default 2 s) between seeing a trial and answering, through the lean participant route of
+  ``/quiz/<CODE>`` (its JSON API) where the app serves it, else Gradio's events (``--quiz-route``);
 * **one hostile student** uploads a zip holding a 40-megapixel PNG, a zip bomb (210 MB of zeros
   in 0.2 MB) and a zip that lies about its sizes, each followed by a Start on it, during the window.
 
@@ -69,6 +71,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from ganlab.live import default_max_trainings  # noqa: E402
 from ganlab.ui.quiz import PARTICIPANT_VIEW  # noqa: E402  (the order of a participant view's outputs)
 
 COMPONENTS = ("training", "explore", "quiz", "hostile")
@@ -465,7 +468,8 @@ class Explorer:
             url = picture.get("url") if isinstance(picture, dict) else None
             if not url:
                 raise CallFailed(f"explore_render returned no picture: {str(picture)[:100]}")
-            await self.app.fetch(url)
+            if not url.startswith("data:"):  # inside the response since issue 17; before, a file in Gradio's cache
+                await self.app.fetch(url)
             record.latencies.append((sent, time.perf_counter() - sent))
             self.posts.latencies.append((sent, posted - sent))
         except (CallFailed, httpx.HTTPError) as error:
@@ -526,6 +530,66 @@ class Participant:
             record.latencies.append((sent, time.perf_counter() - sent))
             self.acknowledged.append((self.nickname, number, label.lower()))
             self.view = dict(zip(self.view_names, data, strict=True))
+
+
+class LeanParticipant:
+    """One quiz participant on the lean route the page at ``/quiz/<CODE>`` uses (plain JSON, no Gradio event):
+    ``POST /quiz/api/join``, then one ``POST /quiz/api/answer`` per trial, which stores the answer and brings
+    the next trial back. The same interface as ``Participant``."""
+
+    def __init__(self, app: App, code: str, nickname: str) -> None:
+        self.app = app
+        self.code = code
+        self.nickname = nickname
+        self.token = ""
+        self.trial: dict | None = None
+        self.sent: list[tuple[str, int, str]] = []
+        self.acknowledged: list[tuple[str, int, str]] = []
+
+    async def _post(self, path: str, body: dict) -> dict:
+        response = await self.app.http.post(f"{self.app.url}/quiz/api/{path}", json=body)
+        if response.status_code != 200:
+            raise CallFailed(f"/quiz/api/{path}: HTTP {response.status_code}: {response.text[:200]}")
+        return response.json()
+
+    async def join(self, record: Record) -> bool:
+        try:
+            data = await self._post("join", {"code": self.code, "nickname": self.nickname})
+        except (CallFailed, httpx.HTTPError) as error:
+            record.errors.append(f"quiz join {self.nickname}: {type(error).__name__}: {error}")
+            return False
+        self.token, self.trial = data["token"], data["trial"]
+        return True
+
+    async def answer_all(self, record: Record, think_s: float, stop: asyncio.Event) -> None:
+        if await until(stop, random.uniform(0, think_s)):
+            return
+        while not stop.is_set() and self.trial is not None:
+            if await until(stop, think_s):
+                return
+            answer, number = random.choice(["real", "fake"]), int(self.trial["number"])
+            self.sent.append((self.nickname, number, answer))
+            body = {"token": self.token, "trial_id": self.trial["trial_id"], "number": number, "answer": answer}
+            sent = time.perf_counter()
+            try:
+                data = await self._post("answer", body)
+            except (CallFailed, httpx.HTTPError) as error:
+                record.errors.append(f"quiz answer {self.nickname} #{number}: {type(error).__name__}: {error}")
+                return
+            record.latencies.append((sent, time.perf_counter() - sent))
+            self.acknowledged.append((self.nickname, number, answer))
+            self.trial = data["trial"]
+
+
+async def quiz_route(app: App, choice: str) -> type:
+    """The participants' class: the lean route where the app serves it (``--quiz-route auto``), else Gradio's events."""
+    if choice == "auto":
+        try:
+            response = await app.http.post(f"{app.url}/quiz/api/join", json={})
+            choice = "lean" if response.status_code in (400, 411, 413, 429) else "gradio"
+        except httpx.HTTPError:
+            choice = "gradio"
+    return LeanParticipant if choice == "lean" else Participant
 
 
 class Trainee:
@@ -783,7 +847,7 @@ async def alone_phases(app: App, args, quiz_code: str, settings: list, monitor: 
             f"alone: {args.alone_participants} quiz participants, {args.think_s:g} s think time for {args.alone_seconds:g} s ...",
             flush=True,
         )
-        people = [Participant(app, quiz_code, f"solo{i:02d}") for i in range(args.alone_participants)]
+        people = [args.participant(app, quiz_code, f"solo{i:02d}") for i in range(args.alone_participants)]
         record = Record()
         for person in people:
             await person.join(record)
@@ -850,7 +914,7 @@ async def class_phase(app: App, args, quiz_code: str, settings: list, monitor: M
         await asyncio.gather(*(e.open() for e in explorers))
     if "quiz" in args.components:
         print(f"class: {args.participants} quiz participants join ...", flush=True)
-        people = [Participant(app, quiz_code, f"p{i:03d}") for i in range(args.participants)]
+        people = [args.participant(app, quiz_code, f"p{i:03d}") for i in range(args.participants)]
         sem = asyncio.Semaphore(10)
 
         async def join(person: Participant) -> None:
@@ -1064,7 +1128,8 @@ def report(
         f"Class: {args.trainings if 'training' in args.components else 0} trainings ({args.train_dataset}, "
         f"{args.slots} slots), {args.explorers if 'explore' in args.components else 0} Explore students at "
         f"{args.moves_per_s:g} moves/s ({args.checkpoint}), "
-        f"{args.participants if 'quiz' in args.components else 0} quiz participants ({args.think_s:g} s think), "
+        f"{args.participants if 'quiz' in args.components else 0} quiz participants ({args.think_s:g} s think, "
+        f"{'the lean /quiz/<CODE> route' if args.participant is LeanParticipant else 'Gradio events'}), "
         f"{'one hostile uploader' if 'hostile' in args.components else 'no hostile upload'}; "
         f"{args.seconds:g} s measured after {args.warmup_seconds:g} s of warm-up\n"
     )
@@ -1343,6 +1408,8 @@ async def main_async(args) -> int:
                 )
                 created = await app.call(secrets.token_hex(8), "quiz_create", settings_of_quiz)
                 quiz_code, quiz_key = created[3], created[4]
+                args.participant = await quiz_route(app, args.quiz_route)
+                print(f"quiz participants answer through {args.participant.__name__}", flush=True)
             stop = asyncio.Event()
             watchers = [asyncio.create_task(monitor.run(stop)), asyncio.create_task(monitor.loop_lag(stop))]
             alone = await alone_phases(app, args, quiz_code, settings, monitor, files)
@@ -1396,8 +1463,21 @@ def main() -> None:
     parser.add_argument("--alone-seconds", type=float, default=20, help="each alone measurement (default 20)")
     parser.add_argument("--warmup-seconds", type=float, default=5, help="before each window (default 5)")
     parser.add_argument("--quick", action="store_true", help="a smoke run: 15 s together, 6 s alone")
-    parser.add_argument("--slots", type=int, default=4, help="GANLAB_MAX_TRAININGS for the server (default 4)")
-    parser.add_argument("--trainings", type=int, default=6, help="students pressing Start (default 6: 4 train, 2 queue)")
+    parser.add_argument(
+        "--slots",
+        type=int,
+        help="GANLAB_MAX_TRAININGS for the server (default: the server's own, the number of cores up to 4)",
+    )
+    parser.add_argument(
+        "--trainings", type=int, default=6, help="students pressing Start (default 6: the slots train, the rest queue)"
+    )
+    parser.add_argument(
+        "--quiz-route",
+        choices=["auto", "lean", "gradio"],
+        default="auto",
+        help="how quiz participants answer: the lean /quiz/<CODE> route's JSON API, or Gradio's events "
+        "(default auto: the lean route where the app serves it)",
+    )
     parser.add_argument("--train-dataset", default="ring8", help="what they train (default ring8, the tab's default)")
     parser.add_argument("--explorers", type=int, default=20)
     parser.add_argument("--moves-per-s", type=float, default=2.0)
@@ -1448,6 +1528,8 @@ def main() -> None:
     if args.quick:
         args.seconds, args.alone_seconds, args.warmup_seconds = 15, 6, 3
     args.components = [c for c in COMPONENTS if c not in args.without]
+    args.slots = args.slots or default_max_trainings()  # what the server would choose itself
+    args.participant = Participant
     random.seed(args.seed)
     sys.exit(asyncio.run(main_async(args)))
 

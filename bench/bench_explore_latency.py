@@ -143,7 +143,10 @@ def run(args: argparse.Namespace) -> str:
             [sys.executable, "-c", SERVER.format(repo=str(REPO), port=port)], env=env, stdout=subprocess.PIPE, text=True
         )
         try:
-            if server.stdout.readline().strip() != "ready":
+            for line in server.stdout:  # the app may say a few words before the script's "ready"
+                if line.strip() == "ready":
+                    break
+            else:
                 raise SystemExit("the app did not start")
             with sync_playwright() as playwright:
                 browser = playwright.chromium.launch(
@@ -205,7 +208,7 @@ def run(args: argparse.Namespace) -> str:
         "",
         f"- Generator: {described}; slider `{args.slider}` (keyboard arrows, step 0.1), "
         f"{args.pause * 1000:.0f} ms pause between moves; {missed} moves gave an identical image (not timed)",
-        f"- Priority: nice {os.nice(0)}" + (" (raised with --priority)" if args.priority else ""),
+        f"- Priority: nice {os.nice(0)}" + (" and its session's autogroup (raised with --priority)" if args.priority else ""),
     ]
     lines += [f"- {key}: {value}" for key, value in info.items()]
     lines += [f"- Command: `python {' '.join(sys.argv)}`", ""]
@@ -235,6 +238,10 @@ def main() -> None:
             os.nice(-args.priority)  # inherited by the app subprocess, Playwright's driver and Chromium
         except PermissionError:
             parser.error("--priority needs root (a negative nice value)")
+        try:  # with autogroup scheduling, nice only ranks processes within a session: rank the session too
+            Path("/proc/self/autogroup").write_text(str(-args.priority))
+        except OSError:
+            pass
     report = run(args)
     print(report)
     if args.out:

@@ -133,9 +133,39 @@ def test_one_thread_trainings_get_cores_of_their_own(monkeypatch):
     monkeypatch.setattr(workers, "_ALL_CORES", [0])
     assert workers.free_core(set(), threads=1) is None  # one core: nothing to gain
 
+
+def test_alone_a_training_keeps_its_threads_and_beside_others_it_gets_one_thread_on_a_core(monkeypatch):
+    import ganlab.live.worker as workers
+
+    plan = workers.plan_threads
+    monkeypatch.setattr(workers, "_ALL_CORES", [0, 1])
+    assert plan([]) == []
+    assert plan([2]) == [(2, None)]  # an image run alone: every thread, not pinned
+    assert plan([1]) == [(1, 1)]  # a 2D run alone: one thread, pinned
+    assert plan([2, 2]) == [(1, 1), (1, 0)]  # two at once: one thread each, a core each
+    assert plan([2, 1]) == [(1, 1), (1, 0)]
+    assert plan([2, 1, 2]) == [(1, 1), (1, 0), (1, None)]  # more than cores: the scheduler shares them
+    assert plan([1, 2], [0, None]) == [(1, 0), (1, 1)]  # a training keeps the core it has
+    assert plan([1, 1], [1, 1]) == [(1, 1), (1, 0)]  # ... unless an earlier one has it
+    assert plan([2], [0]) == [(2, None)]  # the other one ended: back to every thread
+    monkeypatch.setattr(workers, "_ALL_CORES", [0, 1, 2, 3])
+    assert plan([2, 2, 2]) == [(1, 3), (1, 2), (1, 1)]
+    monkeypatch.setattr(workers, "_ALL_CORES", [0])  # one core: one thread each, nothing to pin
+    assert plan([2, 2]) == [(1, None), (1, None)] and plan([1]) == [(1, None)]
+    monkeypatch.setattr(torch, "get_num_threads", lambda: 4)
+    assert workers.threads_alone("images") == 4 and workers.threads_alone("2d") == 1
+
+
+def test_the_pool_tells_its_workers_again_when_a_training_starts_or_ends(monkeypatch):
+    import ganlab.live.worker as workers
+
     class FakeWorker:
         def __init__(self, threads):
-            self.threads, self.core, self.alive = threads, None, True
+            self.threads, self.core, self.alone, self.alive, self.told = threads, None, threads, True, []
+
+        def place(self, threads, core):
+            self.threads, self.core = threads, core
+            self.told.append((threads, core))
 
         def close(self):
             self.alive = False
@@ -143,7 +173,39 @@ def test_one_thread_trainings_get_cores_of_their_own(monkeypatch):
     monkeypatch.setattr(workers, "_ALL_CORES", [0, 1])
     monkeypatch.setattr(workers, "Worker", FakeWorker)
     pool = workers.WorkerPool()
-    first, second, third = pool.acquire(1), pool.acquire(1), pool.acquire(1)
-    assert (first.core, second.core, third.core) == (1, 0, None)
+    first = pool.acquire(2)
+    assert first.told == [(2, None)]  # alone: as fast as it goes
+    second = pool.acquire(2)
+    assert first.told[-1] == (1, 1) and second.told == [(1, 0)]
+    third = pool.acquire(1)
+    assert third.told == [(1, None)] and len(first.told) == 2  # the others are left where they are
     pool.release(first)
-    assert first.core is None and pool.acquire(1).core == 1  # its core is free again (and it is reused)
+    assert first.core is None and second.told[-1] == (1, 0) and third.told[-1] == (1, 1)
+    pool.release(third)
+    assert second.told[-1] == (2, None)  # alone again
+    assert pool.acquire(1) is third and (second.told[-1], third.told[-1]) == ((1, 1), (1, 0))  # an idle worker is reused
+
+
+def test_two_workers_training_at_once_each_report_one_thread(tmp_path, monkeypatch):
+    import ganlab.live.relay as relay
+
+    monkeypatch.setattr(relay, "threads_alone", lambda kind: 2)  # as an image run on a 2-core machine
+    manager = RunManager(max_trainings=2, preview_dir=tmp_path / "previews", processes=True)
+    try:
+        manager.start("a", small())
+        first = manager._runs["a"]
+        assert wait_until(lambda: first.worker is not None and first.worker.reported["threads"] == 2)
+        manager.start("b", small(seed=1))
+        second = manager._runs["b"]
+        both = [first, second]
+        assert wait_until(lambda: all(run.worker is not None and run.worker.reported["threads"] == 1 for run in both), timeout=90)
+        assert first.worker.process.pid != second.worker.process.pid
+        if len(os.sched_getaffinity(0)) >= 2:  # each kept on a core of its own
+            cores = [run.worker.reported["cores"] for run in both]
+            assert all(len(c) == 1 for c in cores) and cores[0] != cores[1]
+        assert manager.snapshot("a").status == manager.snapshot("b").status == "running"
+        manager.stop("b")
+        assert wait_until(lambda: first.worker.reported["threads"] == 2)  # alone again
+        assert wait_until(lambda: manager.snapshot("a").step > 0)
+    finally:
+        manager.shutdown()

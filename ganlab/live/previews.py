@@ -30,6 +30,43 @@ from ganlab.imaging import save_gif, upscale
 from ganlab.live.run import Preview, Run, RunError, _to, sample_grid
 from ganlab.views2d import compute_view, eval_mode, mode_metrics
 
+# A picture's address reaches the browser in a live update, and the browser fetches it afterwards: seconds
+# later when the server is busy (8-13 s with a class on 2 cores, docs/BENCHMARKS.md). Deleted before, it
+# came back as an error (403, or 500 while being served). So pictures stay a while, in a bounded ring per run.
+KEEP_PREVIEWS = 8  # a run's latest pictures stay on disk, however old ...
+KEEP_PREVIEWS_S = 30.0  # ... and every one younger than this ...
+MAX_PREVIEWS = 150  # ... but never more than this many per run (a watched 2D run writes ~3.5 a second, 40-80 KB each)
+
+
+def prune_previews(
+    files: list[Path],
+    *,
+    on_show: Path | None = None,
+    keep: int = KEEP_PREVIEWS,
+    keep_s: float = KEEP_PREVIEWS_S,
+    most: int = MAX_PREVIEWS,
+) -> list[Path]:
+    """Delete a run's old pictures (``files``, oldest first) and return those left: the last ``keep``, every
+    one younger than ``keep_s`` seconds, at most ``most`` in all; ``on_show`` (the curves, redrawn only when
+    the run moves) is kept whatever its age. A file that is already gone is dropped without a complaint."""
+    left = list(files)
+    now = time.time()
+    while len(left) > keep:
+        oldest = left[0]
+        if oldest == on_show:
+            if len(left) <= keep + 1:
+                break
+            oldest = left[1]
+        try:
+            young = now - oldest.stat().st_mtime < keep_s
+        except OSError:
+            young = False  # gone already: nothing to delete
+        if young and len(left) <= most:
+            break  # the rest are younger still
+        oldest.unlink(missing_ok=True)
+        left.remove(oldest)
+    return left
+
 
 class PreviewsMixin:
     """The RunManager's readers' side (``preview_interval_s``, ``image_preview_interval_s``,
@@ -119,19 +156,21 @@ class PreviewsMixin:
         probability = run.trainer.objective.d_output == "probability"
         return draw_curves(history["step"], training_panels(history, probability))
 
-    def _write_preview(self, run: Run, picture: np.ndarray, keep: int = 24) -> Path:
-        """Write a preview PNG (fast compression: it lives a few seconds) and delete old ones."""
+    def _write_preview(self, run: Run, picture: np.ndarray) -> Path | None:
+        """Write a preview PNG (fast compression: it lives seconds) and delete those no client will fetch any
+        more (``prune_previews``). None when it cannot be written: the reader then sends the picture itself."""
         run.preview_count += 1
         path = self.preview_dir / f"{run.run_id}-{run.preview_count}.png"
-        Image.fromarray(picture).save(path, format="PNG", compress_level=1)
+        try:
+            try:
+                Image.fromarray(picture).save(path, format="PNG", compress_level=1)
+            except FileNotFoundError:  # the folder was cleaned away under us: make it again
+                self.preview_dir.mkdir(parents=True, exist_ok=True)
+                Image.fromarray(picture).save(path, format="PNG", compress_level=1)
+        except OSError:
+            return None
         run.preview_files.append(path)
-        if len(run.preview_files) > keep:  # older ones were fetched by the browser long ago ...
-            old, run.preview_files = run.preview_files[:-keep], run.preview_files[-keep:]
-            for stale in old:
-                if stale == run.curves_path:  # ... but the curves on show may be older than the last views
-                    run.preview_files.insert(0, stale)
-                else:
-                    stale.unlink(missing_ok=True)
+        run.preview_files[:] = prune_previews(run.preview_files, on_show=run.curves_path)
         return path
 
     def timelapse_frame(self, key: str, index: int) -> tuple[int, np.ndarray] | None:

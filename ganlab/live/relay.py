@@ -11,12 +11,10 @@ import shutil
 import threading
 from typing import Any
 
-import torch
-
 from ganlab.checkpoints import CheckpointError
 from ganlab.checkpoints.run import load_run_state, save_run
 from ganlab.live.run import Run
-from ganlab.live.worker import WORKERS, load_players
+from ganlab.live.worker import WORKERS, load_players, threads_alone
 from ganlab.training import TrainingEvent
 
 
@@ -29,7 +27,7 @@ class WorkerRelayMixin:
         trainer = run.trainer
         folder = self._run_scratch(run) / "handover"
         try:
-            worker = WORKERS.acquire(torch.get_num_threads())
+            worker = WORKERS.acquire(threads_alone(run.kind))  # one thread each when several train (plan_threads)
         except OSError:  # no process can be started here (a locked-down host): train in this thread
             return self._work(run)
         try:
@@ -42,12 +40,12 @@ class WorkerRelayMixin:
                     "folder": str(folder),
                     "dataset": trainer.config.dataset,
                     "max_seconds": self.max_train_seconds,
-                    "core": worker.core,
                 }
             )
             header, _ = worker.receive()
             if header["event"] == "failed":
                 raise RuntimeError(header["error"])
+            worker.reported = {"threads": header["threads"], "cores": header["cores"]}
             with run.lock:
                 run.worker = worker
             if trainer.stop_requested:  # stopped or paused while the state was being handed over
@@ -75,6 +73,8 @@ class WorkerRelayMixin:
                         self._answer(run, header["ask"], header)
                 elif kind == "saved":
                     self._answer(run, header["ask"], header)
+                elif kind == "placed":  # its threads and cores, changed as other trainings started or ended
+                    worker.reported = {"threads": header["threads"], "cores": header["cores"]}
                 elif kind == "failed":
                     raise RuntimeError(header["error"])
                 elif kind == "done":

@@ -15,6 +15,10 @@ the folder when it is stopped or its time is up. Workers are kept and reused (st
 torch takes seconds). A worker is ``python -m ganlab.live.worker`` talking over a loopback socket: unlike
 multiprocessing's spawn, it does not import the server's main script (and Gradio) again. Messages
 are JSON, weights are safetensors bytes: nothing is unpickled.
+
+Threads and cores: a training alone uses what is fastest for it (``threads_alone``); while several train
+at once, each uses one torch thread on a core of its own (``plan_threads``), told again whenever a
+training starts or ends. Several many-thread trainings on a few cores would spin-wait for each other.
 """
 
 from __future__ import annotations
@@ -91,9 +95,25 @@ def worker_main(connection: Connection, threads: int) -> None:
             return  # the server is gone
         if header.get("do") == "train":
             _train(connection, header, datasets)
+        elif header.get("do") == "place":
+            place(header["threads"], header.get("core"))
         elif header.get("do") == "exit":
             return
         # Anything else is a late message for a run that has already ended: nothing to do.
+
+
+def place(threads: int, core: int | None) -> dict[str, Any]:
+    """Train with ``threads`` torch threads, kept on ``core`` (None: on any); returns what this process now
+    has, as the worker reports it to the server."""
+    torch.set_num_threads(threads)
+    pin_to_core(core)
+    return placement()
+
+
+def placement() -> dict[str, Any]:
+    """This process's torch threads and the cores it may run on."""
+    cores = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
+    return {"threads": torch.get_num_threads(), "cores": cores}
 
 
 def _train(connection: Connection, order: dict[str, Any], datasets: dict[str, Any]) -> None:
@@ -101,7 +121,6 @@ def _train(connection: Connection, order: dict[str, Any], datasets: dict[str, An
     from ganlab.data import load_training_data
 
     folder = Path(order["folder"])
-    pin_to_core(order.get("core"))
     try:
         if (folder / DATA_FILE).is_file():
             data = load_own_data(folder)
@@ -114,7 +133,7 @@ def _train(connection: Connection, order: dict[str, Any], datasets: dict[str, An
     except Exception as error:  # noqa: BLE001 - said to the server, which tells the person
         send(connection, {"event": "failed", "error": f"{type(error).__name__}: {error}"})
         return
-    send(connection, {"event": "started"})
+    send(connection, {"event": "started", **placement()})
     keep_state = True
     pending: list[dict[str, Any]] = []
     last_sent = time.monotonic()
@@ -123,6 +142,9 @@ def _train(connection: Connection, order: dict[str, Any], datasets: dict[str, An
         nonlocal keep_state
         while connection.poll():
             message, _ = receive(connection)
+            if message.get("do") == "place":  # the trainings running at once changed (WorkerPool)
+                send(connection, {"event": "placed", **place(message["threads"], message.get("core"))})
+                continue
             if message.get("run") != order["run"]:
                 continue  # meant for an earlier run of this worker
             if message.get("do") == "stop":
@@ -188,13 +210,47 @@ def free_core(taken: set[int], threads: int) -> int | None:
     return next((core for core in reversed(_ALL_CORES) if core not in taken), None)
 
 
+def threads_alone(kind: str) -> int:
+    """The torch threads that train a run of this kind ("2d" or "images") fastest when it trains alone: the
+    machine's for an image model (two threads make the conditional DCGAN 1.3x faster than one), one for a 2D
+    MLP (too small to split: 304 steps/s with one thread, 180 with two; docs/BENCHMARKS.md)."""
+    return 1 if kind == "2d" else torch.get_num_threads()
+
+
+def plan_threads(alone: list[int], current_cores: list[int | None] | None = None) -> list[tuple[int, int | None]]:
+    """(torch threads, core or None) for each of the trainings running at once, in the order they started.
+
+    ``alone`` is what each would use alone (``threads_alone``). One training alone keeps it. Several at once
+    use one thread each: OpenMP threads spin-wait for each other, so two 2-thread trainings on 2 cores ran
+    at 9-10 steps/s each, against ~290 with one thread each (docs/BENCHMARKS.md, Classroom). A one-thread
+    training is kept on a core of its own (``free_core``); it keeps the core it has (``current_cores``)
+    where it can, so that a training that starts or ends does not move the others. More trainings than
+    cores: the extra ones are not pinned, and the scheduler shares the cores."""
+    threads = alone[:1] if len(alone) == 1 else [1] * len(alone)
+    current = list(current_cores or []) + [None] * (len(alone) - len(current_cores or []))
+    cores: list[int | None] = [None] * len(alone)
+    taken: set[int] = set()
+    for i, core in enumerate(current):  # first those that stay where they are ...
+        if threads[i] == 1 and len(_ALL_CORES) >= 2 and core in _ALL_CORES and core not in taken:
+            cores[i] = core
+            taken.add(core)
+    for i, core in enumerate(cores):  # ... then the others, on the cores left
+        if core is None:
+            cores[i] = free_core(taken, threads[i])
+            if cores[i] is not None:
+                taken.add(cores[i])
+    return list(zip(threads, cores, strict=True))
+
+
 # -- the server's side -----------------------------------------------------------------------------------
 class Worker:
     """One training process and the server's end of its socket."""
 
     def __init__(self, threads: int) -> None:
-        self.threads = threads
+        self.threads = threads  # torch threads it trains with (see plan_threads)
         self.core: int | None = None  # the CPU core its current training is kept on (see pin_to_core)
+        self.alone = threads  # the threads its current training would use alone (threads_alone)
+        self.reported: dict[str, Any] | None = None  # its threads and cores, as it last said (the relay reads them)
         token = secrets.token_hex(16)  # only the process started here may call back
         root = str(Path(__file__).resolve().parents[1])  # ganlab importable even when not installed
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))}
@@ -221,6 +277,14 @@ class Worker:
         with self._send_lock:
             send(self.connection, header, tensors)
 
+    def place(self, threads: int, core: int | None) -> None:
+        """Tell the process how many threads to train with and where (it applies it between two steps)."""
+        self.threads, self.core = threads, core
+        try:
+            self.send({"do": "place", "threads": threads, "core": core})
+        except (OSError, ValueError):
+            pass  # the process is gone: its relay finds out and tells the person
+
     def receive(self, timeout: float | None = None) -> tuple[dict[str, Any], dict[str, torch.Tensor] | None]:
         """The next message; raises EOFError when the process is gone (or ``timeout`` passes)."""
         while not self.connection.poll(1.0 if timeout is None else timeout):
@@ -246,7 +310,8 @@ class Worker:
 
 
 class WorkerPool:
-    """Idle workers kept for the next run (a fresh one takes a few seconds to import torch)."""
+    """Idle workers kept for the next run (a fresh one takes a few seconds to import torch), and the busy
+    ones' threads and cores, planned again whenever a training starts or ends (``plan_threads``)."""
 
     def __init__(self) -> None:
         self._idle: list[Worker] = []
@@ -255,31 +320,42 @@ class WorkerPool:
         self._closed = False
 
     def acquire(self, threads: int) -> Worker:
-        """A worker for one training, with a core of its own to train on where the machine has one."""
+        """A worker for one training that would use ``threads`` alone (``threads_alone``), already told how
+        many threads to use and where, given the trainings running beside it."""
         worker = None
         with self._lock:
             while self._idle and worker is None:
                 candidate = self._idle.pop()
-                if candidate.alive and candidate.threads == threads:
+                if candidate.alive:
                     worker = candidate
                 else:
                     candidate.close()
         if worker is None:
             worker = Worker(threads)
         with self._lock:
-            worker.core = free_core({busy.core for busy in self._busy}, threads)
+            worker.alone, worker.core = threads, None
             self._busy.append(worker)
+            self._replan(new=worker)
         return worker
 
     def release(self, worker: Worker) -> None:
         with self._lock:
             if worker in self._busy:
                 self._busy.remove(worker)
+                self._replan()
             worker.core = None
             if worker.alive and not self._closed and len(self._idle) < 4:
                 self._idle.append(worker)
                 return
         worker.close()
+
+    def _replan(self, new: Worker | None = None) -> None:
+        """Tell each busy worker whose threads or core change (and a new one in any case); under the lock,
+        so that two plans never cross on the wire."""
+        plan = plan_threads([worker.alone for worker in self._busy], [worker.core for worker in self._busy])
+        for worker, (threads, core) in zip(self._busy, plan, strict=True):
+            if worker is new or (threads, core) != (worker.threads, worker.core):
+                worker.place(threads, core)
 
     def prewarm(self, threads: int) -> None:
         """Start a worker in the background, so that the first Start does not wait for it."""

@@ -7,11 +7,14 @@ principal directions are loaded once per checkpoint and shared (``LatentCache``)
 Latency: a slider move must show a new image within ~100 ms. So every slider feeds one handler
 (``gr.on`` over all their ``input``/``release`` events, ``trigger_mode="always_last"`` so the last
 position always renders, outside the queue), which runs one batch-of-one forward pass on a loaded
-generator and returns a small lossless PNG with no progress overlay. See the comments at the end.
+generator and returns a small lossless PNG with no progress overlay, inside the response as a
+``data:`` URL (``sent_inline``): a move is one request, with no file in Gradio's cache and no second
+GET for the picture. See the comments at the end.
 """
 
 from __future__ import annotations
 
+import base64
 import io
 from pathlib import Path
 from typing import Any
@@ -19,6 +22,7 @@ from typing import Any
 import gradio as gr
 import numpy as np
 from gradio.context import Context
+from gradio.data_classes import ImageData
 from PIL import Image
 
 from ganlab.checkpoints import CheckpointError, available_generators, preferred_generator
@@ -102,6 +106,31 @@ def _describe(name: str, explorer: LatentExplorer, metadata: dict[str, Any]) -> 
             f"{directions.layer} ({directions.n_samples:,} samples)."
         )
     return text
+
+
+def png_data_url(picture: np.ndarray | Image.Image) -> str:
+    """A picture as a lossless ``data:image/png;base64,...`` URL."""
+    image = picture if isinstance(picture, Image.Image) else Image.fromarray(np.asarray(picture))
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def sent_inline(image: gr.Image) -> gr.Image:
+    """``image``, sending its pictures inside the response as PNG ``data:`` URLs (as Gradio sends an SVG)
+    instead of files written to Gradio's cache that the browser then fetches: one request per slider move
+    instead of two, and less work for the server, whose one core a class shares (docs/BENCHMARKS.md,
+    Classroom). The same component in the browser: same look, same download button. For small pictures
+    (a 280 x 280 digit is a few kilobytes). Set on the instance: a subclass of a Gradio component makes
+    Gradio write a ``.pyi`` stub beside this module."""
+
+    def postprocess(value: np.ndarray | Image.Image | None) -> ImageData | None:
+        if value is None:
+            return None
+        return ImageData(url=png_data_url(value), mime_type="image/png", orig_name="generated.png")
+
+    image.postprocess = postprocess
+    return image
 
 
 class ExploreHandlers:
@@ -267,15 +296,17 @@ def build_explore_tab(handlers: ExploreHandlers | None = None, owners: SessionOw
     status = gr.Markdown(elem_id="explore-status")
     with gr.Row():
         with gr.Column(scale=1, min_width=320):
-            image = gr.Image(
-                label="Generated image",
-                format="png",
-                type="numpy",
-                interactive=False,
-                height=320,
-                elem_id="explore-image",
-                elem_classes=["ganlab-crisp"],
-                buttons=["download"],
+            image = sent_inline(
+                gr.Image(
+                    label="Generated image",
+                    format="png",
+                    type="numpy",
+                    interactive=False,
+                    height=320,
+                    elem_id="explore-image",
+                    elem_classes=["ganlab-crisp"],
+                    buttons=["download"],
+                )
             )
             label = gr.Radio(choices=[], type="index", label="Class", visible=False, elem_id="explore-class")
             with gr.Row():
@@ -388,6 +419,8 @@ def build_explore_tab(handlers: ExploreHandlers | None = None, owners: SessionOw
         concurrency_limit=None,
     )
     # The hot path (bench/bench_explore_latency.py measures it in Chromium):
+    # - the picture inline in the response (sent_inline): one request per move, not a POST and then a
+    #   GET of a file Gradio wrote to its cache (with a class on 2 cores the server is the bottleneck);
     # - queue=False: one HTTP request per move instead of the queue's join request plus an event
     #   stream (p50 86 -> 59 ms on two busy cores);
     # - api_visibility="undocumented": still callable as /explore_render, but the browser does not

@@ -6,6 +6,8 @@ fixture), exactly where the Train tab saves them, so these tests need no shipped
 
 from __future__ import annotations
 
+import base64
+import io
 import json
 import os
 import shutil
@@ -27,8 +29,12 @@ def names(app_url, save_generator):
     }
 
 
-def pixels(path: str) -> np.ndarray:
-    return np.asarray(Image.open(path))
+def pixels(value: str | dict) -> np.ndarray:
+    """A picture the API returned: a file (the strips, the GIF), or the generated image inline."""
+    if isinstance(value, dict):  # in the response itself, a PNG data: URL: no file to fetch (one request a move)
+        assert value["path"] is None and value["url"].startswith("data:image/png;base64,")
+        return np.asarray(Image.open(io.BytesIO(base64.b64decode(value["url"].split(",", 1)[1]))))
+    return np.asarray(Image.open(value))
 
 
 def render(client, *values: float, truncation: float = 1.0, label: str | None = None) -> np.ndarray:
@@ -46,6 +52,7 @@ def test_refresh_lists_generators_saved_from_the_train_tab(client, names):
 def test_load_shows_a_large_crisp_image_and_describes_the_model(client, names):
     result = client.predict(names["plain"], 0, api_name="/explore_load")
     image, status = pixels(result[0]), result[1]
+    assert isinstance(result[0], dict)  # inline (see pixels)
     assert image.shape == (280, 280) and image.dtype == np.uint8
     assert (image[::10, ::10].repeat(10, 0).repeat(10, 1) == image).all()  # nearest-neighbour blocks
     assert names["plain"] in status and "16-d normal noise" in status and "unconditional" in status
