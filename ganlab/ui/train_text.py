@@ -1,172 +1,19 @@
-"""The Train tab's words and settings: the pickers' choices and the config's fields, widget values turned
-into a TrainingConfig and data, and a run turned into the status line, metrics and step notes (Markdown)
-and the model graph (HTML). Nothing here lays out a component or imports gradio; ganlab.ui.train does."""
+"""The Train tab's words: what a picked dataset is, and a run turned into the status line, metrics and step
+notes (Markdown) and the model graph (HTML). Nothing here lays out a component or imports gradio; the run
+inputs and their choices are in ganlab.ui.train_inputs, the layout in ganlab.ui.train."""
 
 from __future__ import annotations
-
-import dataclasses
-from typing import Any
 
 import numpy as np
 
 from ganlab.clusters import method_name
 from ganlab.data.errors import DataError
-from ganlab.data.registry import DATASETS as KNOWN_DATASETS
-from ganlab.data.registry import IMAGE_DATASETS, TOY_DATASETS
-from ganlab.data.toy import from_csv, from_points, make_toy
-from ganlab.live import RunError, RunSnapshot, StepReport
-from ganlab.losses import OBJECTIVES
-from ganlab.presets import default_config
-from ganlab.training import TrainingConfig
+from ganlab.data.registry import TOY_DATASETS
+from ganlab.data.toy import make_toy
+from ganlab.live import RunSnapshot, StepReport
 from ganlab.ui.graph import overview_svg
-from ganlab.views2d import drawing_to_points
 
-DATASETS = [  # the picker: every toy of the registry, then the tab's own sources
-    *((f"{KNOWN_DATASETS[name].title} (2D)", name) for name in TOY_DATASETS),
-    ("Draw your own (2D)", "draw"),
-    ("Upload a CSV of x,y points (2D)", "csv"),
-    ("MNIST digits", "mnist"),
-    ("Fashion-MNIST", "fashion-mnist"),
-    ("Your own images (.zip)", "folder"),
-]
-TWO_D = (*TOY_DATASETS, "draw", "csv")
-MODELS = [
-    ("MLP", "mlp"),
-    ("DCGAN (images, unconditional)", "dcgan"),
-    ("Conditional DCGAN (labelled images)", "cdcgan"),
-    ("Conditional MLP (labelled images)", "cmlp"),
-]
-LOSSES = [(f"{name}: {objective.description}", name) for name, objective in OBJECTIVES.items()]
-CLUSTER_CHOICES = [
-    ("auto: what measured best for this data and model", "auto"),
-    ("off: a plain GAN", "off"),
-    ("8", "8"),
-    ("25", "25"),
-    ("50", "50"),
-]
-PRESET_NAMES = ("healthy", "mode-collapse", "vanishing-gradients", "oscillation")
-# Config fields shown as controls, in the order of the handlers' parameters after the data inputs.
-CONFIG_FIELDS = (
-    "model",
-    "loss",
-    "lr_g",
-    "lr_d",
-    "beta1",
-    "beta2",
-    "batch_size",
-    "d_steps",
-    "noise_dim",
-    "noise_distribution",
-    "width",
-    "depth",
-    "seed",
-    "gp_weight",
-    "clip_value",
-    "spectral_norm",
-    "clusters",
-)
-INT_FIELDS = {
-    "batch_size": "batch size",
-    "d_steps": "D steps per G step",
-    "noise_dim": "noise dimension",
-    "width": "width",
-    "depth": "depth",
-    "seed": "seed",
-}
-FLOAT_FIELDS = {
-    "lr_g": "learning rate G",
-    "lr_d": "learning rate D",
-    "beta1": "Adam beta1",
-    "beta2": "Adam beta2",
-    "gp_weight": "gradient penalty weight",
-    "clip_value": "weight clip",
-}
-# D's numbers in blue (like real data), G's in red (like its points), the 0.5 reference in grey.
 STATUS_ICONS = {"ready": "○", "queued": "⏳", "running": "●", "paused": "⏸", "stopped": "■", "finished": "■", "diverged": "✖"}
-
-
-# -- turning widget values into a config and data ------------------------------------------------------
-def _number(name: str, value: Any) -> int | float:
-    label = INT_FIELDS.get(name) or FLOAT_FIELDS.get(name, name)
-    if value is None or (isinstance(value, str) and not value.strip()):
-        raise RunError(f"{label} is empty; give a number")
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        raise RunError(f"{label} must be a number; got {value!r}") from None
-    if name in INT_FIELDS:
-        if not number.is_integer():
-            raise RunError(f"{label} must be a whole number; got {value}")
-        return int(number)
-    return number
-
-
-def settings_to_config(dataset: str, values: dict[str, Any]) -> TrainingConfig:
-    """A TrainingConfig from the widgets' values; ValueError says every problem for people."""
-    fields: dict[str, Any] = {"dataset": dataset}
-    for name in CONFIG_FIELDS:
-        value = values[name]
-        if name in INT_FIELDS or name in FLOAT_FIELDS:
-            value = _number(name, value)
-        elif name == "spectral_norm":
-            value = bool(value)
-        elif name == "clusters":
-            value = _clusters_setting(dataset, values["model"], value)
-        fields[name] = value
-    # Settings the tab has no control for (the weight average, the cluster method, ...) keep the dataset's
-    # defaults rather than the bare TrainingConfig's.
-    base = _dataset_defaults(dataset, fields["model"], clusters=fields["clusters"])
-    return TrainingConfig(**{**dataclasses.asdict(base), **fields})
-
-
-def _clusters_setting(dataset: str, model: str, value: Any) -> int | str:
-    """The clusters control's value as a config value: "auto" is the measured default for the data and
-    model (the number chosen by silhouette for 2D points, 50 for unconditional images, none for conditional)."""
-    text = str(value if value is not None else "auto").strip().lower()
-    if text in ("auto", ""):
-        return default_config(dataset, model).clusters
-    if text in ("off", "none"):
-        return 0
-    try:
-        return int(text)
-    except ValueError:
-        raise ValueError(f"clusters must be 'auto', 'off' or a whole number; got {value!r}") from None
-
-
-def clusters_choice(config: TrainingConfig) -> str:
-    """How the clusters control shows a config's clusters."""
-    if config.clusters == default_config(config.dataset, config.model).clusters:
-        return "auto"
-    return "off" if config.clusters == 0 else str(config.clusters)
-
-
-def resolve_data(dataset: str, drawing: Any, points_csv: str | None, images_zip: str | None) -> tuple[str, Any, str]:
-    """(dataset name for the config, the data or None to load by name, a label) for a picker choice."""
-    if dataset in TOY_DATASETS:
-        return dataset, make_toy(dataset), dataset
-    if dataset == "draw":
-        composite = drawing.get("composite") if isinstance(drawing, dict) else drawing
-        if composite is None:
-            raise DataError("the drawing is empty: draw the shape of your data on the canvas first")
-        points = drawing_to_points(np.asarray(composite))
-        return "custom", from_points(points, name="drawing"), f"your drawing ({len(points):,} points)"
-    if dataset == "csv":
-        if not points_csv:
-            raise DataError("upload a CSV file of x,y points first")
-        data = from_csv(points_csv)
-        return "custom", data, f"your CSV ({data.description})"
-    if dataset in IMAGE_DATASETS:
-        from ganlab.data.images import load_image_dataset
-
-        return dataset, load_image_dataset(dataset, "train"), dataset
-    if dataset == "folder":
-        if not images_zip:
-            raise DataError("upload a .zip of images first (png, jpg, ...; subfolders become classes)")
-        from ganlab.data.images import load_image_folder
-
-        data = load_image_folder(images_zip)
-        return "folder", data, f"your images ({len(data):,})"
-    raise DataError(f"unknown dataset {dataset!r}")
 
 
 def describe_dataset(dataset: str) -> str:
@@ -190,11 +37,6 @@ def describe_dataset(dataset: str) -> str:
         return load_image_dataset(dataset, "train").describe()
     except DataError as error:
         return f"⚠️ {error}"
-
-
-def _dataset_defaults(dataset: str, model: str | None = None, **overrides: Any) -> TrainingConfig:
-    name = {"draw": "custom", "csv": "custom"}.get(dataset, dataset)
-    return default_config(name, model, **overrides)
 
 
 # -- what the status line, curves and metrics show ------------------------------------------------------
