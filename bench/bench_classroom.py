@@ -1023,8 +1023,8 @@ def start_py_spy(pid: int, seconds: float, out: Path) -> subprocess.Popen | None
 PROFILE_PARTS = [  # (label, a frame that marks it), first match from the top of the list wins
     ("Gradio: a session's component configs rebuilt (a new session, or a gr.update() returned)", "state_holder.py"),
     ("Explore render handler (ganlab: forward pass, picture)", "ExploreHandlers.render"),
-    ("quiz answer handler (ganlab: store, next trial)", "QuizTab.answer"),
-    ("quiz join handler", "QuizTab.join"),
+    ("quiz answer handler (ganlab: store, next trial)", "ParticipantHandlers.answer"),
+    ("quiz join handler", "ParticipantHandlers.join"),
     ("Train tab live view (ganlab: previews, status)", "LiveStream.tick"),
     ("Train tab live view (ganlab: previews, status)", "LiveStream.watch"),
     ("train status (API)", "train_status"),
