@@ -2,19 +2,27 @@
 
 Starts the full app on loopback in a subprocess (fresh database and pools in a temporary folder,
 a small random generator as the fake source), creates a quiz, then drives N simulated
-participants concurrently, each in its own browser session speaking Gradio's queue protocol (the
-same requests a browser sends): join, then answer every trial of the deck. Each answer's latency is
-the full round trip a participant waits for: the answer is committed (fsync'd), the next trial
-is rendered and sent back. At the end the database is opened directly to check that every
-answer is stored exactly once and that every acknowledged answer is there as sent.
+participants concurrently: join, then answer every trial of the deck. Two ways in (``--mode``):
+
+* ``gradio``: each participant is a browser session speaking Gradio's queue protocol (the same
+  requests the Quiz tab sends), one thread each;
+* ``lean``: the participant route (``/quiz/api/join`` and ``/quiz/api/answer``, what the page at
+  ``/quiz/CODE`` sends), one asyncio task and one HTTP connection each;
+* ``both``: one after the other on the same server, each with a quiz of its own.
+
+Each answer's latency is the full round trip a participant waits for: the answer is committed
+(fsync'd), the next trial is served and sent back. Server CPU per answer is the server process's
+CPU time (/proc) over the answering phase divided by the answers. At the end the database is opened
+directly to check that every answer is stored exactly once and every acknowledged answer is there as sent.
 
     python bench/bench_quiz_load.py                          # 100 participants x 20 trials, no pause
-    python bench/bench_quiz_load.py --participants 200 --think-ms 500
+    python bench/bench_quiz_load.py --mode both --think-ms 2000
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import os
 import platform
@@ -77,7 +85,8 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def start_app(folder: Path, port: int) -> subprocess.Popen:
+def start_app(folder: Path, port: int, overrides: dict[str, str] | None = None, log_name: str = "server.log") -> subprocess.Popen:
+    """The app on loopback, its data in ``folder`` (``overrides``: more environment, e.g. a shared database)."""
     env = {
         **os.environ,
         "GANLAB_QUIZ_DB": str(folder / "quiz.sqlite"),
@@ -88,14 +97,16 @@ def start_app(folder: Path, port: int) -> subprocess.Popen:
         "GANLAB_OFFLINE": "1",
         "GRADIO_ANALYTICS_ENABLED": "False",
         "NO_PROXY": "localhost,127.0.0.1",
+        "GANLAB_QUIZ_JOINS_PER_MINUTE": "100000",  # every simulated phone comes from 127.0.0.1
+        **(overrides or {}),
     }
     command = [sys.executable, "-c", f"from ganlab.ui.app import launch; launch(server_port={port}, quiet=True)"]
-    log = (folder / "server.log").open("ab")
+    log = (folder / log_name).open("ab")
     process = subprocess.Popen(command, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
     deadline = time.time() + 180
     while time.time() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(f"the app exited; see {folder / 'server.log'}")
+            raise RuntimeError(f"the app exited; see {folder / log_name}")
         try:
             if httpx.get(f"http://127.0.0.1:{port}/config", timeout=2).status_code == 200:
                 return process
@@ -164,6 +175,121 @@ def participant(
         session.close()
 
 
+async def lean_participant(
+    client: httpx.AsyncClient, code: str, name: str, think_s: float, start: asyncio.Barrier, latencies: list, acknowledged: list
+) -> None:
+    """One phone on the participant route: join, wait for everyone, then answer the whole deck."""
+    try:
+        reply = await client.post("/quiz/api/join", json={"code": code, "nickname": name})
+        if reply.status_code != 200:
+            raise RuntimeError(reply.text)
+        data = reply.json()
+        token, trial = data["token"], data["trial"]
+    except BaseException:
+        await start.abort()  # nobody waits for a participant who could not join
+        raise
+    await start.wait()
+    while trial is not None:
+        if think_s:
+            await asyncio.sleep(think_s)
+        answer = secrets.choice(["real", "fake"])
+        body = {"token": token, "trial_id": trial["trial_id"], "number": trial["number"], "answer": answer}
+        began = time.perf_counter()
+        reply = await client.post("/quiz/api/answer", json=body)
+        latencies.append(time.perf_counter() - began)
+        if reply.status_code != 200:
+            raise RuntimeError(reply.text)
+        acknowledged.append((name, trial["number"], answer))
+        trial = reply.json()["trial"]
+
+
+async def drive_lean(url: str, code: str, args, names: list[str], server_pid: int) -> dict:
+    latencies: list[float] = []
+    acknowledged: list[tuple[str, int, str]] = []
+    start = asyncio.Barrier(len(names) + 1)
+    limits = httpx.Limits(max_connections=1, max_keepalive_connections=1)  # one connection per phone
+    clients = [httpx.AsyncClient(base_url=url, timeout=120, limits=limits) for _ in names]
+    think_s = args.think_ms / 1000
+    tasks = [
+        asyncio.create_task(lean_participant(c, code, n, think_s, start, latencies, acknowledged))
+        for c, n in zip(clients, names, strict=True)
+    ]
+    print(f"{len(names)} participants joining quiz {code} on the participant route ...", flush=True)
+    try:
+        await asyncio.wait_for(start.wait(), timeout=600)
+    except asyncio.BrokenBarrierError:
+        pass  # a join failed: the error is reported below
+    began, cpu_before, load_before = time.perf_counter(), cpu_seconds(server_pid), os.getloadavg()[0]
+    results = await asyncio.gather(*tasks, return_exceptions=True)
+    wall = time.perf_counter() - began
+    server_cpu = cpu_seconds(server_pid) - cpu_before
+    for client in clients:
+        await client.aclose()
+    errors = [f"{n}: {r!r}" for n, r in zip(names, results, strict=True) if isinstance(r, BaseException)]
+    errors.sort(key=lambda e: "BrokenBarrierError" in e)  # the failure first, those it stopped after
+    return dict(
+        latencies=latencies,
+        acknowledged=acknowledged,
+        errors=errors,
+        wall=wall,
+        cpu=server_cpu,
+        load=(load_before, os.getloadavg()[0]),
+    )
+
+
+def drive_gradio(url: str, dependencies: dict, code: str, args, names: list[str], server_pid: int) -> dict:
+    latencies: list[float] = []
+    acknowledged: list[tuple[str, int, str]] = []
+    errors: list[str] = []
+    barrier = threading.Barrier(len(names) + 1)
+    threads = [
+        threading.Thread(
+            target=participant,
+            args=(url, dependencies, code, name, args.think_ms / 1000, barrier, latencies, acknowledged, errors),
+            daemon=True,
+        )
+        for name in names
+    ]
+    for thread in threads:
+        thread.start()
+    print(f"{len(names)} participants joining quiz {code} through Gradio's queue ...", flush=True)
+    barrier.wait(timeout=600)
+    began, cpu_before, load_before = time.perf_counter(), cpu_seconds(server_pid), os.getloadavg()[0]
+    for thread in threads:
+        thread.join()
+    wall = time.perf_counter() - began
+    return dict(
+        latencies=latencies,
+        acknowledged=acknowledged,
+        errors=errors,
+        wall=wall,
+        cpu=cpu_seconds(server_pid) - cpu_before,
+        load=(load_before, os.getloadavg()[0]),
+    )
+
+
+def create_quiz(url: str, dependencies: dict, args) -> str:
+    owner = Session(url, dependencies)
+    try:
+        created = owner.call(
+            "quiz_create",
+            "Load test",
+            ["saved/bench"],
+            args.trials,
+            "single",
+            False,
+            False,
+            0,
+            0.0,
+            False,
+            "",
+            max(300, args.participants),
+        )
+    finally:
+        owner.close()
+    return created[3]
+
+
 def check_database(path: Path, code: str, acknowledged: list, participants: int, trials: int) -> list[str]:
     """Every answer stored exactly once, and every acknowledged answer stored as sent."""
     problems = []
@@ -195,6 +321,7 @@ def main() -> None:
     parser.add_argument("--participants", type=int, default=100)
     parser.add_argument("--trials", type=int, choices=[20, 50, 100], default=20, help="deck size")
     parser.add_argument("--think-ms", type=float, default=0, help="pause before each answer (0 = flat out)")
+    parser.add_argument("--mode", choices=["gradio", "lean", "both"], default="both", help="which way participants answer")
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder (database, log)")
     args = parser.parse_args()
 
@@ -204,54 +331,25 @@ def main() -> None:
     url = f"http://127.0.0.1:{port}"
     print(f"starting the app on {url} (data in {folder}) ...", flush=True)
     server = start_app(folder, port)
+    modes = ["gradio", "lean"] if args.mode == "both" else [args.mode]
+    results = {}
     try:
         dependencies = {d["api_name"]: d["id"] for d in httpx.get(f"{url}/config").json()["dependencies"] if d.get("api_name")}
-        owner = Session(url, dependencies)
-        created = owner.call(
-            "quiz_create",
-            "Load test",
-            ["saved/bench"],
-            args.trials,
-            "single",
-            False,
-            False,
-            0,
-            0.0,
-            False,
-            "",
-            max(300, args.participants),
-        )
-        code = created[3]
-        owner.close()
-        latencies: list[float] = []
-        acknowledged: list[tuple[str, int, str]] = []
-        errors: list[str] = []
-        barrier = threading.Barrier(args.participants + 1)
-        threads = [
-            threading.Thread(
-                target=participant,
-                args=(url, dependencies, code, f"p{i:04d}", args.think_ms / 1000, barrier, latencies, acknowledged, errors),
-                daemon=True,
-            )
-            for i in range(args.participants)
-        ]
-        for thread in threads:
-            thread.start()
-        print(f"{args.participants} participants joining quiz {code} ...", flush=True)
-        barrier.wait(timeout=600)
-        began, cpu_before, load_before = time.perf_counter(), cpu_seconds(server.pid), os.getloadavg()[0]
-        for thread in threads:
-            thread.join()
-        wall = time.perf_counter() - began
-        server_cpu = cpu_seconds(server.pid) - cpu_before
-        load_after = os.getloadavg()[0]
+        for mode in modes:
+            code = create_quiz(url, dependencies, args)
+            names = [f"p{i:04d}" for i in range(args.participants)]
+            if mode == "lean":
+                run = asyncio.run(drive_lean(url, code, args, names, server.pid))
+            else:
+                run = drive_gradio(url, dependencies, code, args, names, server.pid)
+            results[mode] = (code, run)
     finally:
         server.terminate()
         server.wait(timeout=30)
+    report(folder, args, results)
 
-    problems = check_database(folder / "quiz.sqlite", code, acknowledged, args.participants, args.trials)
-    ms = sorted(1000 * x for x in latencies)
-    quantile = statistics.quantiles(ms, n=100) if len(ms) > 1 else [ms[0]] * 99
+
+def report(folder: Path, args, results: dict) -> None:
     commit = (
         subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True).stdout.strip() or "?"
     )
@@ -262,38 +360,43 @@ def main() -> None:
         cpu = next(line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name"))
     except (OSError, StopIteration):
         pass
-    print(f"\n### Quiz under load ({time.strftime('%Y-%m-%d')}, commit {commit})\n")
+    print(f"\n### Quiz under load ({time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, commit {commit})\n")
     print(
         f"Machine: {cpu}, {os.cpu_count()} cores (shared), Python {platform.python_version()}, "
         f"gradio {gradio.__version__}, SQLite {sqlite3.sqlite_version} (WAL, synchronous=FULL)  "
     )
     print(f"Command: `python bench/bench_quiz_load.py {' '.join(sys.argv[1:])}`  ")
     print(
-        f"Load average (1 min) at start / end: {load_before:.1f} / {load_after:.1f} (other work on the machine "
-        "slows every figure but the server CPU per answer)  "
+        "Latency: the full round trip of one answer over HTTP (commit with fsync, the next trial served and "
+        "sent); the benchmark's clients share the machine with the server. Load average (1 min) at the start "
+        "and end of each run: other work on the machine slows every figure but the server CPU per answer.\n"
     )
     print(
-        "Latency: the full round trip of one answer over HTTP (queue, commit with fsync, render and send "
-        "the next trial); the benchmark's clients share the machine with the server.\n"
+        "| way in | participants | trials each | think time | answers | wall time | answers/s | p50 latency | "
+        "p95 latency | max | server CPU per answer | load avg | errors | every answer stored exactly once |"
     )
-    print(
-        "| participants | trials each | think time | answers | wall time | answers/s | p50 latency | "
-        "p95 latency | max | server CPU per answer | errors | every answer stored exactly once |"
-    )
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
-    verdict = "yes" if not problems else "NO: " + "; ".join(problems)
-    print(
-        f"| {args.participants} | {args.trials} | {args.think_ms:g} ms | {len(ms)} | {wall:.1f} s | "
-        f"{len(ms) / wall:.0f} | {quantile[49]:.0f} ms | {quantile[94]:.0f} ms | {ms[-1]:.0f} ms | "
-        f"{1000 * server_cpu / max(1, len(ms)):.1f} ms | {len(errors)} | {verdict} |"
-    )
-    for error in errors[:5]:
-        print(f"\nerror: {error}")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    failed = False
+    for mode, (code, run) in results.items():
+        problems = check_database(folder / "quiz.sqlite", code, run["acknowledged"], args.participants, args.trials)
+        ms = sorted(1000 * x for x in run["latencies"]) or [float("nan")]
+        quantile = statistics.quantiles(ms, n=100) if len(ms) > 1 else [ms[0]] * 99
+        verdict = "yes" if not problems else "NO: " + "; ".join(problems)
+        way = "Gradio events (Quiz tab)" if mode == "gradio" else "participant route (/quiz/CODE)"
+        print(
+            f"| {way} | {args.participants} | {args.trials} | {args.think_ms:g} ms | {len(run['latencies'])} | "
+            f"{run['wall']:.1f} s | {len(ms) / run['wall']:.0f} | {quantile[49]:.0f} ms | {quantile[94]:.0f} ms | "
+            f"{ms[-1]:.0f} ms | {1000 * run['cpu'] / max(1, len(run['latencies'])):.1f} ms | "
+            f"{run['load'][0]:.1f} / {run['load'][1]:.1f} | {len(run['errors'])} | {verdict} |"
+        )
+        for error in run["errors"][:5]:
+            print(f"\nerror ({mode}): {error}")
+        failed = failed or bool(problems or run["errors"])
     if not args.keep:
         import shutil
 
         shutil.rmtree(folder, ignore_errors=True)
-    if problems or errors:
+    if failed:
         sys.exit(1)
 
 

@@ -18,7 +18,7 @@ from PIL import Image
 from scipy import stats as scipy_stats
 from sqlalchemy import event
 
-import ganlab.quiz.store as store_module
+import ganlab.quiz.serving as store_module
 from ganlab.quiz import ClientTrial, ImagePool, QuizImages, QuizStore
 from ganlab.quiz.images import render_png
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 import os
 import threading
 from collections.abc import Callable, Iterator
@@ -14,12 +13,13 @@ from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any, Self
 
-from sqlalchemy import Connection, Engine, create_engine, event, select
+from sqlalchemy import Connection, Engine, bindparam, create_engine, event, select
 
 from ganlab.paths import data_home
 from ganlab.quiz.deck import normalise_code
 from ganlab.quiz.errors import QuizError
 from ganlab.quiz.images import ImagePool, QuizImages
+from ganlab.quiz.records import ParticipantRow, QuizRow
 from ganlab.quiz.tables import participants, quizzes
 
 DEFAULT_DATABASE_ENV = "GANLAB_QUIZ_DB"
@@ -40,6 +40,13 @@ def _database_url(database: str | Path) -> str:
     if scheme in ("postgresql", "postgres"):
         return f"postgresql+psycopg://{rest}"
     return text
+
+
+# Built once: the participant's lookups run on every answer, and building a statement costs more than running it.
+QUIZ_BY_CODE = select(quizzes).where(quizzes.c.code == bindparam("code"))
+QUIZ_BY_ID = select(quizzes).where(quizzes.c.id == bindparam("quiz_id"))
+PARTICIPANT_BY_TOKEN = select(participants).where(participants.c.token_hash == bindparam("token_hash"))
+PARTICIPANT_BY_TOKEN_LOCKED = PARTICIPANT_BY_TOKEN.with_for_update()
 
 
 def _hash_secret(secret: str) -> str:
@@ -130,48 +137,48 @@ class QuizDatabase:
 
     # ------------------------------------------------------------------ lookups
 
-    def _quiz_by_code(self, conn: Connection, code: object) -> dict[str, Any]:
+    def _quiz_by_code(self, conn: Connection, code: object) -> QuizRow:
         canonical = normalise_code(code)
-        row = conn.execute(select(quizzes).where(quizzes.c.code == canonical)).mappings().first()
+        row = conn.execute(QUIZ_BY_CODE, {"code": canonical}).mappings().first()
         if row is None:
             raise QuizError(f"there is no quiz with code {canonical}; check the code and try again")
-        return dict(row)
+        return QuizRow.from_mapping(row)
 
-    def _owned_quiz(self, conn: Connection, code: object, owner_key: object) -> dict[str, Any]:
+    def _owned_quiz(self, conn: Connection, code: object, owner_key: object) -> QuizRow:
         quiz = self._quiz_by_code(conn, code)
-        if not isinstance(owner_key, str) or not hmac.compare_digest(_hash_secret(owner_key), quiz["owner_key_hash"]):
-            raise QuizError(f"wrong owner key for quiz {quiz['code']}; only the person who created it can do this")
+        if not isinstance(owner_key, str) or not hmac.compare_digest(_hash_secret(owner_key), quiz.owner_key_hash):
+            raise QuizError(f"wrong owner key for quiz {quiz.code}; only the person who created it can do this")
         return quiz
 
-    def _participant(self, conn: Connection, token: object, *, lock: bool = False) -> tuple[dict[str, Any], dict[str, Any]]:
+    def _participant(self, conn: Connection, token: object, *, lock: bool = False) -> tuple[ParticipantRow, QuizRow]:
         """The participant holding ``token`` and their quiz. ``lock``: take the participant's row lock
         (FOR UPDATE; SQLite's BEGIN IMMEDIATE already holds the database), so that two answers from one
         participant are recorded one after the other and the second sees the first."""
         if not isinstance(token, str) or not 16 <= len(token) <= 128:
             raise QuizError("this participant token is not valid; join the quiz again with its code and your nickname")
-        query = select(participants).where(participants.c.token_hash == _hash_secret(token))
-        row = conn.execute(query.with_for_update() if lock else query).mappings().first()
+        query = PARTICIPANT_BY_TOKEN_LOCKED if lock else PARTICIPANT_BY_TOKEN
+        row = conn.execute(query, {"token_hash": _hash_secret(token)}).mappings().first()
         if row is None:
             raise QuizError("this participant token is not valid; join the quiz again with its code and your nickname")
-        quiz = conn.execute(select(quizzes).where(quizzes.c.id == row["quiz_id"])).mappings().one()
-        return dict(row), dict(quiz)
+        quiz = conn.execute(QUIZ_BY_ID, {"quiz_id": row["quiz_id"]}).mappings().one()
+        return ParticipantRow.from_mapping(row), QuizRow.from_mapping(quiz)
 
     @staticmethod
-    def _require_open(quiz: dict[str, Any]) -> None:
-        if not quiz["is_open"]:
-            raise QuizError(f"quiz {quiz['code']} is closed; ask the person running it to reopen it")
+    def _require_open(quiz: QuizRow) -> None:
+        if not quiz.is_open:
+            raise QuizError(f"quiz {quiz.code} is closed; ask the person running it to reopen it")
 
-    def _pool(self, quiz: dict[str, Any], name: str) -> ImagePool:
+    def _pool(self, quiz: QuizRow, name: str) -> ImagePool:
         """A registered pool of this quiz. On first use, every pool of the quiz is checked
         against what the quiz was created with (all at once, so the check costs the same
         whichever kind of image comes first)."""
-        if quiz["id"] not in self._verified_quizzes:
-            for pool_name, expected in json.loads(quiz["pools"]).items():
+        if quiz.id not in self._verified_quizzes:
+            for pool_name, expected in quiz.pools.items():
                 if self.images.get(pool_name).fingerprint != expected["fingerprint"]:
                     raise QuizError(
-                        f"image pool {pool_name!r} is not the one quiz {quiz['code']} was created "
+                        f"image pool {pool_name!r} is not the one quiz {quiz.code} was created "
                         "with (different images); load the saved pools (QuizImages.load) "
                         "instead of regenerating them"
                     )
-            self._verified_quizzes.add(quiz["id"])
+            self._verified_quizzes.add(quiz.id)
         return self.images.get(name)

@@ -14,7 +14,7 @@ from ganlab.checks import is_int
 from ganlab.quiz.database import QuizDatabase
 from ganlab.quiz.errors import QuizError
 from ganlab.quiz.images import render_png
-from ganlab.quiz.records import _iso
+from ganlab.quiz.records import QuizRow, _iso
 from ganlab.quiz.report import QuizReport, build_report
 from ganlab.quiz.tables import answers, participants, trials
 
@@ -24,9 +24,10 @@ class QuizExportsMixin(QuizDatabase):
 
     # ------------------------------------------------------------------ results (owner)
 
-    def _load(self, conn: Connection, quiz: dict[str, Any]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-        people = [dict(r) for r in conn.execute(select(participants).where(participants.c.quiz_id == quiz["id"])).mappings()]
-        rows = [dict(r) for r in conn.execute(select(answers).where(answers.c.quiz_id == quiz["id"])).mappings()]
+    def _load(self, conn: Connection, quiz: QuizRow) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        """The quiz's participants and answers as the report reads them (plain rows)."""
+        people = [dict(r) for r in conn.execute(select(participants).where(participants.c.quiz_id == quiz.id)).mappings()]
+        rows = [dict(r) for r in conn.execute(select(answers).where(answers.c.quiz_id == quiz.id)).mappings()]
         return people, rows
 
     def results(
@@ -42,13 +43,8 @@ class QuizExportsMixin(QuizDatabase):
         with self._transaction(write=False) as conn:
             quiz = self._owned_quiz(conn, code, owner_key)
             people, rows = self._load(conn, quiz)
-        settings = dict(
-            quiz,
-            sources=json.loads(quiz["sources"]),
-            staircase=json.loads(quiz["staircase"]),
-        )
         return build_report(
-            settings,
+            quiz.report_settings(),
             people,
             rows,
             exclude_unqualified=exclude_unqualified,
@@ -60,9 +56,7 @@ class QuizExportsMixin(QuizDatabase):
         """One row per trial of every deck, answered or not, in deck order."""
         with self._transaction(write=False) as conn:
             quiz = self._owned_quiz(conn, code, owner_key)
-            people = {
-                r["id"]: r for r in conn.execute(select(participants).where(participants.c.quiz_id == quiz["id"])).mappings()
-            }
+            people = {r["id"]: r for r in conn.execute(select(participants).where(participants.c.quiz_id == quiz.id)).mappings()}
             deck = (
                 conn.execute(
                     select(trials)
@@ -74,7 +68,7 @@ class QuizExportsMixin(QuizDatabase):
             )
             given = {
                 (r["participant_id"], r["trial_index"]): r
-                for r in conn.execute(select(answers).where(answers.c.quiz_id == quiz["id"])).mappings()
+                for r in conn.execute(select(answers).where(answers.c.quiz_id == quiz.id)).mappings()
             }
         rows = []
         for trial in deck:
@@ -82,12 +76,12 @@ class QuizExportsMixin(QuizDatabase):
             answer = given.get((trial["participant_id"], trial["trial_index"]))
             rows.append(
                 {
-                    "quiz": quiz["code"],
+                    "quiz": quiz.code,
                     "participant": person["number"],
                     "nickname": person["nickname"],
                     "trial_number": trial["trial_index"] + 1,
                     "practice": bool(trial["practice"]),
-                    "mode": quiz["mode"],
+                    "mode": quiz.mode,
                     "image_a": f"{trial['image_a_pool']}:{trial['image_a_index']}",
                     "image_b": f"{trial['image_b_pool']}:{trial['image_b_index']}" if trial["image_b_pool"] else None,
                     "source": trial["source"],
@@ -125,12 +119,12 @@ class QuizExportsMixin(QuizDatabase):
         """Render one image of a quiz for its owner (e.g. the most deceptive fakes of a report)."""
         with self._transaction(write=False) as conn:
             quiz = self._owned_quiz(conn, code, owner_key)
-        pools = json.loads(quiz["pools"])
+        pools = quiz.pools
         if pool not in pools:
-            raise QuizError(f"pool {pool!r} is not part of quiz {quiz['code']}")
+            raise QuizError(f"pool {pool!r} is not part of quiz {quiz.code}")
         if not is_int(index, numpy=True) or not 0 <= index < pools[pool]["size"]:
             raise QuizError(f"image index must be from 0 to {pools[pool]['size'] - 1}; got {index!r}")
-        return render_png(self._pool(quiz, pool).images[index], size=quiz["display_size"])
+        return render_png(self._pool(quiz, pool).images[index], size=quiz.display_size)
 
 
 EXPORT_COLUMNS = [

@@ -14,6 +14,7 @@ from ganlab.overview import server_overview
 from ganlab.owners import SessionOwners
 from ganlab.paths import data_home
 from ganlab.share import classroom_markdown, listens_beyond_loopback
+from ganlab.ui.participant import participant_routes
 
 TITLE = "ganlab: learn how GANs work"
 CSS = """
@@ -64,7 +65,7 @@ def build_app(host: str | None = None, port: int | None = None) -> gr.Blocks:
         show.click(overview, key, numbers, api_name="server_overview", concurrency_limit=None)
     # A bounded queue: a flood of events is refused with "queue full" instead of growing without limit.
     demo.queue(default_concurrency_limit=None, max_size=int(os.environ.get("GANLAB_QUEUE_SIZE") or 1024))
-    demo.admin_key, demo.owners = admin, owners
+    demo.admin_key, demo.owners, demo.quiz_tab = admin, owners, quiz_tab
     return demo
 
 
@@ -86,6 +87,11 @@ def launch(demo: gr.Blocks | None = None, **kwargs) -> tuple:
         max_file_size=MAX_UPLOAD_BYTES,
     )
     options.update(kwargs)
+    quiz_tab = getattr(demo, "quiz_tab", None)
+    if quiz_tab is not None:  # the quiz's lean participant route (/quiz/CODE) on the same server
+        app_kwargs = dict(options.get("app_kwargs") or {})
+        app_kwargs["routes"] = [*participant_routes(quiz_tab.store, quiz_tab.join_limit), *app_kwargs.get("routes", [])]
+        options["app_kwargs"] = app_kwargs
     print(f"ganlab {__version__}: saved runs and quizzes live in {data_home()} (GANLAB_HOME)", flush=True)
     admin = getattr(demo, "admin_key", None)
     if admin is not None:
