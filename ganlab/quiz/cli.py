@@ -152,15 +152,19 @@ def _checkpoint_folder(name: str) -> Path:
 
 def _pools_from_files(args: argparse.Namespace, settings: QuizSettings, pools: Any) -> tuple[str, list[str]]:
     """Real images from --real, fakes from each --fake and fresh samples of each --checkpoint: all
-    normalised the same way (ganlab.quiz.sources) and kept in the pool folder for the app."""
+    normalised the same way and kept in the pool folder for the app (ganlab.quiz.sources, as the Quiz
+    tab's uploads)."""
     import secrets
 
-    from ganlab.quiz.deck import images_needed
-    from ganlab.quiz.images import ImagePool
-    from ganlab.quiz.sources import check_sets, from_array, has_colour, normalise, pool_name, read_image_set
+    from ganlab.quiz.sources import from_array, keep_image_pools, normalised_set, read_image_set
 
-    real = read_image_set(args.real, what="the real images")
-    sets = [(Path(path).stem or "generated", read_image_set(path, what=f"the generated images in {path}")) for path in args.fake]
+    size = settings.display_size
+    real_images = read_image_set(args.real, what="the real images")
+    real = (Path(args.real).stem or "real", normalised_set(real_images, size=size))
+    fakes = [
+        (Path(path).stem or "generated", normalised_set(read_image_set(path, what=f"the generated images in {path}"), size=size))
+        for path in args.fake
+    ]
     for name in args.checkpoint:
         from ganlab.checkpoints import load_model
         from ganlab.sampling import generate_images
@@ -168,22 +172,9 @@ def _pools_from_files(args: argparse.Namespace, settings: QuizSettings, pools: A
         generator = load_model(_checkpoint_folder(name), kind="generator", device="cpu")
         if not generator.config.is_image:
             raise QuizError(f"{name} makes 2D points, not images")
-        samples, _ = generate_images(generator, max(len(real), 200), seed=secrets.randbits(31), device="cpu")
-        sets.append((name, from_array(samples)))
-    needed_real, per_source = images_needed(settings.mode, settings.deck_size, settings.practice_trials, len(sets))
-    check_sets(settings.mode, len(real), [len(images) for _, images in sets], needed_real, per_source)
-    colour = has_colour(real) or any(has_colour(images) for _, images in sets)
-    size = settings.display_size
-    real_pixels = normalise(real, size=size, colour=colour)
-    real_pool = ImagePool(pool_name("real", Path(args.real).stem or "real", real_pixels), True, real_pixels)
-    fake_pools = []
-    for label, images in sets:
-        pixels = normalise(images, size=size, colour=colour)
-        fake_pools.append(ImagePool(pool_name("fake", label, pixels), False, pixels))
-    for pool in (real_pool, *fake_pools):
-        if pools.load(pool.name) is None:
-            pools.keep(pool)
-    return real_pool.name, [pool.name for pool in fake_pools]
+        samples, _ = generate_images(generator, max(len(real_images), 200), seed=secrets.randbits(31), device="cpu")
+        fakes.append((name, normalised_set(from_array(samples), size=size)))
+    return keep_image_pools(real, fakes, settings, pools)
 
 
 def _results(args: argparse.Namespace) -> int:
