@@ -1,8 +1,11 @@
-"""The Compare tab: two runs side by side, through the API and in a real Chromium."""
+"""The Compare tab: two runs side by side, through the API and in a real Chromium. With
+GANLAB_SCREENSHOTS=1 the browser test also refreshes docs/screenshots/compare.png for the README."""
 
 from __future__ import annotations
 
+import os
 import time
+from pathlib import Path
 
 from gradio_client import Client
 
@@ -35,7 +38,10 @@ def test_a_lesson_trains_two_runs_that_differ_in_one_setting(app_url):
         client.close()
 
 
-def test_the_compare_tab_shows_both_runs_in_the_browser(page):
+README_SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "screenshots" / "compare.png"
+
+
+def test_the_compare_tab_shows_both_runs_in_the_browser(page, tmp_path):
     page.get_by_role("tab", name="Compare").click()
     page.click("#compare-start")
     for element in ("#compare-view-a img", "#compare-view-b img", "#compare-curves img"):
@@ -45,4 +51,10 @@ def test_the_compare_tab_shows_both_runs_in_the_browser(page):
         time.sleep(0.2)
     assert "step" in page.locator("#compare-status-a").inner_text()
     assert "step" in page.locator("#compare-status-b").inner_text()
+    if os.environ.get("GANLAB_SCREENSHOTS") == "1":
+        time.sleep(4)  # a few seconds of both runs make a better picture for the README
+    screenshot = README_SCREENSHOT if os.environ.get("GANLAB_SCREENSHOTS") == "1" else tmp_path / "compare.png"
+    page.locator("#compare-curves img").scroll_into_view_if_needed()
+    page.screenshot(path=str(screenshot), full_page=True)
+    assert screenshot.stat().st_size > 10_000
     page.click("#compare-stop")

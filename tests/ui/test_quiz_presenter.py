@@ -96,3 +96,9 @@ def test_the_projected_page_never_holds_the_key_and_updates_by_itself(page, clie
     )
     assert "Joined" in page.locator("#ganlab-quiz-present-numbers").inner_text()
     assert not key_anywhere()
+    # GANLAB_SCREENSHOTS=<folder> (e.g. docs/screenshots) saves the projected view for the README.
+    if folder := os.environ.get("GANLAB_SCREENSHOTS"):
+        folder = "docs/screenshots" if folder == "1" else folder
+        page.set_viewport_size({"width": 1280, "height": 800})
+        page.locator("#ganlab-quiz-present-numbers").scroll_into_view_if_needed()
+        page.screenshot(path=os.path.join(folder, "quiz-presenter.png"))

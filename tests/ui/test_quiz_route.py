@@ -82,6 +82,9 @@ def test_a_phone_joins_answers_with_taps_and_keys_and_a_reload_resumes(browser, 
         )
         phone.reload()  # the token is in localStorage: the same deck resumes at the same trial
         phone.wait_for_selector("#trial[data-number='2']")
+        if folder := os.environ.get("GANLAB_SCREENSHOTS"):  # e.g. docs/screenshots: the README's phone picture
+            folder = "docs/screenshots" if folder == "1" else folder
+            phone.screenshot(path=os.path.join(folder, "quiz-phone.png"))
         for number in range(2, 23):  # keys: 1-5 for confidence, R = real, F = fake
             phone.keyboard.press(str(1 + number % 5))
             phone.keyboard.press("r" if number % 2 else "f")
