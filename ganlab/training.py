@@ -32,26 +32,16 @@ import torch
 from torch import nn
 
 from ganlab.augment import diff_augment
-from ganlab.clusters import (
-    AUTO_K_RANGE,
-    FIT_POINTS,
-    Clusters,
-    choose_k,
-    cluster_images,
-    cluster_points,
-    effective_k,
-)
+from ganlab.clusters import Clusters
 from ganlab.config import MAX_BATCH_SIZE, MODELS, TrainingConfig, _finite  # noqa: F401 (re-exported)
 from ganlab.data import load_training_data
-from ganlab.data.errors import DataError
 from ganlab.data.stream import DataStream
 from ganlab.data.toy import ToyDistribution
 from ganlab.device import pick_device
 from ganlab.losses import get_objective, gradient_penalty
-from ganlab.models import Discriminator, DiscriminatorConfig, Generator, GeneratorConfig
-
-STANDING_STATISTICS_EVERY = 100  # steps between re-measurements of the averaged G's batch-norm statistics (~2% of the time)
-STANDING_STATISTICS_SAMPLES = 512
+from ganlab.models import Discriminator, Generator
+from ganlab.players import adam, player_configs, run_clusters
+from ganlab.weight_average import STANDING_STATISTICS_EVERY, standing_statistics, update_average
 
 
 @dataclass
@@ -98,23 +88,9 @@ class Trainer:
     def _build(self, clusters: Clusters | None = None) -> None:
         config = self.config
         self.rng = torch.Generator().manual_seed(config.seed)
-        if not config.clusters:
-            clusters = None  # clusters only when the config asks for them
-        toy = isinstance(self.data, ToyDistribution)
-        if config.clusters == "auto" and not toy:
-            raise ValueError("clusters 'auto' is for 2D points; give images a number of clusters (50 is the default)")
-        if config.augment and toy:
+        if config.augment and isinstance(self.data, ToyDistribution):
             raise ValueError("augmentation is for images; 2D points have no pixels to shift")
-        if config.clusters and clusters is None:
-            clusters = _cluster_toy(self.data, config) if toy else _cluster_images(self.data, config)
-        if clusters is not None and toy and clusters.centres.shape[1] != 2:
-            raise DataError("the saved clusters are of images, but the data are 2D points")
-        if clusters is not None and not toy and len(clusters.assignments) != len(self.data):
-            raise DataError(
-                f"the saved clusters cover {len(clusters.assignments):,} images, but the data has "
-                f"{len(self.data):,}: this is not the data the run was trained on"
-            )
-        self.clusters = clusters
+        self.clusters = clusters = run_clusters(self.data, config, clusters)
         self.stream = DataStream(self.data, self.device, self.rng, clusters)
         if config.architecture == "dcgan" and len(self.stream.data_shape) != 3:
             raise ValueError("the DCGAN models need image data; use the MLP for 2D points")
@@ -141,8 +117,8 @@ class Trainer:
             for model in (self.generator, self.discriminator, self.ema_generator):
                 if model is not None:
                     model.to(memory_format=torch.channels_last)
-        self.opt_g = _adam(self.generator.parameters(), config.lr_g, (config.beta1, config.beta2))
-        self.opt_d = _adam(self.discriminator.parameters(), config.lr_d, (config.beta1, config.beta2))
+        self.opt_g = adam(self.generator.parameters(), config.lr_g, (config.beta1, config.beta2))
+        self.opt_d = adam(self.discriminator.parameters(), config.lr_d, (config.beta1, config.beta2))
         # Fixed noise: the sample grid shows the same z every time, so change means learning.
         self.fixed_noise = self.generator.sample_noise(64, generator=torch.Generator().manual_seed(config.seed + 1))
         self.fixed_labels = (torch.arange(64, device=self.device) % num_classes) if num_classes else None
@@ -246,44 +222,11 @@ class Trainer:
             return images
         return diff_augment(images, generator=self.rng)
 
-    @torch.no_grad()
     def _update_ema(self) -> None:
-        if self.ema_generator is None:
-            return
-        # Warm-up: early on the average follows G closely, later it averages ~1/(1-decay) steps.
-        decay = min(self.config.ema_decay, (1 + self.step_count) / (10 + self.step_count))
-        for averaged, current in zip(self.ema_generator.parameters(), self.generator.parameters()):
-            averaged.lerp_(current, 1 - decay)
-        if self.step_count % STANDING_STATISTICS_EVERY == 0:
-            self._standing_statistics()
-        elif self.step_count < STANDING_STATISTICS_EVERY:
-            for averaged, current in zip(self.ema_generator.buffers(), self.generator.buffers()):
-                averaged.copy_(current)
-
-    @torch.no_grad()
-    def _standing_statistics(self) -> None:
-        """Batch-norm statistics measured on the averaged G itself ("standing statistics", Brock et al.
-        2019). G's own running statistics belong to G's current weights, not to their average: borrowed,
-        they made the average's samples swing from one check to the next (FID 1.1 to 2.3 on MNIST at
-        1,250 steps, seed 2; 1.6 with these). Measured on a fixed noise stream, apart from training's."""
-        norms = [m for m in self.ema_generator.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
-        if not norms:
-            return
-        rng = torch.Generator().manual_seed(self.config.seed + 2)
-        momenta = [m.momentum for m in norms]
-        for m in norms:
-            m.reset_running_stats()
-            m.momentum = None  # a plain average over the batches below
-        self.ema_generator.train()
-        try:
-            for _ in range(STANDING_STATISTICS_SAMPLES // 128):
-                z = self.ema_generator.sample_noise(128, generator=rng)
-                labels = self.ema_generator.sample_labels(128, generator=rng)
-                self.ema_generator(z, labels.to(self.device) if labels is not None else None)
-        finally:
-            self.ema_generator.eval()
-            for m, momentum in zip(norms, momenta):
-                m.momentum = momentum
+        if self.ema_generator is not None:
+            update_average(
+                self.ema_generator, self.generator, step=self.step_count, decay=self.config.ema_decay, seed=self.config.seed
+            )
 
     @property
     def output_generator(self) -> Generator:
@@ -499,7 +442,7 @@ class Trainer:
         the weights given out."""
         with self._lock:
             if self.ema_generator is not None and self.step_count >= STANDING_STATISTICS_EVERY:
-                self._standing_statistics()
+                standing_statistics(self.ema_generator, seed=self.config.seed)
             return {
                 "config": dataclasses.asdict(self.config),
                 "generator": self.generator.state_dict(),
@@ -545,72 +488,6 @@ class Trainer:
     def clear_stop(self) -> None:
         """Forget an earlier ``stop()``: a stop asked for from now on ends the next run()."""
         self._stop.clear()
-
-
-def player_configs(
-    config: TrainingConfig,
-    data_shape: tuple[int, ...],
-    num_classes: int,
-    *,
-    class_names: list[str] | None = None,
-    cluster_prior: list[float] | None = None,
-) -> tuple[GeneratorConfig, DiscriminatorConfig]:
-    """The G and D a run builds: ``num_classes`` real classes, or clusters when ``cluster_prior`` is
-    given (an empty list: clusters whose shares are not known yet, enough to count parameters)."""
-    clustered = cluster_prior is not None
-    generator = GeneratorConfig(
-        arch=config.architecture,
-        data_shape=data_shape,
-        noise_dim=config.noise_dim,
-        noise_distribution=config.noise_distribution,
-        num_classes=num_classes,
-        width=config.width,
-        depth=config.depth,
-        activation=config.activation,
-        refine=config.refine,
-        class_names=list(class_names or []),
-        cluster_prior=list(cluster_prior or []),
-    )
-    discriminator = DiscriminatorConfig(
-        arch=config.architecture,
-        data_shape=data_shape,
-        num_classes=num_classes,
-        width=config.d_width or config.width,
-        depth=config.depth,
-        spectral_norm=config.spectral_norm,
-        minibatch_std=config.minibatch_std,
-        # Many clusters as input channels would make a DCGAN D's first layer several times dearer; an MLP D
-        # takes them as a few more inputs, which learned the 2D toys faster than projection did.
-        conditioning="projection" if clustered and config.architecture == "dcgan" else "channels",
-    )
-    return generator, discriminator
-
-
-def _cluster_images(data: Any, config: TrainingConfig) -> Clusters | None:
-    k = effective_k(config.clusters, len(data))
-    return cluster_images(data.images, k, seed=config.seed, method=config.cluster_method) if k else None
-
-
-def _cluster_toy(data: ToyDistribution, config: TrainingConfig) -> Clusters | None:
-    """Clusters of points drawn from a 2D distribution (their own seed: training's stream is unchanged)."""
-    points = data.sample(FIT_POINTS, generator=torch.Generator().manual_seed(config.seed + 3))
-    # User points are few and jittered: at most one cluster per 20 of them.
-    most = effective_k(
-        AUTO_K_RANGE[1] if config.clusters == "auto" else config.clusters,
-        len(data.centres) if data.centres is not None else FIT_POINTS,
-    )
-    k = choose_k(points, seed=config.seed, k_range=(AUTO_K_RANGE[0], most)) if config.clusters == "auto" else most
-    return cluster_points(points, k, seed=config.seed) if k else None
-
-
-def _adam(params: Iterator[nn.Parameter], lr: float, betas: tuple[float, float]) -> torch.optim.Adam:
-    """Adam with the fused kernel where the device has one: the same update in one pass over each
-    tensor, a third less time per DCGAN step on a 2-core CPU (bench/bench_step_speed.py)."""
-    params = list(params)
-    try:
-        return torch.optim.Adam(params, lr=lr, betas=betas, fused=True)
-    except (RuntimeError, ValueError):  # no fused kernel for this device or dtype
-        return torch.optim.Adam(params, lr=lr, betas=betas)
 
 
 def _grad_norm(module: nn.Module) -> float:

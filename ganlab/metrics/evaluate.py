@@ -188,10 +188,7 @@ def evaluate_images(
     label accuracy and class-conditional FID included).
     """
     report = _progress(progress)
-    sizes = [len(heldout)] + ([len(generated)] if generated is not None else []) + ([n] if n else [])
-    n = min(sizes)
-    if n < 10:
-        raise ValueError(f"evaluation needs at least 10 images per set; got {n}")
+    n = _set_size(generated, heldout, n)
     rng = np.random.default_rng(seed)
     conditional = heldout_labels is not None and train_labels is not None
     if generated_labels is not None and not conditional:
@@ -203,18 +200,16 @@ def evaluate_images(
     names = list(classifier.config.class_names)
 
     start = time.time()
-    fake = None
-    if generated is not None:
-        report(0.0, "classifier features of generated images")
-        labels = np.asarray(generated_labels)[:n] if generated_labels is not None else None
-        fake = FeatureSet(*features_of(classifier, generated[:n]), labels)
-    report(0.15, "classifier features of held-out real images")
-    real = FeatureSet(*features_of(classifier, heldout), np.asarray(heldout_labels)[pick_heldout] if conditional else None)
-    report(0.3, "classifier features of training images (reference)")
-    train_subset = FeatureSet(
-        *features_of(classifier, train[pick_train]), np.asarray(train_labels)[pick_train] if conditional else None
+    fake, real, train_subset = _feature_sets(
+        classifier,
+        generated[:n] if generated is not None else None,
+        np.asarray(generated_labels)[:n] if generated is not None and generated_labels is not None else None,
+        heldout,
+        np.asarray(heldout_labels)[pick_heldout] if conditional else None,
+        train[pick_train],
+        np.asarray(train_labels)[pick_train] if conditional else None,
+        report,
     )
-
     generated_results: dict[str, MetricResult] = {}
     if fake is not None:
         report(0.45, "metrics: generated vs held-out")
@@ -224,32 +219,22 @@ def evaluate_images(
 
     report(0.75, "memorization check: nearest training image of each sample")
     queries = min(n, MEMORIZATION_QUERIES)
-    heldout_distances = nearest_training_distances(heldout[:queries], train)  # heldout is a random subset
-    if generated is not None:
-        mem_generated, mem_reference = memorization(nearest_training_distances(generated[:queries], train), heldout_distances)
-    else:
-        mem_generated, mem_reference = None, memorization(heldout_distances, heldout_distances)[1]
+    memorization_row = _memorization_row(generated, heldout, train, queries)  # heldout is a random subset
     report(0.95, "writing the report")
 
     # Label metrics only where they exist in the generated column (conditional generators).
     names_in_order = list(generated_results) if fake is not None else list(reference_results)
-    rows = [EvaluationRow(m, generated_results.get(m), reference_results[m]) for m in names_in_order]
-    rows.append(EvaluationRow("memorization: median distance to nearest training image", mem_generated, mem_reference))
-    details: dict[str, Any] = {
-        "classifier_feature_dim": classifier.config.feature_dim,
-        "class_names": names,
-        "predicted_class_share": {"heldout": _class_shares(real.probs, names)},
-        "memorization_queries": queries,
-        "train_size": len(train),
-        "seconds": round(time.time() - start, 1),
-    }
-    if fake is not None:
-        details["predicted_class_share"]["generated"] = _class_shares(fake.probs, names)
-    if "label accuracy" in generated_results:
-        details["label_accuracy_per_class"] = {
-            "generated": generated_results["label accuracy"].details["per_class"],
-            "heldout": reference_results["label accuracy"].details["per_class"],
-        }
+    rows = [EvaluationRow(m, generated_results.get(m), reference_results[m]) for m in names_in_order] + [memorization_row]
+    details = _details(
+        classifier,
+        fake,
+        real,
+        generated_results,
+        reference_results,
+        memorization_queries=queries,
+        train_size=len(train),
+        seconds=round(time.time() - start, 1),
+    )
     notes = [
         f"N = {n:,} images per set; features from the {classifier.config.dataset} classifier "
         f"({classifier.config.feature_dim}-d penultimate layer)",
@@ -258,6 +243,73 @@ def evaluate_images(
     ]
     report(1.0, "done")
     return EvaluationReport(title, classifier.config.dataset, n, rows, notes, details)
+
+
+def _set_size(generated: np.ndarray | None, heldout: np.ndarray, n: int | None) -> int:
+    """N, the images of each set compared: as many as the smaller set holds, or ``n`` if fewer."""
+    sizes = [len(heldout)] + ([len(generated)] if generated is not None else []) + ([n] if n else [])
+    n = min(sizes)
+    if n < 10:
+        raise ValueError(f"evaluation needs at least 10 images per set; got {n}")
+    return n
+
+
+def _feature_sets(
+    classifier: FeatureExtractor,
+    generated: np.ndarray | None,
+    generated_labels: np.ndarray | None,
+    heldout: np.ndarray,
+    heldout_labels: np.ndarray | None,
+    train: np.ndarray,
+    train_labels: np.ndarray | None,
+    report: Progress,
+) -> tuple[FeatureSet | None, FeatureSet, FeatureSet]:
+    """The three sets seen through the classifier: generated (None without images), held-out, training."""
+    fake = None
+    if generated is not None:
+        report(0.0, "classifier features of generated images")
+        fake = FeatureSet(*features_of(classifier, generated), generated_labels)
+    report(0.15, "classifier features of held-out real images")
+    real = FeatureSet(*features_of(classifier, heldout), heldout_labels)
+    report(0.3, "classifier features of training images (reference)")
+    return fake, real, FeatureSet(*features_of(classifier, train), train_labels)
+
+
+def _memorization_row(generated: np.ndarray | None, heldout: np.ndarray, train: np.ndarray, queries: int) -> EvaluationRow:
+    """How near the generated images lie to training images, beside how near held-out real ones do."""
+    heldout_distances = nearest_training_distances(heldout[:queries], train)
+    if generated is not None:
+        mem_generated, mem_reference = memorization(nearest_training_distances(generated[:queries], train), heldout_distances)
+    else:
+        mem_generated, mem_reference = None, memorization(heldout_distances, heldout_distances)[1]
+    return EvaluationRow("memorization: median distance to nearest training image", mem_generated, mem_reference)
+
+
+def _details(
+    classifier: FeatureExtractor,
+    fake: FeatureSet | None,
+    real: FeatureSet,
+    generated_results: dict[str, MetricResult],
+    reference_results: dict[str, MetricResult],
+    **measured: Any,
+) -> dict[str, Any]:
+    """The report's details: the features used, the classes the classifier sees in each set, what was
+    ``measured`` (the memorization queries, the training set's size, the time), per-class accuracy."""
+    names = list(classifier.config.class_names)
+    details: dict[str, Any] = {
+        "classifier_feature_dim": classifier.config.feature_dim,
+        "class_names": names,
+        "predicted_class_share": {"heldout": _class_shares(real.probs, names)},
+        **measured,
+    }
+    if fake is not None:
+        details["predicted_class_share"]["generated"] = _class_shares(fake.probs, names)
+    if "label accuracy" in generated_results:
+        details["label_accuracy_per_class"] = {
+            "generated": generated_results["label accuracy"].details["per_class"],
+            "heldout": reference_results["label accuracy"].details["per_class"],
+        }
+    return details
 
 
 def evaluate_reference(

@@ -55,46 +55,17 @@ def evaluate_files(
     Folders are read at the size of the other set (a .npz, a named dataset) or of the extractor.
     """
     report = _progress(progress)
-    if n < 10:
-        raise ValueError(f"n must be >= 10 images; got {n}")
-    if features not in (None, "classifier", "inception"):
-        raise ValueError(f"features must be 'classifier' or 'inception'; got {features!r}")
-    if features == "inception" and classifier is not None:
-        raise ValueError("give either a classifier or Inception features, not both")
+    _check_options(n, features, classifier)
     source = Path(source)
-    say_what = (
-        f"say what to compare {source} with: --against mnist or fashion-mnist, or --against a folder, .zip or .npz of real images"
-    )
     report(0.0, "loading the feature extractor")
-    extractor: FeatureExtractor | None = _evaluate.load_classifier(classifier) if classifier is not None else None
-    dataset = _dataset_name(against)
-    if against is None and isinstance(extractor, Classifier) and "data_folder" not in classifier_metadata(extractor):
-        dataset = _dataset_name(extractor.config.dataset)  # a named dataset's classifier: compare with that dataset
-    if against is None and dataset is None and not _is_npz(source):
-        raise ValueError(say_what)  # before Inception's weights are loaded, or downloaded
-    if features == "classifier" and extractor is None and dataset is None:
-        raise ValueError("features 'classifier' needs a classifier (--classifier DIR) or a named dataset to compare with")
-    if features == "inception":
-        extractor = _evaluate.load_inception()
+    extractor, dataset = _named_extractor(source, against, classifier, features)
 
     report(0.02, "reading the images")
     generated, labels = _read_npz(source) if _is_npz(source) else (None, None)
-    real_path = Path(against) if against is not None and dataset is None else None
-    if real_path is not None and not real_path.exists():
-        raise FileNotFoundError(
-            f"{against} is neither a dataset name (mnist, fashion-mnist) nor a folder, .zip or .npz of real images"
-        )
-    real = _read_npz(real_path)[0] if real_path is not None and _is_npz(real_path) else None
+    real_path, real = _real_files(against, dataset)
     notes = []
     if against is None and dataset is None:
-        if generated.shape[1:] != (1, 28, 28):
-            raise ValueError(say_what)
-        dataset, distances = guess_dataset(generated, seed=seed)
-        notes.append(
-            f"compared with {dataset}, whose training images are nearest in pixels (median distance "
-            + ", ".join(f"{name} {d:.2f}" for name, d in distances.items())
-            + "); --against chooses"
-        )
+        dataset = _nearest_dataset(source, generated, seed, notes)
     if extractor is None:
         extractor = _evaluate.load_classifier(classifier_name(dataset)) if dataset else _evaluate.load_inception()
     shape = _working_shape(generated, real, dataset, extractor)
@@ -140,6 +111,63 @@ def evaluate_files(
         seed=seed,
     )
     return result
+
+
+def _check_options(n: int, features: str | None, classifier: str | Path | None) -> None:
+    if n < 10:
+        raise ValueError(f"n must be >= 10 images; got {n}")
+    if features not in (None, "classifier", "inception"):
+        raise ValueError(f"features must be 'classifier' or 'inception'; got {features!r}")
+    if features == "inception" and classifier is not None:
+        raise ValueError("give either a classifier or Inception features, not both")
+
+
+def _real_files(against: str | Path | None, dataset: str | None) -> tuple[Path | None, np.ndarray | None]:
+    """Where the real images are when they are in files (None: a named dataset), and their images when
+    that is a .npz (a folder is read later, at the size the sets are compared at)."""
+    real_path = Path(against) if against is not None and dataset is None else None
+    if real_path is not None and not real_path.exists():
+        raise FileNotFoundError(
+            f"{against} is neither a dataset name (mnist, fashion-mnist) nor a folder, .zip or .npz of real images"
+        )
+    return real_path, _read_npz(real_path)[0] if real_path is not None and _is_npz(real_path) else None
+
+
+def _say_what(source: Path) -> str:
+    return (
+        f"say what to compare {source} with: --against mnist or fashion-mnist, or --against a folder, .zip or .npz of real images"
+    )
+
+
+def _named_extractor(
+    source: Path, against: str | Path | None, classifier: str | Path | None, features: str | None
+) -> tuple[FeatureExtractor | None, str | None]:
+    """The feature extractor asked for (None: the default, chosen once the dataset is known) and the named
+    dataset to compare with (None: real images in files, or a dataset still to be guessed)."""
+    extractor: FeatureExtractor | None = _evaluate.load_classifier(classifier) if classifier is not None else None
+    dataset = _dataset_name(against)
+    if against is None and isinstance(extractor, Classifier) and "data_folder" not in classifier_metadata(extractor):
+        dataset = _dataset_name(extractor.config.dataset)  # a named dataset's classifier: compare with that dataset
+    if against is None and dataset is None and not _is_npz(source):
+        raise ValueError(_say_what(source))  # before Inception's weights are loaded, or downloaded
+    if features == "classifier" and extractor is None and dataset is None:
+        raise ValueError("features 'classifier' needs a classifier (--classifier DIR) or a named dataset to compare with")
+    if features == "inception":
+        extractor = _evaluate.load_inception()
+    return extractor, dataset
+
+
+def _nearest_dataset(source: Path, generated: np.ndarray, seed: int, notes: list[str]) -> str:
+    """The named dataset nearest to 1x28x28 images in a .npz, said in ``notes``, when none is named."""
+    if generated.shape[1:] != (1, 28, 28):
+        raise ValueError(_say_what(source))
+    dataset, distances = guess_dataset(generated, seed=seed)
+    notes.append(
+        f"compared with {dataset}, whose training images are nearest in pixels (median distance "
+        + ", ".join(f"{name} {d:.2f}" for name, d in distances.items())
+        + "); --against chooses"
+    )
+    return dataset
 
 
 def _real_sets(

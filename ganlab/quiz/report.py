@@ -23,6 +23,21 @@ from ganlab.quiz import stats
 from ganlab.quiz.staircase import StaircaseRule, interleaved_threshold, staircase_schedule
 
 TOP_IMAGES = 10
+# The quiz's settings a report repeats, so that its numbers can be read with what produced them.
+REPORTED_SETTINGS = (
+    "deck_size",
+    "practice_trials",
+    "feedback",
+    "timed",
+    "ask_confidence",
+    "qualification",
+    "fast_ms",
+    "real_pool",
+    "sources",
+    "seed",
+    "display_size",
+    "staircase",
+)
 
 
 @dataclass(frozen=True)
@@ -291,48 +306,15 @@ def build_report(
         exclude_unqualified = qualification is not None
     rule = StaircaseRule.from_dict(quiz["staircase"]) if quiz["timed"] else None
 
-    scored_by_person: dict[int, list[dict[str, Any]]] = defaultdict(list)
-    reloads: dict[int, int] = defaultdict(int)
-    for row in sorted(answers, key=lambda r: (r["participant_id"], r["trial_index"])):
-        if row["practice"]:
-            continue
-        reloads[row["participant_id"]] += row["serve_count"] > 1
-        scored_by_person[row["participant_id"]].append(row)
-
+    scored_by_person, reloads = _scored_answers(answers)
     people: list[ParticipantResult] = []
     kept_rows: dict[int, list[dict[str, Any]]] = {}
     for person in sorted(participants, key=lambda p: p["number"]):
         rows = scored_by_person.get(person["id"], [])
-        # The staircase ran on every scored answer, fast or not, so HYPE-time uses them all.
-        threshold = None
-        if rule and rows:
-            key = person.get("nickname_key") or person["nickname"].casefold()
-            schedule = staircase_schedule(rule, quiz["deck_size"], quiz["seed"], key)
-            threshold = interleaved_threshold(rule, [r["correct"] for r in rows], schedule)
-        counted = [r for r in rows if not (exclude_fast and r["fast"])]
-        kept_rows[person["id"]] = counted
-        numbers = _participant_stats(mode, counted) if counted else None
-        qualified = None
-        if qualification is not None and numbers is not None:
-            qualified = all(not math.isnan(part) and part >= qualification for part in numbers["qual_parts"])
-        included = bool(counted) and not (exclude_unqualified and qualified is False)
+        kept_rows[person["id"]] = [r for r in rows if not (exclude_fast and r["fast"])]
         people.append(
-            ParticipantResult(
-                number=person["number"],
-                nickname=person["nickname"],
-                answered=len(counted),
-                finished=person["finished_at"] is not None,
-                accuracy=_finite(numbers["accuracy"]) if numbers else None,
-                fake_error=_finite(numbers["fake_error"]) if numbers and numbers["fake_error"] is not None else None,
-                real_error=_finite(numbers["real_error"]) if numbers and numbers["real_error"] is not None else None,
-                dprime=numbers["dprime"] if numbers else None,
-                criterion=numbers["criterion"] if numbers else None,
-                qualified=qualified,
-                included=included,
-                fast_answers=sum(bool(r["fast"]) for r in rows),
-                reloads=reloads[person["id"]],
-                hype_time_ms=threshold.threshold_ms if threshold else None,
-                hype_time_converged=threshold.converged if threshold else None,
+            _participant_result(
+                quiz, person, rows, kept_rows[person["id"]], rule, reloads[person["id"]], exclude_unqualified=exclude_unqualified
             )
         )
 
@@ -345,47 +327,7 @@ def build_report(
     excluded = [p for p in people if p.answered and not p.included]
     summary_all = _summary(mode, all_rows, people, sources, bootstrap_seed) if excluded else None
 
-    notes = []
-    if quiz["feedback"]:
-        notes.append(
-            "feedback was on: participants were told after each answer whether they were right, so these "
-            "numbers describe a practice session, not a HYPE measurement (create the quiz with feedback off "
-            "to measure)"
-        )
-    if excluded:
-        notes.append(
-            f"{len(excluded)} participant(s) below the qualification threshold ({qualification:.0%} on real "
-            "and on fake images) are left out of the summary; summary_all includes them"
-        )
-    n_fast = sum(p.fast_answers for p in people)
-    if n_fast:
-        verb = "excluded" if exclude_fast else "included"
-        notes.append(f"{n_fast} answer(s) came faster than {quiz['fast_ms']} ms and are {verb}")
-    if rule:
-        unconverged = sum(p.hype_time_converged is False for p in people)
-        if unconverged:
-            notes.append(
-                f"{unconverged} participant(s) had a staircase with fewer than 2 reversals; for such a staircase "
-                "the mean exposure of its second half of trials stands in for its estimate"
-            )
-
-    settings = {
-        key: quiz[key]
-        for key in (
-            "deck_size",
-            "practice_trials",
-            "feedback",
-            "timed",
-            "ask_confidence",
-            "qualification",
-            "fast_ms",
-            "real_pool",
-            "sources",
-            "seed",
-            "display_size",
-            "staircase",
-        )
-    }
+    settings = {key: quiz[key] for key in REPORTED_SETTINGS}
     settings["exclude_unqualified"] = exclude_unqualified
     settings["exclude_fast"] = exclude_fast
     return QuizReport(
@@ -399,6 +341,95 @@ def build_report(
         summary=summary,
         summary_all=summary_all,
         participants=people,
-        notes=notes,
+        notes=_notes(quiz, people, excluded, rule, exclude_fast=exclude_fast),
         measurement=not quiz["feedback"],
     )
+
+
+def _scored_answers(answers: list[dict[str, Any]]) -> tuple[dict[int, list[dict[str, Any]]], dict[int, int]]:
+    """Each participant's scored answers in trial order (practice never counts), and how many of their
+    trials were served more than once."""
+    scored_by_person: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    reloads: dict[int, int] = defaultdict(int)
+    for row in sorted(answers, key=lambda r: (r["participant_id"], r["trial_index"])):
+        if row["practice"]:
+            continue
+        reloads[row["participant_id"]] += row["serve_count"] > 1
+        scored_by_person[row["participant_id"]].append(row)
+    return scored_by_person, reloads
+
+
+def _participant_result(
+    quiz: dict[str, Any],
+    person: dict[str, Any],
+    rows: list[dict[str, Any]],
+    counted: list[dict[str, Any]],
+    rule: StaircaseRule | None,
+    reloads: int,
+    *,
+    exclude_unqualified: bool,
+) -> ParticipantResult:
+    """One participant's numbers from their scored ``rows``, of which ``counted`` count (fast ones may not)."""
+    qualification = quiz["qualification"]
+    # The staircase ran on every scored answer, fast or not, so HYPE-time uses them all.
+    threshold = None
+    if rule and rows:
+        key = person.get("nickname_key") or person["nickname"].casefold()
+        schedule = staircase_schedule(rule, quiz["deck_size"], quiz["seed"], key)
+        threshold = interleaved_threshold(rule, [r["correct"] for r in rows], schedule)
+    numbers = _participant_stats(quiz["mode"], counted) if counted else None
+    qualified = None
+    if qualification is not None and numbers is not None:
+        qualified = all(not math.isnan(part) and part >= qualification for part in numbers["qual_parts"])
+    return ParticipantResult(
+        number=person["number"],
+        nickname=person["nickname"],
+        answered=len(counted),
+        finished=person["finished_at"] is not None,
+        accuracy=_finite(numbers["accuracy"]) if numbers else None,
+        fake_error=_finite(numbers["fake_error"]) if numbers and numbers["fake_error"] is not None else None,
+        real_error=_finite(numbers["real_error"]) if numbers and numbers["real_error"] is not None else None,
+        dprime=numbers["dprime"] if numbers else None,
+        criterion=numbers["criterion"] if numbers else None,
+        qualified=qualified,
+        included=bool(counted) and not (exclude_unqualified and qualified is False),
+        fast_answers=sum(bool(r["fast"]) for r in rows),
+        reloads=reloads,
+        hype_time_ms=threshold.threshold_ms if threshold else None,
+        hype_time_converged=threshold.converged if threshold else None,
+    )
+
+
+def _notes(
+    quiz: dict[str, Any],
+    people: list[ParticipantResult],
+    excluded: list[ParticipantResult],
+    rule: StaircaseRule | None,
+    *,
+    exclude_fast: bool,
+) -> list[str]:
+    """What a reader of the numbers must know: practice rather than measurement, who was left out, fast answers."""
+    notes = []
+    if quiz["feedback"]:
+        notes.append(
+            "feedback was on: participants were told after each answer whether they were right, so these "
+            "numbers describe a practice session, not a HYPE measurement (create the quiz with feedback off "
+            "to measure)"
+        )
+    if excluded:
+        notes.append(
+            f"{len(excluded)} participant(s) below the qualification threshold ({quiz['qualification']:.0%} on real "
+            "and on fake images) are left out of the summary; summary_all includes them"
+        )
+    n_fast = sum(p.fast_answers for p in people)
+    if n_fast:
+        verb = "excluded" if exclude_fast else "included"
+        notes.append(f"{n_fast} answer(s) came faster than {quiz['fast_ms']} ms and are {verb}")
+    if rule:
+        unconverged = sum(p.hype_time_converged is False for p in people)
+        if unconverged:
+            notes.append(
+                f"{unconverged} participant(s) had a staircase with fewer than 2 reversals; for such a staircase "
+                "the mean exposure of its second half of trials stands in for its estimate"
+            )
+    return notes

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from dataclasses import dataclass
 from html import escape
 from typing import Any
 
@@ -70,6 +71,50 @@ _Y = (190, 375, 150, 70)
 _WIDTH = 1185
 
 
+# Which edges carry the gradient in each move ("lit"); with both moves shown, every edge is drawn mildly.
+_LIT_EDGES = {
+    "d": {"real-D", "fake-D", "D-sigma", "sigma-loss", "D-loss"},
+    "g": {"fake-D", "D-sigma", "sigma-loss", "D-loss", "G-fake"},
+}
+_BEND = 650  # where the real and the generated branch turn towards D
+
+
+@dataclass(frozen=True)
+class _Scene:
+    """What the picture shows of one run in one move, worked out once for every part of the drawing."""
+
+    phase: str  # "d", "g" or "both"
+    reading: str  # how the objective reads D's output (Objective.d_output)
+    label: tuple[str, str] | None  # (what the label is, its explanation), or None for an unconditional run
+    architecture: str
+    d_name: str  # "discriminator", or "critic" for the Wasserstein objectives
+
+    @property
+    def sigmoid(self) -> bool:
+        return self.reading == "probability"
+
+    @property
+    def critic(self) -> bool:
+        return self.reading.startswith("critic")
+
+    @property
+    def mover(self) -> str:
+        """The colour of the player that moves: its gradient's path glows in it."""
+        return D_COLOUR if self.phase == "d" else G_COLOUR if self.phase == "g" else INK
+
+    def edge_state(self, key: str) -> str:
+        return "mild" if self.phase == "both" else "lit" if key in _LIT_EDGES.get(self.phase, set()) else "idle"
+
+    def node_state(self, key: str) -> str:
+        """Which parts carry the gradient in this move ("lit"), which player is frozen, what is only data."""
+        if self.phase == "both":
+            return "mild" if key in ("D", "G") else "plain"
+        player, other = ("D", "G") if self.phase == "d" else ("G", "D")
+        if key == player or key in ("sigma", "loss") or (self.phase == "g" and key == "fake"):
+            return "lit"
+        return "frozen" if key == other else "plain"
+
+
 def overview_svg(
     config: Mapping[str, Any], latest: Mapping[str, Any] | None, phase: str | None = None, *, clusters: int | None = None
 ) -> str:
@@ -83,244 +128,233 @@ def overview_svg(
     """
     if phase not in (*PHASES, None):
         raise ValueError(f"phase must be 'd' (a D move), 'g' (a G move), 'both' or None; got {phase!r}")
-    phase = phase or "both"
+    scene = _scene(config, phase or "both", clusters)
     latest = latest or {}
-    loss = str(config.get("loss", ""))
-    objective = OBJECTIVES.get(loss)
-    reading = objective.d_output if objective is not None else "probability"
-    sigmoid = reading == "probability"
-    critic = reading.startswith("critic")
-    label = _label_kind(config, clusters)
-    architecture = "convolutional network (DCGAN)" if config.get("model") in ("dcgan", "cdcgan") else "small MLP"
-    d_name = "critic" if critic else "discriminator"
-    height = 470 if label else 360
-
-    # Which parts carry the gradient in this move ("lit"), which player is frozen, what is only data.
-    lit_edges = {
-        "d": {"real-D", "fake-D", "D-sigma", "sigma-loss", "D-loss"},
-        "g": {"fake-D", "D-sigma", "sigma-loss", "D-loss", "G-fake"},
-    }.get(phase, set())
-    mover = D_COLOUR if phase == "d" else G_COLOUR if phase == "g" else INK
-
-    def edge_state(key: str) -> str:
-        return "mild" if phase == "both" else "lit" if key in lit_edges else "idle"
-
-    def node_state(key: str) -> str:
-        if phase == "both":
-            return "mild" if key in ("D", "G") else "plain"
-        player, other = ("D", "G") if phase == "d" else ("G", "D")
-        if key == player or key in ("sigma", "loss") or (phase == "g" and key == "fake"):
-            return "lit"
-        return "frozen" if key == other else "plain"
-
+    height = 470 if scene.label else 360
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {_WIDTH} {height}" width="100%" '
-        f'class="ganlab-graph" data-phase="{phase}" role="img" font-family="{FONT}" '
+        f'class="ganlab-graph" data-phase="{scene.phase}" role="img" font-family="{FONT}" '
         f'style="max-width:100%;height:auto;background:#ffffff">',
-        f"<title>{_esc(_figure_title(phase, d_name, label))}</title>",
-        f'<text x="20" y="38" font-size="24" font-weight="bold" fill="{mover}">{_esc(_caption(phase, d_name))}</text>',
+        f"<title>{_esc(_figure_title(scene.phase, scene.d_name, scene.label))}</title>",
+        f'<text x="20" y="38" font-size="24" font-weight="bold" fill="{scene.mover}">'
+        f"{_esc(_caption(scene.phase, scene.d_name))}</text>",
     ]
+    # Edges first, so that boxes sit on top of their ends.
+    parts += _data_edges(scene, latest) + _output_edges(scene) + _label_edges(scene)
+    parts += _generator_boxes(scene, config, latest) + _discriminator_boxes(scene, config, latest)
+    if scene.label:
+        kind, explain = scene.label
+        parts.append(_box("y", _Y, scene.node_state("y"), scene.mover, ["label y", kind], explain))
+    parts.append("</svg>")
+    return "".join(parts)
 
-    # -- edges first, so that boxes sit on top of their ends ---------------------------------------
-    explain_real, explain_fake = _edge_sentences(reading)
-    zx, zy, zw, zh = _Z
+
+def _scene(config: Mapping[str, Any], phase: str, clusters: int | None) -> _Scene:
+    objective = OBJECTIVES.get(str(config.get("loss", "")))
+    reading = objective.d_output if objective is not None else "probability"
+    return _Scene(
+        phase=phase,
+        reading=reading,
+        label=_label_kind(config, clusters),
+        architecture="convolutional network (DCGAN)" if config.get("model") in ("dcgan", "cdcgan") else "small MLP",
+        d_name="critic" if reading.startswith("critic") else "discriminator",
+    )
+
+
+# -- the edges: data into the players, D's output into the loss, the label into both --------------------
+def _data_edges(scene: _Scene, latest: Mapping[str, Any]) -> list[str]:
+    """z into G, G's samples out, and the real and the generated branch into D with D(x) and D(G(z)) on them."""
+    explain_real, explain_fake = _edge_sentences(scene.reading)
+    zx, _, zw, _ = _Z
     gx, gy, gw, gh = _G
     fx, fy, fw, fh = _FAKE
     rx, ry, rw, rh = _REAL
-    dx, dy, dw, dh = _D
-    sx, _, sr = _SIGMA
-    lx = _LOSS[0]
+    dx, dy, _, dh = _D
     g_mid, d_mid, f_mid, r_mid = gy + gh / 2, dy + dh / 2, fy + fh / 2, ry + rh / 2
-    bend = 650  # where the two branches turn towards D
-    parts.append(_edge("z", "G", [(zx + zw, g_mid), (gx, g_mid)], edge_state("z-G"), mover, "Each noise vector z goes into G."))
-    parts.append(
+    state, mover = scene.edge_state, scene.mover
+    return [
+        _edge("z", "G", [(zx + zw, g_mid), (gx, g_mid)], state("z-G"), mover, "Each noise vector z goes into G."),
         _edge(
-            "G",
-            "fake",
-            [(gx + gw, g_mid), (fx, f_mid)],
-            edge_state("G-fake"),
-            mover,
-            "G's output is a batch of generated samples.",
-        )
-    )
-    parts.append(
+            "G", "fake", [(gx + gw, g_mid), (fx, f_mid)], state("G-fake"), mover, "G's output is a batch of generated samples."
+        ),
         _edge(
             "real",
             "D",
-            [(rx + rw, r_mid), (bend, r_mid), (dx, d_mid - 25)],
-            edge_state("real-D"),
+            [(rx + rw, r_mid), (_BEND, r_mid), (dx, d_mid - 25)],
+            state("real-D"),
             mover,
             explain_real,
             name="D(x)",
             value=latest.get("d_real"),
-            label_at=(bend - 8, r_mid - 42),
-        )
-    )
-    parts.append(
+            label_at=(_BEND - 8, r_mid - 42),
+        ),
         _edge(
             "fake",
             "D",
-            [(fx + fw, f_mid), (bend, f_mid), (dx, d_mid + 25)],
-            edge_state("fake-D"),
+            [(fx + fw, f_mid), (_BEND, f_mid), (dx, d_mid + 25)],
+            state("fake-D"),
             mover,
             explain_fake,
             name="D(G(z))",
             value=latest.get("d_fake"),
-            label_at=(bend - 8, f_mid + 30),
-        )
-    )
-    if sigmoid:
-        parts.append(
+            label_at=(_BEND - 8, f_mid + 30),
+        ),
+    ]
+
+
+def _output_edges(scene: _Scene) -> list[str]:
+    """D's score into the loss: through the sigmoid when the objective reads it as a probability."""
+    dx, dy, dw, dh = _D
+    sx, _, sr = _SIGMA
+    lx, d_mid = _LOSS[0], dy + dh / 2
+    state, mover = scene.edge_state, scene.mover
+    if scene.sigmoid:
+        return [
             _edge(
                 "D",
                 "sigma",
                 [(dx + dw, d_mid), (sx - sr, d_mid)],
-                edge_state("D-sigma"),
+                state("D-sigma"),
                 mover,
                 "D's raw score (a logit) goes into the sigmoid.",
-            )
-        )
-        parts.append(
+            ),
             _edge(
                 "sigma",
                 "loss",
                 [(sx + sr, d_mid), (lx, d_mid)],
-                edge_state("sigma-loss"),
+                state("sigma-loss"),
                 mover,
                 "The probability goes into the loss.",
-            )
+            ),
+        ]
+    return [
+        _edge(
+            "D",
+            "loss",
+            [(dx + dw, d_mid), (lx, d_mid)],
+            state("D-loss"),
+            mover,
+            f"The {scene.d_name}'s raw score goes straight into the loss: there is no sigmoid, so it is not a probability.",
+            note="raw score",
+            label_at=((dx + dw + lx) / 2, d_mid - 14),
         )
-    else:
-        parts.append(
-            _edge(
-                "D",
-                "loss",
-                [(dx + dw, d_mid), (lx, d_mid)],
-                edge_state("D-loss"),
-                mover,
-                f"The {d_name}'s raw score goes straight into the loss: there is no sigmoid, so it is not a probability.",
-                note="raw score",
-                label_at=((dx + dw + lx) / 2, d_mid - 14),
-            )
-        )
-    if label:
-        yx, yy, yw, yh = _Y
-        y_mid = yy + yh / 2
-        parts.append(
-            _edge(
-                "y", "G", [(gx + gw / 2, yy), (gx + gw / 2, gy + gh)], edge_state("y-G"), mover, "G is told which label to draw."
-            )
-        )
-        parts.append(
-            _edge(
-                "y",
-                "D",
-                [(yx + yw, y_mid), (dx + dw / 2, y_mid), (dx + dw / 2, dy + dh)],
-                edge_state("y-D"),
-                mover,
-                "D is told the label of each sample it judges.",
-            )
-        )
+    ]
 
-    # -- boxes -------------------------------------------------------------------------------------
+
+def _label_edges(scene: _Scene) -> list[str]:
+    if not scene.label:
+        return []
+    gx, gy, gw, gh = _G
+    dx, dy, dw, dh = _D
+    yx, yy, yw, yh = _Y
+    y_mid = yy + yh / 2
+    state, mover = scene.edge_state, scene.mover
+    return [
+        _edge("y", "G", [(gx + gw / 2, yy), (gx + gw / 2, gy + gh)], state("y-G"), mover, "G is told which label to draw."),
+        _edge(
+            "y",
+            "D",
+            [(yx + yw, y_mid), (dx + dw / 2, y_mid), (dx + dw / 2, dy + dh)],
+            state("y-D"),
+            mover,
+            "D is told the label of each sample it judges.",
+        ),
+    ]
+
+
+# -- the boxes: G's side (noise, G, its samples), then D's (real data, D, sigmoid, loss) ---------------
+_GRADIENT = "‖∇‖: the size of its last gradient"
+
+
+def _generator_boxes(scene: _Scene, config: Mapping[str, Any], latest: Mapping[str, Any]) -> list[str]:
     noise_dim = config.get("noise_dim", "")
     distribution = str(config.get("noise_distribution", "normal"))
-    dataset = str(config.get("dataset", ""))
-    gradient = "‖∇‖: the size of its last gradient"
-    conditioned = " and the label y" if label else ""
-    parts.append(
+    conditioned = " and the label y" if scene.label else ""
+    state, mover = scene.node_state, scene.mover
+    return [
         _box(
             "z",
             _Z,
-            node_state("z"),
+            state("z"),
             mover,
             ["noise z", f"{noise_dim} numbers"],
             f"Noise z: {noise_dim} random numbers drawn from a {distribution} distribution; G turns each draw into one sample.",
-        )
-    )
-    parts.append(
+        ),
         _box(
             "G",
             _G,
-            node_state("G"),
+            state("G"),
             mover,
             ["G", "generator", f"‖∇‖ {_number(latest.get('g_grad_norm'))}"],
-            f"The generator G, a {architecture}, turns noise z{conditioned} into a sample and learns to make "
-            f"D call its samples real ({gradient}).",
+            f"The generator G, a {scene.architecture}, turns noise z{conditioned} into a sample and learns to make "
+            f"D call its samples real ({_GRADIENT}).",
             player=G_COLOUR,
-        )
-    )
-    parts.append(
+        ),
         _box(
             "fake",
             _FAKE,
-            node_state("fake"),
+            state("fake"),
             mover,
-            ["generated", "G(z, y)" if label else "G(z)"],
+            ["generated", "G(z, y)" if scene.label else "G(z)"],
             "Generated samples: a batch of what G makes from fresh noise, shown to D beside a real batch.",
-        )
-    )
-    parts.append(
+        ),
+    ]
+
+
+def _discriminator_boxes(scene: _Scene, config: Mapping[str, Any], latest: Mapping[str, Any]) -> list[str]:
+    dataset = str(config.get("dataset", ""))
+    loss = str(config.get("loss", ""))
+    objective = OBJECTIVES.get(loss)
+    description = objective.description if objective is not None else "an objective this app does not know"
+    state, mover = scene.node_state, scene.mover
+    parts = [
         _box(
             "real",
             _REAL,
-            node_state("real"),
+            state("real"),
             mover,
             ["real data", f"x ({dataset})" if dataset else "x"],
             f"Real samples x: a batch of the training data ({dataset}), which D learns to tell from G's samples.",
-        )
-    )
-    if sigmoid:
-        d_explain = (
-            f"The discriminator D, a {architecture}, scores each sample{' given its label y' if label else ''}, "
-            f"and a sigmoid turns the score into the probability that it is real ({gradient})."
-        )
-    elif critic:
-        d_explain = (
-            f"The critic (WGAN's discriminator), a {architecture}, gives each sample an unbounded score, "
-            f"higher for more real-looking ones, with no sigmoid, so it is not a probability ({gradient})."
-        )
-    else:
-        d_explain = f"The discriminator D, a {architecture}, outputs a raw score ({reading}) with no sigmoid ({gradient})."
-    parts.append(
+        ),
         _box(
             "D",
             _D,
-            node_state("D"),
+            state("D"),
             mover,
-            ["D", d_name, f"‖∇‖ {_number(latest.get('d_grad_norm'))}"],
-            d_explain,
+            ["D", scene.d_name, f"‖∇‖ {_number(latest.get('d_grad_norm'))}"],
+            _d_explanation(scene),
             player=D_COLOUR,
-            data={"reading": reading},
-        )
-    )
-    if sigmoid:
+            data={"reading": scene.reading},
+        ),
+    ]
+    if scene.sigmoid:
         parts.append(
             _circle(
                 "sigma",
                 _SIGMA,
-                node_state("sigma"),
+                state("sigma"),
                 mover,
                 "σ",
                 "The sigmoid σ squashes D's raw score into a probability between 0 (generated) and 1 (real).",
             )
         )
-    description = objective.description if objective is not None else "an objective this app does not know"
-    parts.append(
-        _loss_box(
-            _LOSS,
-            node_state("loss"),
-            mover,
-            loss,
-            latest,
-            f"The {loss} objective ({description}): a D move lowers the D loss, a G move the G loss.",
+    explain = f"The {loss} objective ({description}): a D move lowers the D loss, a G move the G loss."
+    parts.append(_loss_box(_LOSS, state("loss"), mover, loss, latest, explain))
+    return parts
+
+
+def _d_explanation(scene: _Scene) -> str:
+    if scene.sigmoid:
+        return (
+            f"The discriminator D, a {scene.architecture}, scores each sample{' given its label y' if scene.label else ''}, "
+            f"and a sigmoid turns the score into the probability that it is real ({_GRADIENT})."
         )
-    )
-    if label:
-        kind, explain = label
-        parts.append(_box("y", _Y, node_state("y"), mover, ["label y", kind], explain))
-    parts.append("</svg>")
-    return "".join(parts)
+    if scene.critic:
+        return (
+            f"The critic (WGAN's discriminator), a {scene.architecture}, gives each sample an unbounded score, "
+            f"higher for more real-looking ones, with no sigmoid, so it is not a probability ({_GRADIENT})."
+        )
+    return f"The discriminator D, a {scene.architecture}, outputs a raw score ({scene.reading}) with no sigmoid ({_GRADIENT})."
 
 
 # -- pieces ------------------------------------------------------------------------------------------
