@@ -24,6 +24,11 @@ a second).
 
     python bench/bench_streaming.py                 # ring8, 8 s per measurement
     python bench/bench_streaming.py --dataset mnist --browser --only-app --seconds 10 --repeats 5
+    python bench/bench_streaming.py --quality --dataset mnist --seconds 30 --repeats 5
+
+``--quality`` measures what the quality curves (ganlab.live.quality: FID and IS, or 2D modes, measured
+every few seconds in a thread of the server) and the overview graph (ganlab/ui/graph.py, rebuilt on
+every tick) cost: the app's path with them against without, in alternated pairs (goal: >= 0.95).
 
 torch runs with ``--threads`` intra-op threads (default 1: on a shared 2-core CPU one thread per
 training is much faster for these small models, and every path gets the same setting).
@@ -54,6 +59,7 @@ from ganlab.live import RunManager  # noqa: E402
 from ganlab.live.worker import free_core, pin_to_core  # noqa: E402
 from ganlab.presets import default_config  # noqa: E402
 from ganlab.training import Trainer  # noqa: E402
+from ganlab.ui.graph import overview_svg  # noqa: E402  (pure SVG strings: no gradio is started)
 
 TICK_SECONDS = 0.4  # the Train tab's timer
 
@@ -67,9 +73,17 @@ def bare(config, seconds: float) -> tuple[float, float]:
     return (trainer.step_count - start_steps) / (time.perf_counter() - started), float("nan")
 
 
-def manager_with_reader(config, seconds: float, processes: bool) -> tuple[float, float]:
+def manager_with_reader(
+    config, seconds: float, processes: bool, *, quality: bool = True, graph: bool = False, usage: dict | None = None
+) -> tuple[float, float]:
+    """Steps/s and previews/s of a run followed by a reader thread. ``quality``: the quality curves'
+    thread measures the run (the app's default); ``graph``: the reader also builds the overview graph on
+    every tick, as the Train tab does. ``usage`` receives this process's CPU (cores) and the number of
+    quality measurements made while it was timed."""
     with tempfile.TemporaryDirectory() as folder:
-        manager = RunManager(max_trainings=1, preview_dir=folder, processes=processes)
+        manager = RunManager(
+            max_trainings=1, preview_dir=folder, processes=processes, quality_interval_s=3.0 if quality else None
+        )
         try:
             manager.create("bench", config)
             for _ in range(5):
@@ -82,7 +96,9 @@ def manager_with_reader(config, seconds: float, processes: bool) -> tuple[float,
                 last = None
                 while not stop.is_set():
                     tick_started = time.perf_counter()
-                    manager.snapshot("bench", max_points=0)  # what the Train tab's timer reads
+                    snapshot = manager.snapshot("bench", max_points=0)  # what the Train tab's timer reads
+                    if graph:
+                        overview_svg(snapshot.config, snapshot.latest, clusters=snapshot.clusters)
                     preview = manager.preview("bench")  # the view and the curves, drawn when due
                     if preview is not last:
                         delivered.append(time.perf_counter())
@@ -94,12 +110,21 @@ def manager_with_reader(config, seconds: float, processes: bool) -> tuple[float,
             while manager.snapshot("bench").step <= 5 and time.monotonic() < deadline:
                 time.sleep(0.01)  # training has begun (a worker process has taken the run over)
             time.sleep(0.2)
-            start_steps, started = manager.snapshot("bench").step, time.perf_counter()
+            before = manager.snapshot("bench")
+            start_steps, started, cpu_started = before.step, time.perf_counter(), time.process_time()
+            worker_started = cpu_seconds_by_group()["worker"]
             thread = threading.Thread(target=reader, daemon=True)
             thread.start()
             time.sleep(seconds)
-            steps = manager.snapshot("bench").step - start_steps
+            after = manager.snapshot("bench")
+            steps = after.step - start_steps
             elapsed = time.perf_counter() - started
+            if usage is not None:
+                usage["server_cores"] = (time.process_time() - cpu_started) / elapsed
+                # CPU per step does not depend on how much of the machine the training got (a loaded machine).
+                usage["worker_ms_per_step"] = 1000 * (cpu_seconds_by_group()["worker"] - worker_started) / max(1, steps)
+                measured = (len(after.quality.step) - len(before.quality.step)) if after.quality is not None else 0
+                usage["quality_measurements"] = measured
             stop.set()
             thread.join()
             return steps / elapsed, len(delivered) / elapsed
@@ -314,6 +339,84 @@ def app_with_browser(url: str, dataset: str, seconds: float) -> tuple[float, flo
             browser.close()
 
 
+def machine_line(argv: list[str]) -> str:
+    """Date, commit, CPU model and cores, load average and command: what every figure carries."""
+    model = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        "unknown CPU",
+    )
+    root = Path(__file__).resolve().parents[1]
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True, text=True).stdout.strip()
+    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
+    return (
+        f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, commit {commit or '?'}, {model}, {os.cpu_count()} cores, "
+        f"load average {load}; `python bench/bench_streaming.py {' '.join(argv)}`"
+    )
+
+
+def quality_cost(config, args: argparse.Namespace) -> None:
+    """``--quality``: the app's path (a worker process and a reader) with the quality curves and the overview
+    graph against without them, alternated, each pair measured back to back; the ratio of each pair's
+    steps/s, median over the repeats (goal: >= 0.95, i.e. they cost at most 5% of training speed)."""
+    started_line = machine_line(sys.argv[1:])
+    plain: dict = {}
+    manager_with_reader(config, 1.5, processes=True, quality=False, usage=plain)  # warm-up: imports, first figure
+    manager_with_reader(config, 1.5, processes=True, quality=True, graph=True, usage=plain)
+    rows: dict[str, list[tuple[float, dict]]] = {"without": [], "with": []}
+    for repeat in range(args.repeats):
+        order = ("without", "with") if repeat % 2 == 0 else ("with", "without")
+        for name in order:
+            usage: dict = {}
+            rate, _ = manager_with_reader(
+                config, args.seconds, processes=True, quality=name == "with", graph=name == "with", usage=usage
+            )
+            rows[name].append((rate, usage))
+            print(f"  repeat {repeat + 1}: {name}: {rate:.1f} steps/s, server {usage['server_cores']:.3f} cores", file=sys.stderr)
+    ratios = [w[0] / o[0] for w, o in zip(rows["with"], rows["without"], strict=True)]
+    print(
+        f"\nQuality curves + overview graph: {args.dataset}, {config.model} width {config.width}, batch {config.batch_size}; "
+        f"{args.seconds:g} s per measurement, {args.repeats} alternated pairs; torch threads {torch.get_num_threads()}\n"
+        f"started {started_line}\nended   {machine_line(sys.argv[1:])}\n"
+    )
+    print(
+        "| path | steps/s (median) | training worker, CPU ms per step (median) | server process, cores (median) "
+        "| quality measurements per minute |"
+    )
+    print("|---|---:|---:|---:|---:|")
+    for name, label in (
+        ("without", "worker + reader, no quality curves, no graph"),
+        ("with", "worker + reader + quality curves + graph"),
+    ):
+        rates = [r for r, _ in rows[name]]
+        cores = [u["server_cores"] for _, u in rows[name]]
+        per_minute = [60 * u["quality_measurements"] / args.seconds for _, u in rows[name]]
+        per_step = statistics.median(u["worker_ms_per_step"] for _, u in rows[name])
+        print(
+            f"| {label} | {statistics.median(rates):.1f} | {per_step:.2f} | {statistics.median(cores):.3f} "
+            f"| {statistics.median(per_minute):.1f} |"
+        )
+    ratio = statistics.median(ratios)
+    extra = statistics.median(u["server_cores"] for _, u in rows["with"]) - statistics.median(
+        u["server_cores"] for _, u in rows["without"]
+    )
+    print(
+        f"\n- ratio with/without (median of {len(ratios)} pairs): {ratio:.3f} (range {min(ratios):.3f}-{max(ratios):.3f}); "
+        f"{'meets' if ratio >= 0.95 else 'below'} the 0.95 goal (cost <= 5%)"
+    )
+    print(f"- the server process's extra CPU with them: {extra:+.3f} cores (the quality thread, the graph, their curves panels)")
+    cpu_ratios = [
+        w[1]["worker_ms_per_step"] / o[1]["worker_ms_per_step"] for w, o in zip(rows["with"], rows["without"], strict=True)
+    ]
+    print(
+        f"- the training's own CPU per step, with/without (median of pairs; what a loaded machine does not blur): "
+        f"{statistics.median(cpu_ratios):.3f} (range {min(cpu_ratios):.3f}-{max(cpu_ratios):.3f})"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--dataset", default="ring8", help="ring8 (default), another 2D toy, or mnist")
@@ -327,6 +430,9 @@ def main() -> None:
     parser.add_argument(
         "--only-app", action="store_true", help="measure only the bare loop (own process) and the app's paths (client, browser)"
     )
+    parser.add_argument(
+        "--quality", action="store_true", help="only the cost of the quality curves and the overview graph (with vs without)"
+    )
     parser.add_argument("--client", metavar="URL", help=argparse.SUPPRESS)  # internal: the client process
     parser.add_argument("--bare-process", action="store_true", help=argparse.SUPPRESS)  # internal: bare, alone
     args = parser.parse_args()
@@ -339,6 +445,8 @@ def main() -> None:
         pin_to_core(free_core(set(), args.threads))
         print(json.dumps({"steps_per_second": bare(config, args.seconds)[0]}))
         return
+    if args.quality:
+        return quality_cost(config, args)
 
     url = None
     if not args.no_app:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
@@ -32,6 +33,7 @@ class Series:
     values: np.ndarray
     colour: tuple[int, int, int]
     dashed: bool = False
+    steps: np.ndarray | None = None  # its own steps (a few measurements) on the shared axis; None: the figure's
 
 
 @dataclass(frozen=True)
@@ -39,6 +41,7 @@ class Panel:
     title: str
     series: tuple[Series, ...]
     y_range: tuple[float, float] | None = None  # fixed (D's probabilities), else fitted to the data
+    log: bool = False  # a log y axis (FID falls a hundredfold in a run; the last tenfold matters as much)
 
 
 @lru_cache(maxsize=4)
@@ -65,7 +68,36 @@ def training_panels(history: dict[str, np.ndarray], probability: bool) -> list[P
     ]
 
 
+def quality_panels(quality: Any, steps: np.ndarray) -> list[Panel]:
+    """The quality panels of a run (``quality``: a ganlab.live.quality.QualityHistory) on the figure's
+    ``steps``: G's samples measured every few seconds (points), the real data's own value (dashed)."""
+
+    def pair(name: str) -> tuple[Series, Series]:
+        real = np.full(len(steps), quality.reference.get(name, np.nan))  # NaN until the first measurement
+        return (
+            Series("G's samples", quality.values[name], FAKE_COLOUR, steps=quality.step),
+            Series("real data", real, REAL_COLOUR, dashed=True),
+        )
+
+    if quality.kind == "images":
+        return [
+            Panel(f"FID to real images, N={quality.samples} (lower is better; log)", pair("fid"), log=True),
+            Panel("Inception Score (higher is better)", pair("inception_score")),
+        ]
+    modes = max(1, quality.num_modes)
+    return [
+        Panel(f"Modes covered (of {modes})", pair("modes_covered"), (0.0, modes + 0.5)),
+        Panel("High-quality share (within 3 std of a mode)", pair("high_quality"), (0.0, 1.05)),
+    ]
+
+
 LEFT, RIGHT, TOP, BOTTOM = 46, 10, 20, 18  # room for the y labels, each title line, the step labels
+PANEL_HEIGHT = 147  # the default figure's: three panels in 460 pixels
+
+
+def curves_height(panels: int) -> int:
+    """The figure's height for ``panels`` panels: 460 pixels for three, each more as tall as those."""
+    return 460 + PANEL_HEIGHT * max(0, panels - 3)
 
 
 def draw_curves(steps: np.ndarray, panels: list[Panel], *, width: int = 520, height: int = 460) -> np.ndarray:
@@ -80,11 +112,23 @@ def draw_curves(steps: np.ndarray, panels: list[Panel], *, width: int = 520, hei
     if x_hi <= x_lo:
         x_hi = x_lo + 1
     plot_width = width - LEFT - RIGHT
-    columns = np.clip(((steps - x_lo) / (x_hi - x_lo) * (plot_width - 1)).astype(int), 0, plot_width - 1)
+
+    def columns_of(x: np.ndarray) -> np.ndarray:
+        return np.clip(
+            ((np.asarray(x, dtype=np.float64) - x_lo) / (x_hi - x_lo) * (plot_width - 1)).astype(int), 0, plot_width - 1
+        )
+
+    columns = columns_of(steps)
     ranges, reductions = [], []
     for panel, (y0, y1) in zip(panels, layout):
-        lo, hi = panel.y_range or _fit_range(panel.series)
-        reduced = [_per_column(columns, np.asarray(s.values, dtype=np.float64)) for s in panel.series] if len(steps) else []
+        values = [_scaled(s.values, panel.log) for s in panel.series]
+        lo, hi = _scaled(np.array(panel.y_range), panel.log) if panel.y_range else _fit_range(values, from_zero=not panel.log)
+        reduced = []
+        for series, v in zip(panel.series, values):
+            if series.steps is not None:  # a few measurements: each drawn where it was made, gaps kept
+                reduced.append((columns_of(series.steps), v, None, None))
+            else:
+                reduced.append(_per_column(columns, v) if len(steps) else (np.array([], dtype=int), np.array([]), None, None))
         for series, (used, _, lows, highs) in zip(panel.series, reduced):  # every band under every line
             if lows is not None:
                 _fill_band(pixels, LEFT + used, _to_y(lows, lo, hi, y0, y1), _to_y(highs, lo, hi, y0, y1), series)
@@ -94,19 +138,33 @@ def draw_curves(steps: np.ndarray, panels: list[Panel], *, width: int = 520, hei
     draw = ImageDraw.Draw(image)
     for panel, (y0, y1), (lo, hi), reduced in zip(panels, layout, ranges, reductions):
         for fraction in (0.0, 0.5, 1.0):
+            value = lo + fraction * (hi - lo)
             draw.text(
                 (LEFT - 4, y1 - fraction * (y1 - y0)),
-                _format(lo + fraction * (hi - lo)),
+                _format(10**value if panel.log else value),
                 fill=AXIS_COLOUR,
                 font=small,
                 anchor="rm",
             )
         for series, (used, means, _, _) in zip(panel.series, reduced):
-            _draw_line(draw, LEFT + used, _to_y(means, lo, hi, y0, y1), series)
+            ys = _to_y(means, lo, hi, y0, y1)
+            if series.steps is not None:
+                _draw_measurements(draw, LEFT + used, ys, series)
+            else:
+                _draw_line(draw, LEFT + used, ys, series)
     last = layout[-1][1] if layout else height - BOTTOM
     draw.text((LEFT, last + 3), f"step {x_lo:,.0f}", fill=AXIS_COLOUR, font=small, anchor="lt")
     draw.text((width - RIGHT, last + 3), f"step {x_hi:,.0f}", fill=AXIS_COLOUR, font=small, anchor="rt")
     return np.asarray(image)
+
+
+def _scaled(values: np.ndarray, log: bool) -> np.ndarray:
+    """The values as the y axis reads them: log10 on a log axis (values <= 0 sit at its floor)."""
+    values = np.asarray(values, dtype=np.float64)
+    if not log:
+        return values
+    with np.errstate(invalid="ignore"):
+        return np.log10(np.clip(values, 1e-3, None))  # NaN stays NaN: a gap
 
 
 def _layout(count: int, width: int, height: int) -> list[tuple[int, int]]:
@@ -150,8 +208,8 @@ def _title_and_legend(
         cursor -= 10
 
 
-def _fit_range(series: tuple[Series, ...]) -> tuple[float, float]:
-    values = np.concatenate([np.asarray(s.values, dtype=np.float64) for s in series]) if series else np.array([])
+def _fit_range(arrays: list[np.ndarray], *, from_zero: bool = True) -> tuple[float, float]:
+    values = np.concatenate(arrays) if arrays else np.array([])
     values = values[np.isfinite(values)]
     if not len(values):
         return 0.0, 1.0
@@ -163,7 +221,7 @@ def _fit_range(series: tuple[Series, ...]) -> tuple[float, float]:
         lo, hi = float(ordered[k]), float(ordered[len(values) - 1 - k])
     else:
         lo, hi = float(values.min()), float(values.max())
-    if 0 <= lo < 0.25 * hi:
+    if from_zero and 0 <= lo < 0.25 * hi:
         lo = 0.0  # non-negative numbers near zero (norms, losses): show zero, it is the reference
     if hi - lo < 1e-9:
         lo, hi = lo - 0.5, hi + 0.5
@@ -214,6 +272,16 @@ def _draw_line(draw: ImageDraw.ImageDraw, xs: np.ndarray, ys: np.ndarray, series
             draw.line(points[i : i + 5], fill=series.colour, width=1)
     else:
         draw.line(points, fill=series.colour, width=2)
+
+
+def _draw_measurements(draw: ImageDraw.ImageDraw, xs: np.ndarray, ys: np.ndarray, series: Series) -> None:
+    """Measurements as dots joined by lines; a missing one (NaN: G's samples were not finite) leaves a gap."""
+    finite = np.isfinite(ys)
+    for i in range(len(xs) - 1):
+        if finite[i] and finite[i + 1]:
+            draw.line([(xs[i], ys[i]), (xs[i + 1], ys[i + 1])], fill=series.colour, width=2)
+    for x, y in zip(xs[finite].tolist(), ys[finite].tolist()):
+        draw.ellipse([x - 2, y - 2, x + 2, y + 2], fill=series.colour)
 
 
 def _format(value: float) -> str:

@@ -1,8 +1,21 @@
 """The training-curves picture (ganlab.curves)."""
 
+from types import SimpleNamespace
+
 import numpy as np
 
-from ganlab.curves import BACKGROUND, FAKE_COLOUR, REAL_COLOUR, Panel, Series, _layout, draw_curves, training_panels
+from ganlab.curves import (
+    BACKGROUND,
+    FAKE_COLOUR,
+    REAL_COLOUR,
+    Panel,
+    Series,
+    _layout,
+    curves_height,
+    draw_curves,
+    quality_panels,
+    training_panels,
+)
 
 
 def history(n: int, seed: int = 0) -> dict[str, np.ndarray]:
@@ -75,3 +88,50 @@ def test_an_outlier_at_the_start_does_not_flatten_the_rest():
     top, bottom = _layout(1, 400, 200)[0]
     rows = np.nonzero(colour_mask(picture[top + 1 : bottom], REAL_COLOUR).any(1))[0]
     assert rows.max() - rows.min() > 0.6 * (bottom - top)  # the sine still fills most of the panel's height
+
+
+def quality(kind: str, steps: list[float], values: dict[str, list[float]], reference: dict[str, float]):
+    """A ganlab.live.quality.QualityHistory as the curves read it."""
+    arrays = {name: np.array(v, dtype=float) for name, v in values.items()}
+    return SimpleNamespace(
+        kind=kind, step=np.array(steps, dtype=float), values=arrays, reference=reference, samples=256, num_modes=8
+    )
+
+
+def quality_picture(q, n: int = 200) -> np.ndarray:
+    h = history(n)
+    panels = training_panels(h, probability=True) + quality_panels(q, h["step"])
+    return draw_curves(h["step"], panels, height=curves_height(len(panels)))
+
+
+def test_the_quality_panels_sit_under_the_losses_with_the_real_data_line():
+    q = quality(
+        "images",
+        [0, 50, 100, 150, 199],
+        {"fid": [400, 50, 8, 3, 2], "inception_score": [1, 3, 6, 8, 9]},
+        {"fid": 1.0, "inception_score": 9.5},
+    )
+    picture = quality_picture(q)
+    assert picture.shape == (curves_height(5), 520, 3) and curves_height(3) == 460
+    for index in (3, 4):  # FID, then IS: G's samples in red, the real data's value dashed in blue
+        rows = picture[panel_rows(index, count=5, height=curves_height(5))]
+        assert colour_mask(rows, FAKE_COLOUR).sum() > 100 and colour_mask(rows, REAL_COLOUR).sum() > 50
+    # FID on a log axis: 400 -> 2 falls through most of the panel, the last tenfold as visibly as the first.
+    top, bottom = _layout(5, 520, curves_height(5))[3]
+    red_rows = np.nonzero(colour_mask(picture[top + 1 : bottom], FAKE_COLOUR).any(1))[0]
+    assert red_rows.max() - red_rows.min() > 0.6 * (bottom - top)
+
+
+def test_a_missing_measurement_leaves_a_gap_in_the_quality_curve():
+    steps = [0, 40, 80, 120, 160, 199]
+    q = quality(
+        "2d",
+        steps,
+        {"modes_covered": [2, 4, np.nan, np.nan, 6, 8], "high_quality": [0.1] * 6},
+        {"modes_covered": 8, "high_quality": 0.99},
+    )
+    picture = quality_picture(q)
+    top, bottom = _layout(5, 520, curves_height(5))[3]
+    red = colour_mask(picture[top + 1 : bottom], FAKE_COLOUR)
+    gap = slice(46 + round(95 / 199 * 463), 46 + round(125 / 199 * 463))  # between the two missing measurements
+    assert red[:, gap].sum() == 0 and red[:, 46:60].sum() > 0 and red[:, -60:-10].sum() > 0

@@ -8,8 +8,10 @@ import torch
 from run_helpers import small, wait_until
 
 from ganlab.checkpoints import available_generators
+from ganlab.curves import curves_height
 from ganlab.data.toy import from_points, make_toy
 from ganlab.live import RunError, RunManager, count_parameters, validate_name
+from ganlab.live.previews import MAX_PREVIEWS
 from ganlab.presets import default_config
 
 
@@ -130,15 +132,17 @@ def test_preview_is_computed_by_the_reader_and_cached_between_frames(manager, tm
     assert first.kind == "2d" and first.picture.ndim == 3 and first.picture.dtype == np.uint8
     assert set(first.metrics) == {"modes_covered", "num_modes", "high_quality", "kl", "js", "n"}
     assert first.metrics["num_modes"] == 8 and first.path.is_file()
-    # The curves come with the preview, drawn up to the same moment (ganlab.curves).
-    assert first.curves.shape == (460, 520, 3) and first.curves_path.is_file() and first.curves_path != first.path
+    # The curves come with the preview, drawn up to the same moment (ganlab.curves): the three training
+    # panels and the two quality panels under them (ganlab.live.quality).
+    assert first.curves.shape == (curves_height(5), 520, 3) and first.curves_path.is_file() and first.curves_path != first.path
     assert manager.preview("p") is first  # within preview_interval_s: the same preview
     time.sleep(manager.preview_interval_s + 0.05)
     second = manager.preview("p")
     assert second is not first and second.step > first.step
     for _ in range(15):
         manager.preview("p", force=True)
-    assert len(list((tmp_path / "previews").glob("*.png"))) <= 24  # old previews (12 of each) are deleted
+    # Old previews are pruned by age and count (ganlab.live.previews.prune_previews, tests/test_previews.py).
+    assert len(list((tmp_path / "previews").glob("*.png"))) <= MAX_PREVIEWS
     manager.close("p")
     assert not list((tmp_path / "previews").glob("*.png"))
 

@@ -1,5 +1,6 @@
 """The app's live runs: a manager per server (manager.py) and its parts: one run's record and the copies
-readers get (run.py), previews (previews.py), saving and loading (saved.py), browser sessions and idle runs
+readers get (run.py), training slots and the queue (slots.py), the Step button (stepping.py), previews
+(previews.py), the quality curves (quality.py), saving and loading (saved.py), browser sessions and idle runs
 (sessions.py), and the two ends of the worker-process protocol (relay.py in the server, worker.py in the
 worker process).
 
@@ -17,6 +18,7 @@ _HOMES = {
     "default_max_trainings": "manager",
     "MAX_PARAMETERS": "run",
     "Preview": "run",
+    "QualityHistory": "quality",
     "RunError": "run",
     "RunSnapshot": "run",
     "StepReport": "run",

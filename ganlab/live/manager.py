@@ -6,11 +6,13 @@
 * readers ask for ``snapshot()`` (numbers, cheap) and ``preview()`` (pictures, ganlab.live.previews),
   computed at most a few times a second, never after every step;
 * at most ``max_trainings`` runs train at once (``GANLAB_MAX_TRAININGS``, default: the number of CPU
-  cores, at most 4); the others wait in a queue and are told their position; a Step takes a slot too;
+  cores, at most 4); the others wait in a queue and are told their position; a Step takes a slot too
+  (ganlab.live.slots, ganlab.live.stepping);
+* every few seconds a background thread measures each run's samples (FID and IS, or 2D modes) for the
+  quality curves under the losses (ganlab.live.quality);
 * a class shares one server: at most ``max_runs`` runs in memory (``GANLAB_MAX_RUNS``) and
   ``max_runs_per_client`` per address, and runs nobody watches are put aside (ganlab.live.sessions);
-* ``step()`` plays exactly one D move and one G move and reports what each did (a StepReport; the Train
-  tab puts it in words); saving and loading are in ganlab.live.saved.
+* saving and loading are in ganlab.live.saved.
 
 Nothing here imports gradio: the Train tab (ganlab/ui/train.py) only maps these calls to widgets.
 """
@@ -33,6 +35,7 @@ from ganlab.data import load_training_data
 from ganlab.data.errors import DataError
 from ganlab.data.toy import ToyDistribution
 from ganlab.live.previews import PreviewsMixin
+from ganlab.live.quality import QualityMixin
 from ganlab.live.relay import WorkerRelayMixin
 from ganlab.live.run import (
     MAX_PARAMETERS,
@@ -40,17 +43,16 @@ from ganlab.live.run import (
     RunError,
     RunSnapshot,
     SetAside,
-    StepReport,
     _examples_rate,
     _rate,
-    _to,
     count_parameters,
 )
 from ganlab.live.saved import SavedRunsMixin
 from ganlab.live.sessions import SessionsMixin
+from ganlab.live.slots import SlotsMixin
+from ganlab.live.stepping import SteppingMixin
 from ganlab.live.worker import WORKERS
-from ganlab.training import Trainer, TrainingConfig, TrainingDiverged, TrainingEvent
-from ganlab.views2d import eval_mode
+from ganlab.training import Trainer, TrainingConfig
 
 
 def _env_number(name: str, default: float, *, minimum: float = 1) -> float:
@@ -89,7 +91,7 @@ def _load_data(dataset: str) -> ToyDistribution | Any:
         raise DataError(f"cannot load {dataset}: {error}") from None
 
 
-class RunManager(SessionsMixin, SavedRunsMixin, PreviewsMixin, WorkerRelayMixin):
+class RunManager(SlotsMixin, SteppingMixin, QualityMixin, SessionsMixin, SavedRunsMixin, PreviewsMixin, WorkerRelayMixin):
     """Every live run of a server: start, pause, resume, stop, reset, step them (and, through its parts in
     this package, preview, save, load, relay to workers and follow browser sessions)."""
 
@@ -118,6 +120,7 @@ class RunManager(SessionsMixin, SavedRunsMixin, PreviewsMixin, WorkerRelayMixin)
         max_runs: int | None = None,
         max_runs_per_client: int | None = None,
         idle_s: float | None = None,
+        quality_interval_s: float | None = 3.0,
     ) -> None:
         self.processes = processes  # train in worker processes (ganlab/workers.py) instead of threads
         self.max_trainings = max_trainings if max_trainings is not None else default_max_trainings()
@@ -152,6 +155,7 @@ class RunManager(SessionsMixin, SavedRunsMixin, PreviewsMixin, WorkerRelayMixin)
         RunManager._instances.add(self)
         self._closed = threading.Event()
         threading.Thread(target=self._reap_idle_runs, daemon=True, name="ganlab-idle-runs").start()
+        self._start_quality(quality_interval_s)  # None: no quality curves
         if processes:
             WORKERS.prewarm(torch.get_num_threads())
 
@@ -239,6 +243,7 @@ class RunManager(SessionsMixin, SavedRunsMixin, PreviewsMixin, WorkerRelayMixin)
             timelapse_cap=self.timelapse_cap,
         )
         run.client = client
+        self._track_quality(run)
         with self._lock:
             self._set_aside.pop(key, None)  # a new run replaces one put aside
         if trainer.step_count:  # a loaded run: show where it left off
@@ -253,80 +258,6 @@ class RunManager(SessionsMixin, SavedRunsMixin, PreviewsMixin, WorkerRelayMixin)
         """A new run from fresh weights that starts training (or queues for a free slot)."""
         self.create(key, config, data, label=label, client=client)
         return self.resume(key)
-
-    def resume(self, key: str) -> RunSnapshot:
-        """Train (again): a ready, paused, stopped or finished run continues from its current weights."""
-        run = self._get(key)
-        with self._lock:
-            if run.phase == "diverged":
-                raise RunError(f"{run.message or 'this run diverged'} Reset the run (or Start a new one) to train again.")
-            if run.phase in ("running", "queued"):
-                return self.snapshot(key)
-            if self.active_count + self._stepping < self.max_trainings and not self._queue:
-                self._launch(run)
-            else:
-                run.phase = "queued"
-                self._queue.append(key)
-                with run.lock:
-                    run.version += 1
-        return self.snapshot(key)
-
-    def pause(self, key: str) -> RunSnapshot:
-        run = self._get(key)
-        with self._lock:
-            handing_back = self._hold(run)
-        self._held(run, handing_back)
-        return self.snapshot(key)
-
-    def _hold(self, run: Run) -> threading.Thread | None:
-        """Pause ``run`` (caller holds the manager lock). A run in a worker process is stopped there
-        and hands its state back: returns the thread to wait for (with ``_held``, outside the lock)."""
-        thread, was = None, run.phase
-        if was in ("running", "queued"):
-            self._set_phase(run, "paused", "")
-        if was == "running":
-            if self.processes:
-                self._halt(run)
-                thread = run.thread
-            else:
-                run.trainer.pause()
-            self._schedule()  # the slot it held is free now
-        elif was == "queued":
-            self._queue.remove(run.key)
-        return thread
-
-    def _held(self, run: Run, thread: threading.Thread | None) -> None:
-        if thread is None:
-            return
-        thread.join(timeout=60)  # the worker writes its state back, the server reads it: ~0.1 s
-        with self._lock:
-            if run.phase == "stopped":  # the worker's last event said "stopped": it was a pause
-                self._set_phase(run, "paused", run.message)
-
-    def _halt(self, run: Run, *, keep_state: bool = True) -> None:
-        """Ask the run's training to end after the step in flight (in this process or its worker)."""
-        run.trainer.stop()
-        run.keep_state = run.keep_state and keep_state
-        if run.worker is not None:
-            try:
-                run.worker.send({"do": "stop", "run": run.run_id, "keep": run.keep_state})
-            except (OSError, ValueError):
-                pass  # the worker is gone; its relay thread says so
-
-    def stop(self, key: str) -> RunSnapshot:
-        """Stop training (weights are kept: Resume continues, Save saves them)."""
-        run = self._get(key)
-        with self._lock:
-            if key in self._queue:
-                self._queue.remove(key)
-            if run.phase in ("running", "paused", "queued", "ready"):
-                self._set_phase(run, "stopped", "")
-            self._halt(run)
-            thread = run.thread
-            self._schedule()
-        if thread is not None:
-            thread.join(timeout=30)  # Trainer.run ends after the step in flight
-        return self.snapshot(key)
 
     def reset(
         self,
@@ -359,147 +290,6 @@ class RunManager(SessionsMixin, SavedRunsMixin, PreviewsMixin, WorkerRelayMixin)
             with run.lock:
                 run.version += 1
         return self.snapshot(key)
-
-    def step(self, key: str) -> StepReport:
-        """Exactly one D move, then one G move; returns what each move did, measured on fixed probes."""
-        run = self._get(key)
-        with self._lock:
-            if run.phase == "diverged":
-                raise RunError(f"{run.message} Reset the run to play again.")
-            handing_back = self._hold(run)
-            self._set_phase(run, "paused", "")
-            # A Step trains in this process: it takes a training slot for its two moves, so a class pressing
-            # Step cannot slow the runs that hold the slots (nor each other) beyond the server's limit.
-            if self.active_count + self._stepping >= self.max_trainings:
-                raise RunError(f"all {self.max_trainings} training slots are busy; Step again in a moment")
-            self._stepping += 1
-        try:
-            self._held(run, handing_back)
-            return self._two_moves(run)
-        finally:
-            with self._lock:
-                self._stepping -= 1
-                self._schedule()
-
-    def _two_moves(self, run: Run) -> StepReport:
-        trainer = run.trainer
-        with trainer.between_moves():  # the paused training cannot move in between
-            before = self._probe(run)
-            try:
-                d_move = trainer.step_discriminator()
-                middle = self._probe(run)
-                g_move = trainer.step_generator()
-            except TrainingDiverged as why:
-                with run.lock:
-                    run.step_note, run.step_report = "", None
-                    run.version += 1
-                raise RunError(
-                    f"this move was not applied: {why}. The weights are unchanged; lower the learning rates (or Reset)."
-                ) from None
-            after = self._probe(run)
-            event = TrainingEvent(
-                step=trainer.step_count,
-                d_loss=d_move["d_loss"],
-                g_loss=g_move["g_loss"],
-                d_real=d_move["d_real"],
-                d_fake=d_move["d_fake"],
-                d_grad_norm=d_move["d_grad_norm"],
-                g_grad_norm=g_move["g_grad_norm"],
-                examples_per_second=float("nan"),
-                wall_time=trainer.wall_time,
-                status="paused",
-            )
-        moved = (after["fake"] - middle["fake"]).norm(dim=1).mean().item() if run.kind == "2d" else None
-        report = StepReport(
-            d_step=trainer.d_step_count,
-            step=trainer.step_count,
-            batch_size=trainer.config.batch_size,
-            reading=trainer.objective.d_output,
-            d_loss=d_move["d_loss"],
-            d_grad_norm=d_move["d_grad_norm"],
-            g_loss=g_move["g_loss"],
-            g_grad_norm=g_move["g_grad_norm"],
-            before=(before["d_real"], before["d_fake"]),
-            middle=(middle["d_real"], middle["d_fake"]),
-            after=(after["d_real"], after["d_fake"]),
-            points_moved=moved,
-        )
-        run.record(event)
-        with run.lock:
-            run.step_note, run.step_report = "", report
-            run.version += 1
-        return report
-
-    def _set_phase(self, run: Run, phase: str, message: str) -> None:
-        with run.lock:
-            run.phase = phase
-            run.message = message
-            run.version += 1
-
-    def _launch(self, run: Run) -> None:
-        """Give ``run`` a training slot (caller holds the manager lock)."""
-        self._set_phase(run, "running", "")
-        run.trainer.resume()
-        if self.processes:
-            run.trainer.clear_stop()  # a stop asked for from now on reaches this training
-            run.keep_state = True
-            if run.thread is not None and run.thread.is_alive():
-                run.relaunch = True  # still handing the last training's state back: start when done
-                return
-        if run.thread is None or not run.thread.is_alive():
-            target = self._work_in_worker if self.processes else self._work
-            run.thread = threading.Thread(target=target, args=(run,), daemon=True, name=f"ganlab-run-{run.run_id}")
-            run.thread.start()
-
-    def _schedule(self) -> None:
-        """Start queued runs while slots are free (caller holds the manager lock)."""
-        while self._queue and self.active_count + self._stepping < self.max_trainings:
-            run = self._runs.get(self._queue.pop(0))
-            if run is not None and run.phase == "queued":
-                self._launch(run)
-
-    def _work(self, run: Run) -> None:
-        """The training thread: Trainer.run(), recording each step; nothing else on this path."""
-        trainer = run.trainer
-        try:
-            for event in trainer.run(max_seconds=self.max_train_seconds):
-                run.record(event)
-                run.maybe_add_frame()
-            self._note_time_limit(run)
-        except Exception as error:  # noqa: BLE001 - a crash must reach the person, not a log only
-            self._stopped_by(run, f"training stopped by an error: {type(error).__name__}: {error}")
-        finally:
-            self._training_ended(run)
-
-    def _note_time_limit(self, run: Run) -> None:
-        if run.trainer.status == "finished" and self.max_train_seconds is not None:
-            with run.lock:
-                run.message = (
-                    f"stopped after {self.max_train_seconds / 60:g} minutes of training (this "
-                    "server's limit per start); press Resume to continue"
-                )
-
-    @staticmethod
-    def _stopped_by(run: Run, message: str) -> None:
-        with run.lock:
-            run.phase = "stopped"
-            run.message = message
-            run.version += 1
-
-    def _training_ended(self, run: Run) -> None:
-        trainer = run.trainer
-        with self._lock:
-            if run.thread is threading.current_thread():
-                run.thread = None
-            if run.phase == "running" and run.relaunch:  # resumed while handing back: go on
-                run.relaunch = False
-                run.thread = None
-                self._launch(run)
-                return
-            run.relaunch = False
-            if run.phase == "running":  # ended on its own (finished, diverged, error)
-                self._set_phase(run, trainer.status if trainer.status in ("finished", "diverged") else "stopped", run.message)
-            self._schedule()
 
     def snapshot(self, key: str, *, max_points: int = 300) -> RunSnapshot | None:
         """The run's numbers (None if the session has no run); history thinned to ``max_points``."""
@@ -544,6 +334,7 @@ class RunManager(SessionsMixin, SavedRunsMixin, PreviewsMixin, WorkerRelayMixin)
             step_report=report,
             objective_reading=trainer.objective.d_output,
             clusters=trainer.clusters.k if trainer.clusters is not None else 0,
+            quality=run.quality.history() if run.quality is not None else None,
         )
 
     def close(self, key: str) -> None:
@@ -583,16 +374,3 @@ class RunManager(SessionsMixin, SavedRunsMixin, PreviewsMixin, WorkerRelayMixin)
         path = self._scratch / run.run_id
         path.mkdir(parents=True, exist_ok=True)
         return path
-
-    @torch.no_grad()
-    def _probe(self, run: Run) -> dict[str, Any]:
-        """D's mean output on fixed real and generated probes, and the generated probe points."""
-        trainer = run.trainer
-        device = trainer.device
-        with eval_mode(trainer.generator, trainer.discriminator):
-            fake = trainer.generator(run.probe_noise.to(device), _to(run.probe_fake_labels, device))
-            real_scores = trainer.objective.d_score(
-                trainer.discriminator(run.probe_real.to(device), _to(run.probe_labels, device))
-            )
-            fake_scores = trainer.objective.d_score(trainer.discriminator(fake, _to(run.probe_fake_labels, device)))
-        return {"d_real": real_scores.mean().item(), "d_fake": fake_scores.mean().item(), "fake": fake.cpu()}

@@ -11,7 +11,7 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -20,6 +20,9 @@ from ganlab.clusters import AUTO_K_RANGE, assign, effective_k
 from ganlab.data.toy import ToyDistribution
 from ganlab.imaging import make_grid, to_uint8
 from ganlab.live.worker import Worker
+
+if TYPE_CHECKING:
+    from ganlab.live.quality import QualityHistory, QualityTracker
 from ganlab.models import Discriminator, Generator
 from ganlab.training import Trainer, TrainingConfig, TrainingEvent, player_configs
 
@@ -124,10 +127,12 @@ class RunSnapshot:
     objective_reading: str  # how to read D's output: "probability", "critic score", ...
     step_report: StepReport | None = None  # the last Step's two moves
     clusters: int = 0  # the clusters the run trains on (0: none; config['cluster_method'] says how found)
+    quality: QualityHistory | None = None  # the samples' quality over time (None: not measured for this data)
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-friendly summary (without the history arrays)."""
-        result = {k: v for k, v in dataclasses.asdict(self).items() if k != "history"}
+        result = {k: v for k, v in dataclasses.asdict(self).items() if k not in ("history", "quality")}
+        result["quality"] = self.quality.latest() if self.quality is not None else None
         result["latest"] = {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in self.latest.items()}
         for key in ("steps_per_second", "examples_per_second"):
             result[key] = round(float(result[key]), 2)
@@ -223,6 +228,7 @@ class Run:
         self.curves_path: Path | None = None
         self.curves_at = -math.inf
         self.curves_history: tuple = ()  # the history's length and last row when the curves were drawn
+        self.quality: QualityTracker | None = None  # its samples measured every few seconds (ganlab.live.quality)
         self._make_probes()
 
     def _make_probes(self) -> None:
