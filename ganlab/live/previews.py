@@ -25,7 +25,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from ganlab.curves import draw_curves, training_panels
+from ganlab.curves import curves_height, draw_curves, quality_panels, training_panels
 from ganlab.imaging import save_gif, upscale
 from ganlab.live.run import Preview, Run, RunError, _to, sample_grid
 from ganlab.views2d import compute_view, eval_mode, mode_metrics
@@ -150,11 +150,15 @@ class PreviewsMixin:
 
     @staticmethod
     def _curves(run: Run, max_points: int = 1000) -> np.ndarray:
-        """The run's curves as a picture; more points than pixel columns show as value ranges."""
+        """The run's curves as a picture, its sample quality (ganlab.live.quality) in panels under the losses;
+        more points than pixel columns show as value ranges."""
         with run.lock:
             history = run.history_arrays(max_points)
-        probability = run.trainer.objective.d_output == "probability"
-        return draw_curves(history["step"], training_panels(history, probability))
+        panels = training_panels(history, run.trainer.objective.d_output == "probability")
+        tracker = run.quality  # read once: the measuring thread drops a tracker that cannot measure
+        if tracker is not None:
+            panels += quality_panels(tracker.history(), history["step"])
+        return draw_curves(history["step"], panels, height=curves_height(len(panels)))
 
     def _write_preview(self, run: Run, picture: np.ndarray) -> Path | None:
         """Write a preview PNG (fast compression: it lives seconds) and delete those no client will fetch any

@@ -37,7 +37,6 @@ from typing import Any
 import numpy as np
 import torch
 
-from ganlab.curves import curves_height, draw_curves, quality_panels, training_panels
 from ganlab.data.toy import ToyDistribution
 from ganlab.imaging import to_uint8
 from ganlab.metrics.classifier import CLASSIFIER_FOR_DATASET, Classifier, extract, load_classifier
@@ -278,14 +277,3 @@ class QualityMixin:
             step = int(reply["step"]) if reply else None
         generator, copied_step, wall = frozen_output_generator(trainer)
         measure_once(tracker, generator, trainer.data, self._quality, copied_step if step is None else step, wall)
-
-    @staticmethod
-    def _curves(run: Any, max_points: int = 1000) -> np.ndarray:
-        """The run's training curves with its quality panels under them (in place of PreviewsMixin's)."""
-        with run.lock:
-            history = run.history_arrays(max_points)
-        panels = training_panels(history, run.trainer.objective.d_output == "probability")
-        tracker = run.quality  # read once: the measuring thread drops a tracker that cannot measure
-        if tracker is not None:
-            panels += quality_panels(tracker.history(), history["step"])
-        return draw_curves(history["step"], panels, height=curves_height(len(panels)))

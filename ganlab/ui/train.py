@@ -146,15 +146,14 @@ class TrainView:
             with gr.Column():
                 # One picture drawn on the server with every preview (ganlab.curves): live line plots
                 # redrawn in the browser took a fifth of a 2-core machine's training speed.
+                # Its own height: the quality panels (ganlab.live.quality) make it taller than the live view.
                 self.curves = gr.Image(
-                    label="Training curves",
+                    label="Training curves and sample quality",
                     format="png",
                     interactive=False,
-                    height=460,
                     elem_id="train-curves",
                     buttons=["download", "fullscreen"],
                 )
-                # Another live plot of the run goes here, under the curves (see LiveUpdate).
         self.metrics = gr.Markdown("", elem_id="train-metrics")
         self.step_note = gr.Markdown("", elem_id="train-step-note")
         with gr.Accordion("Time-lapse (image models)", open=False, visible="hidden") as self.timelapse_box:
