@@ -3,7 +3,8 @@
 This is a stable contract that other tools rely on: flags are only ever added, never renamed.
 Errors are printed as one line that says what was wrong, never a traceback (``-vv`` shows it).
 Exit status: 0 done, 1 a failure at run time (missing file, unreadable data, no weights),
-2 a usage error (argparse's own, or flags that do not fit together), 130 interrupted.
+2 a usage error (argparse's own, or flags that do not fit together), 130 interrupted, 141 the reader of
+the output went away (``ganlab checkpoints --json | head -1``: quietly, as a tool that SIGPIPE ends).
 
 Each command lives in its own module of ``ganlab.cli`` (the quiz's in ``ganlab.quiz.cli``); this module
 builds the parser from them, sets up logging and turns errors into exit statuses.
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 
 from ganlab.cli import checkpoints, evaluate, sample, train
@@ -20,6 +22,7 @@ from ganlab.cli.arguments import UsageError, logging_flags
 
 EPILOG = "Run 'python -m ganlab COMMAND --help' for the options of a command."
 COMMANDS = {"train": train, "sample": sample, "evaluate": evaluate, "checkpoints": checkpoints}
+READER_GONE = 141  # what a shell reports for a command that SIGPIPE ended (128 + 13)
 log = logging.getLogger("ganlab")
 
 
@@ -40,6 +43,19 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    try:
+        try:
+            return _main(argv)
+        finally:
+            sys.stdout.flush()  # a reader that went away shows here, not in the interpreter's last flush
+    except BrokenPipeError:
+        # The usual recipe (Python's docs, "Note on SIGPIPE"): what is left to print goes nowhere, and the
+        # interpreter's own flush at exit finds nothing to complain about.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return READER_GONE
+
+
+def _main(argv: list[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     configure_logging(verbose=args.verbose or 0, quiet=bool(args.quiet))
@@ -52,6 +68,8 @@ def main(argv: list[str] | None = None) -> int:
     except UsageError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # the output's reader went away: not an error to report (see main)
+        raise
     # DataError, CheckpointError and RunError are ValueErrors; RuntimeError: torch, no Inception weights.
     except (ValueError, OSError, RuntimeError) as error:
         log.debug("the error in full:", exc_info=True)

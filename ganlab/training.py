@@ -492,9 +492,7 @@ class Trainer:
 
 def _grad_norm(module: nn.Module) -> float:
     grads = [p.grad for p in module.parameters() if p.grad is not None]
-    if not grads:
-        return 0.0
-    return float(torch.nn.utils.get_total_norm(grads))
+    return float(torch.nn.utils.get_total_norm(grads)) if grads else 0.0
 
 
 def _weights_finite(*modules: nn.Module) -> bool:

@@ -258,3 +258,19 @@ def test_checkpoints_json_lists_the_shipped_checkpoints(capsys):
     assert listing["mnist-classifier"]["kind"] == "classifier" and listing["mnist-classifier"]["conditional"] is None
     assert main(["checkpoints"]) == 0
     assert "mnist-cdcgan" in capsys.readouterr().out  # the table stays as it was
+
+
+def test_a_closed_output_pipe_ends_quietly():
+    """``ganlab checkpoints --json | head -1``: the reader goes away before the output is written."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "ganlab", "checkpoints", "--json"],
+        cwd=REPO,
+        env={"GANLAB_OFFLINE": "1", "PATH": "/usr/bin:/bin"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    process.stdout.close()  # long before the command has imported what it needs and printed
+    _, errors = process.communicate(timeout=300)
+    assert process.returncode == 141, errors
+    assert errors == ""  # no traceback, no "error: [Errno 32] Broken pipe"

@@ -11,7 +11,8 @@ import pytest
 
 from ganlab.losses import OBJECTIVES
 from ganlab.training import TrainingConfig
-from ganlab.ui.graph import MISSING, overview_svg
+from ganlab.ui.graph import overview_svg
+from ganlab.ui.graph_shapes import MISSING
 
 SVG = "{http://www.w3.org/2000/svg}"
 LATEST = dict(d_real=0.812, d_fake=0.431, d_loss=1.2345, g_loss=0.693, d_grad_norm=0.423, g_grad_norm=0.000123)

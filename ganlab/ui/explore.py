@@ -1,20 +1,19 @@
 """The Explore tab: walk the latent space of a trained generator.
 
-UI wiring only: the latent arithmetic lives in ``ganlab.latent``. Each browser session keeps its
-own ``LatentExplorer`` (its z, class and slider values) in a ``gr.State``; the generators and their
-principal directions are loaded once per checkpoint and shared (``LatentCache``).
+UI wiring only: the latent arithmetic lives in ``ganlab.latent``, the layout in ``ganlab.ui.explore_view``.
+Each browser session keeps its own ``LatentExplorer`` (its z, class and slider values) in a ``gr.State``;
+the generators and their principal directions are loaded once per checkpoint and shared (``LatentCache``).
 
 Latency: a slider move must show a new image within ~100 ms. So every slider feeds one handler
 (``gr.on`` over all their ``input``/``release`` events, ``trigger_mode="always_last"`` so the last
 position always renders, outside the queue), which runs one batch-of-one forward pass on a loaded
 generator and returns a small lossless PNG with no progress overlay, inside the response as a
 ``data:`` URL (``sent_inline``): a move is one request, with no file in Gradio's cache and no second
-GET for the picture. See the comments at the end.
+GET for the picture. See ``_connect_sliders``.
 """
 
 from __future__ import annotations
 
-import base64
 import io
 from pathlib import Path
 from typing import Any
@@ -22,7 +21,6 @@ from typing import Any
 import gradio as gr
 import numpy as np
 from gradio.context import Context
-from gradio.data_classes import ImageData
 from PIL import Image
 
 from ganlab.checkpoints import CheckpointError, available_generators, preferred_generator
@@ -30,20 +28,11 @@ from ganlab.clusters import method_name
 from ganlab.imaging import to_hwc, upscale
 from ganlab.latent import INTERPOLATION_METHODS, LatentCache, LatentExplorer, gif_bytes, strip, truncate
 from ganlab.owners import SessionOwners, private_dir
+from ganlab.ui.explore_view import NUM_DIMS, NUM_DIRECTIONS, ExploreView
 
-NUM_DIMS = 8  # sliders over z[0] .. z[7]
-NUM_DIRECTIONS = 8  # sliders over the top principal directions
-DIRECTION_RANGE = 5.0  # direction sliders move z by up to 5 prior standard deviations
 SCALE = 10  # 28x28 -> 280x280, nearest neighbour
 STRIP_SCALE = 3
 NEIGHBOURS = 8
-
-INTRO = """\
-Pick a generator, then move the sliders: **z[i]** sets one coordinate of the noise vector z;
-**PC i** moves z along the *i*-th principal direction of the generator's first hidden layer
-(GANSpace, Härkönen et al. 2020), the directions that change its features most.
-**Truncation ψ** pulls z towards the mean of the noise: typical-looking samples, less variety.
-"""
 
 
 def image_generator_names(owner: str | None = None) -> list[str]:
@@ -106,31 +95,6 @@ def _describe(name: str, explorer: LatentExplorer, metadata: dict[str, Any]) -> 
             f"{directions.layer} ({directions.n_samples:,} samples)."
         )
     return text
-
-
-def png_data_url(picture: np.ndarray | Image.Image) -> str:
-    """A picture as a lossless ``data:image/png;base64,...`` URL."""
-    image = picture if isinstance(picture, Image.Image) else Image.fromarray(np.asarray(picture))
-    buffer = io.BytesIO()
-    image.save(buffer, format="PNG")
-    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
-
-
-def sent_inline(image: gr.Image) -> gr.Image:
-    """``image``, sending its pictures inside the response as PNG ``data:`` URLs (as Gradio sends an SVG)
-    instead of files written to Gradio's cache that the browser then fetches: one request per slider move
-    instead of two, and less work for the server, whose one core a class shares (docs/BENCHMARKS.md,
-    Classroom). The same component in the browser: same look, same download button. For small pictures
-    (a 280 x 280 digit is a few kilobytes). Set on the instance: a subclass of a Gradio component makes
-    Gradio write a ``.pyi`` stub beside this module."""
-
-    def postprocess(value: np.ndarray | Image.Image | None) -> ImageData | None:
-        if value is None:
-            return None
-        return ImageData(url=png_data_url(value), mime_type="image/png", orig_name="generated.png")
-
-    image.postprocess = postprocess
-    return image
 
 
 class ExploreHandlers:
@@ -281,196 +245,107 @@ def build_explore_tab(handlers: ExploreHandlers | None = None, owners: SessionOw
     """Build the tab's components and events inside the current Blocks context (a gr.Tab)."""
     handlers = handlers or ExploreHandlers(owners=owners)
     tab = Context.block if isinstance(Context.block, gr.Tab) else None  # to refresh the list on select
-    state = gr.State(None)
-    gr.Markdown(INTRO)
-    with gr.Row():
-        checkpoint = gr.Dropdown(
-            choices=image_generator_names(),
-            value=None,
-            label="Generator checkpoint",
-            allow_custom_value=True,
-            scale=4,
-            elem_id="explore-checkpoint",
-        )
-        refresh = gr.Button("↻ Refresh list", scale=0, min_width=150, elem_id="explore-refresh")
-    status = gr.Markdown(elem_id="explore-status")
-    with gr.Row():
-        with gr.Column(scale=1, min_width=320):
-            image = sent_inline(
-                gr.Image(
-                    label="Generated image",
-                    format="png",
-                    type="numpy",
-                    interactive=False,
-                    height=320,
-                    elem_id="explore-image",
-                    elem_classes=["ganlab-crisp"],
-                    buttons=["download"],
-                )
-            )
-            label = gr.Radio(choices=[], type="index", label="Class", visible=False, elem_id="explore-class")
-            with gr.Row():
-                seed = gr.Number(value=0, precision=0, minimum=0, label="Seed", elem_id="explore-seed", scale=2)
-                use_seed = gr.Button("Use seed", scale=1, elem_id="explore-use-seed")
-            with gr.Row():
-                randomize = gr.Button("Random z", variant="primary", elem_id="explore-randomize")
-                reset = gr.Button("Reset sliders", elem_id="explore-reset")
-            truncation = gr.Slider(
-                0, 1, value=1.0, step=0.05, label="Truncation ψ (1 = none, 0 = the mean)", elem_id="explore-truncation"
-            )
-        with gr.Column(scale=2):
-            with gr.Row():
-                with gr.Column(min_width=200):
-                    gr.Markdown("**Principal directions** (in prior standard deviations)")
-                    directions = [
-                        gr.Slider(
-                            -DIRECTION_RANGE,
-                            DIRECTION_RANGE,
-                            value=0,
-                            step=0.1,
-                            label=f"PC {i + 1}",
-                            elem_id=f"explore-pc{i + 1}",
-                        )
-                        for i in range(NUM_DIRECTIONS)
-                    ]
-                with gr.Column(min_width=200):
-                    gr.Markdown("**First noise coordinates**")
-                    dims = [
-                        gr.Slider(-4, 4, value=0, step=0.1, label=f"z[{i}]", elem_id=f"explore-z{i}") for i in range(NUM_DIMS)
-                    ]
-    sliders = dims + directions
-    with gr.Accordion("Interpolation: from this z to the z of another seed", open=True):
-        with gr.Row():
-            seed_b = gr.Number(value=1, precision=0, minimum=0, label="Seed of the other end", elem_id="explore-seed-b")
-            steps = gr.Slider(2, 16, value=8, step=1, label="Steps", elem_id="explore-steps")
-            method = gr.Radio(
-                list(INTERPOLATION_METHODS),
-                value="spherical",
-                label="Path",
-                info="spherical keeps the norm of z",
-                elem_id="explore-method",
-            )
-            interpolate = gr.Button("Interpolate", variant="primary", scale=0, min_width=150, elem_id="explore-interpolate")
-        with gr.Row():
-            interpolation_strip = gr.Image(
-                label="Interpolation",
-                format="png",
-                interactive=False,
-                scale=3,
-                elem_id="explore-interpolation",
-                elem_classes=["ganlab-crisp"],
-            )
-            interpolation_gif = gr.Image(
-                label="Animated", format="gif", interactive=False, scale=1, elem_id="explore-gif", elem_classes=["ganlab-crisp"]
-            )
-    with gr.Group(visible=False) as classes_group:
-        all_classes = gr.Button("Same z, every class", elem_id="explore-all-classes-button")
-        classes_strip = gr.Image(
-            label="Same z, every class",
-            format="png",
-            interactive=False,
-            elem_id="explore-all-classes",
-            elem_classes=["ganlab-crisp"],
-        )
-        classes_note = gr.Markdown()
-    with gr.Accordion("Nearest training images (is it copying?)", open=True):
-        neighbours = gr.Button("Find the nearest training images", elem_id="explore-neighbours-button")
-        neighbours_gallery = gr.Gallery(
-            label="Generated image, then its nearest training images",
-            columns=9,
-            height=220,
-            object_fit="contain",
-            format="png",
-            elem_id="explore-neighbours",
-            elem_classes=["ganlab-crisp"],
-        )
-        neighbours_note = gr.Markdown()
+    view = ExploreView(image_generator_names())
+    _connect_picker(handlers, view, tab)
+    _connect_sliders(handlers, view)
+    _connect_latents(handlers, view)
+    _connect_pictures(handlers, view)
+    return handlers
 
-    # Cheap handlers never wait for each other (concurrency_limit=None) and show no progress
-    # overlay, which would flicker on every slider move.
-    fast = dict(concurrency_limit=None, show_progress="hidden")
+
+def _connect_picker(handlers: ExploreHandlers, view: ExploreView, tab: gr.Tab | None) -> None:
+    """The list of generators (refreshed on ↻ and when the tab opens) and loading the one picked."""
     gr.on(
-        [refresh.click] + ([tab.select] if tab is not None else []),
+        [view.refresh.click] + ([tab.select] if tab is not None else []),
         handlers.refresh_choices,
-        inputs=checkpoint,
-        outputs=checkpoint,
+        inputs=view.checkpoint,
+        outputs=view.checkpoint,
         api_name="explore_refresh",
         concurrency_limit=None,
     )
-    checkpoint.change(
+    view.checkpoint.change(
         handlers.load,
-        inputs=[checkpoint, seed],
-        outputs=[
-            state,
-            image,
-            status,
-            seed,
-            truncation,
-            label,
-            classes_group,
-            interpolation_strip,
-            interpolation_gif,
-            classes_strip,
-            neighbours_gallery,
-            neighbours_note,
-            *sliders,
-        ],
+        inputs=[view.checkpoint, view.seed],
+        outputs=view.load_outputs,
         api_name="explore_load",
         concurrency_limit=None,
     )
-    # The hot path (bench/bench_explore_latency.py measures it in Chromium):
-    # - the picture inline in the response (sent_inline): one request per move, not a POST and then a
-    #   GET of a file Gradio wrote to its cache (with a class on 2 cores the server is the bottleneck);
-    # - queue=False: one HTTP request per move instead of the queue's join request plus an event
-    #   stream (p50 86 -> 59 ms on two busy cores);
-    # - api_visibility="undocumented": still callable as /explore_render, but the browser does not
-    #   file every slider move in Gradio's run history (it re-parses and rewrites that history in
-    #   localStorage on each event, a cost that grows with the history, and slider moves would
-    #   push the runs worth keeping out of it);
-    # - always_last: while a render is in flight only the newest position waits, so the final
-    #   position is always drawn and stale ones are skipped.
+
+
+def _connect_sliders(handlers: ExploreHandlers, view: ExploreView) -> None:
+    """The hot path (bench/bench_explore_latency.py measures it in Chromium):
+
+    - the picture inline in the response (sent_inline): one request per move, not a POST and then a
+      GET of a file Gradio wrote to its cache (with a class on 2 cores the server is the bottleneck);
+    - queue=False: one HTTP request per move instead of the queue's join request plus an event
+      stream (p50 86 -> 59 ms on two busy cores);
+    - api_visibility="undocumented": still callable as /explore_render, but the browser does not
+      file every slider move in Gradio's run history (it re-parses and rewrites that history in
+      localStorage on each event, a cost that grows with the history, and slider moves would
+      push the runs worth keeping out of it);
+    - always_last: while a render is in flight only the newest position waits, so the final
+      position is always drawn and stale ones are skipped.
+    """
+    moved = [*view.sliders, view.truncation]
     gr.on(
-        [s.input for s in [*sliders, truncation]] + [s.release for s in [*sliders, truncation]] + [label.input],
+        [s.input for s in moved] + [s.release for s in moved] + [view.label.input],
         handlers.render,
-        inputs=[state, truncation, label, *sliders],
-        outputs=image,
+        inputs=[view.state, view.truncation, view.label, *view.sliders],
+        outputs=view.image,
         api_name="explore_render",
         trigger_mode="always_last",
         queue=False,
         show_progress="hidden",
         api_visibility="undocumented",
     )
-    randomize.click(handlers.randomize, inputs=state, outputs=[seed, image, *sliders], api_name="explore_randomize", **fast)
+
+
+def _connect_latents(handlers: ExploreHandlers, view: ExploreView) -> None:
+    """A new z (random or from a seed) and the sliders back to it."""
+    # Cheap handlers never wait for each other (concurrency_limit=None) and show no progress
+    # overlay, which would flicker on every slider move.
+    fast = dict(concurrency_limit=None, show_progress="hidden")
+    new_latent = [view.seed, view.image, *view.sliders]
+    view.randomize.click(handlers.randomize, inputs=view.state, outputs=new_latent, api_name="explore_randomize", **fast)
     gr.on(
-        [use_seed.click, seed.submit],
+        [view.use_seed.click, view.seed.submit],
         handlers.use_seed,
-        inputs=[state, seed],
-        outputs=[seed, image, *sliders],
+        inputs=[view.state, view.seed],
+        outputs=new_latent,
         api_name="explore_seed",
         **fast,
     )
-    reset.click(handlers.reset, inputs=state, outputs=[image, truncation, *sliders], api_name="explore_reset", **fast)
-    interpolate.click(
+    view.reset.click(
+        handlers.reset,
+        inputs=view.state,
+        outputs=[view.image, view.truncation, *view.sliders],
+        api_name="explore_reset",
+        **fast,
+    )
+
+
+def _connect_pictures(handlers: ExploreHandlers, view: ExploreView) -> None:
+    """The pictures of several latents: an interpolation, every class, the nearest training images."""
+    view.interpolate.click(
         handlers.interpolate,
-        inputs=[state, seed_b, steps, method],
-        outputs=[interpolation_strip, interpolation_gif],
+        inputs=[view.state, view.seed_b, view.steps, view.method],
+        outputs=[view.interpolation_strip, view.interpolation_gif],
         api_name="explore_interpolate",
         concurrency_limit=None,
     )
-    all_classes.click(
+    view.all_classes.click(
         handlers.all_classes,
-        inputs=state,
-        outputs=[classes_strip, classes_note],
+        inputs=view.state,
+        outputs=[view.classes_strip, view.classes_note],
         api_name="explore_all_classes",
         concurrency_limit=None,
     )
     # The first search computes classifier features of every training image (seconds): at most
     # two at once; the index is then cached for everyone.
-    neighbours.click(
+    view.neighbours.click(
         handlers.neighbours,
-        inputs=state,
-        outputs=[neighbours_gallery, neighbours_note],
+        inputs=view.state,
+        outputs=[view.neighbours_gallery, view.neighbours_note],
         api_name="explore_neighbours",
         concurrency_limit=2,
     )
-    return handlers

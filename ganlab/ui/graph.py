@@ -19,27 +19,21 @@ on its box; a number that is missing or not finite is shown as "–".
 Every box carries a one-sentence explanation twice: an SVG ``<title>`` (a browser's tooltip on hover)
 and a ``data-explain`` attribute, which ``TAP_TO_EXPLAIN_JS`` (a gr.HTML's ``js_on_load``) shows under
 the picture on a tap (a phone has no hover). Pure string building, no gradio and no drawing library: a picture costs tens of
-microseconds, so it can be rebuilt on every tick of the live stream.
+microseconds, so it can be rebuilt on every tick of the live stream. This module decides what goes where;
+the shapes themselves (arrows, boxes, the live numbers' format) are drawn in ganlab.ui.graph_shapes.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass
-from html import escape
 from typing import Any
 
 from ganlab.losses import OBJECTIVES
+from ganlab.ui.graph_shapes import D_COLOUR, G_COLOUR, INK, box, circle, edge, esc, loss_box, number
 
 PHASES = ("d", "g", "both")
-D_COLOUR = "#1f77b4"  # the app's colours: D (and the real data it learns) blue, G (and its samples) red
-G_COLOUR = "#d62728"
-D_TINT, D_TINT_LIT = "#deebf7", "#9ecae1"
-G_TINT, G_TINT_LIT = "#fbe0e0", "#f4a3a3"
-INK, QUIET = "#111111", "#6b6b6b"  # text and idle lines: both readable on white from the back of a room
 FONT = "DejaVu Sans, Verdana, Arial, Helvetica, sans-serif"
-MISSING = "–"
 CONDITIONAL_MODELS = ("cdcgan", "cmlp")  # as TrainingConfig.conditional
 
 # js_on_load for the gr.HTML that shows the picture: a tapped box explains itself on a line under it.
@@ -135,16 +129,16 @@ def overview_svg(
         f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {_WIDTH} {height}" width="100%" '
         f'class="ganlab-graph" data-phase="{scene.phase}" role="img" font-family="{FONT}" '
         f'style="max-width:100%;height:auto;background:#ffffff">',
-        f"<title>{_esc(_figure_title(scene.phase, scene.d_name, scene.label))}</title>",
+        f"<title>{esc(_figure_title(scene.phase, scene.d_name, scene.label))}</title>",
         f'<text x="20" y="38" font-size="24" font-weight="bold" fill="{scene.mover}">'
-        f"{_esc(_caption(scene.phase, scene.d_name))}</text>",
+        f"{esc(_caption(scene.phase, scene.d_name))}</text>",
     ]
     # Edges first, so that boxes sit on top of their ends.
     parts += _data_edges(scene, latest) + _output_edges(scene) + _label_edges(scene)
     parts += _generator_boxes(scene, config, latest) + _discriminator_boxes(scene, config, latest)
     if scene.label:
         kind, explain = scene.label
-        parts.append(_box("y", _Y, scene.node_state("y"), scene.mover, ["label y", kind], explain))
+        parts.append(box("y", _Y, scene.node_state("y"), scene.mover, ["label y", kind], explain))
     parts.append("</svg>")
     return "".join(parts)
 
@@ -173,11 +167,9 @@ def _data_edges(scene: _Scene, latest: Mapping[str, Any]) -> list[str]:
     g_mid, d_mid, f_mid, r_mid = gy + gh / 2, dy + dh / 2, fy + fh / 2, ry + rh / 2
     state, mover = scene.edge_state, scene.mover
     return [
-        _edge("z", "G", [(zx + zw, g_mid), (gx, g_mid)], state("z-G"), mover, "Each noise vector z goes into G."),
-        _edge(
-            "G", "fake", [(gx + gw, g_mid), (fx, f_mid)], state("G-fake"), mover, "G's output is a batch of generated samples."
-        ),
-        _edge(
+        edge("z", "G", [(zx + zw, g_mid), (gx, g_mid)], state("z-G"), mover, "Each noise vector z goes into G."),
+        edge("G", "fake", [(gx + gw, g_mid), (fx, f_mid)], state("G-fake"), mover, "G's output is a batch of generated samples."),
+        edge(
             "real",
             "D",
             [(rx + rw, r_mid), (_BEND, r_mid), (dx, d_mid - 25)],
@@ -188,7 +180,7 @@ def _data_edges(scene: _Scene, latest: Mapping[str, Any]) -> list[str]:
             value=latest.get("d_real"),
             label_at=(_BEND - 8, r_mid - 42),
         ),
-        _edge(
+        edge(
             "fake",
             "D",
             [(fx + fw, f_mid), (_BEND, f_mid), (dx, d_mid + 25)],
@@ -210,7 +202,7 @@ def _output_edges(scene: _Scene) -> list[str]:
     state, mover = scene.edge_state, scene.mover
     if scene.sigmoid:
         return [
-            _edge(
+            edge(
                 "D",
                 "sigma",
                 [(dx + dw, d_mid), (sx - sr, d_mid)],
@@ -218,7 +210,7 @@ def _output_edges(scene: _Scene) -> list[str]:
                 mover,
                 "D's raw score (a logit) goes into the sigmoid.",
             ),
-            _edge(
+            edge(
                 "sigma",
                 "loss",
                 [(sx + sr, d_mid), (lx, d_mid)],
@@ -228,7 +220,7 @@ def _output_edges(scene: _Scene) -> list[str]:
             ),
         ]
     return [
-        _edge(
+        edge(
             "D",
             "loss",
             [(dx + dw, d_mid), (lx, d_mid)],
@@ -250,8 +242,8 @@ def _label_edges(scene: _Scene) -> list[str]:
     y_mid = yy + yh / 2
     state, mover = scene.edge_state, scene.mover
     return [
-        _edge("y", "G", [(gx + gw / 2, yy), (gx + gw / 2, gy + gh)], state("y-G"), mover, "G is told which label to draw."),
-        _edge(
+        edge("y", "G", [(gx + gw / 2, yy), (gx + gw / 2, gy + gh)], state("y-G"), mover, "G is told which label to draw."),
+        edge(
             "y",
             "D",
             [(yx + yw, y_mid), (dx + dw / 2, y_mid), (dx + dw / 2, dy + dh)],
@@ -272,7 +264,7 @@ def _generator_boxes(scene: _Scene, config: Mapping[str, Any], latest: Mapping[s
     conditioned = " and the label y" if scene.label else ""
     state, mover = scene.node_state, scene.mover
     return [
-        _box(
+        box(
             "z",
             _Z,
             state("z"),
@@ -280,17 +272,17 @@ def _generator_boxes(scene: _Scene, config: Mapping[str, Any], latest: Mapping[s
             ["noise z", f"{noise_dim} numbers"],
             f"Noise z: {noise_dim} random numbers drawn from a {distribution} distribution; G turns each draw into one sample.",
         ),
-        _box(
+        box(
             "G",
             _G,
             state("G"),
             mover,
-            ["G", "generator", f"‖∇‖ {_number(latest.get('g_grad_norm'))}"],
+            ["G", "generator", f"‖∇‖ {number(latest.get('g_grad_norm'))}"],
             f"The generator G, a {scene.architecture}, turns noise z{conditioned} into a sample and learns to make "
             f"D call its samples real ({_GRADIENT}).",
             player=G_COLOUR,
         ),
-        _box(
+        box(
             "fake",
             _FAKE,
             state("fake"),
@@ -308,7 +300,7 @@ def _discriminator_boxes(scene: _Scene, config: Mapping[str, Any], latest: Mappi
     description = objective.description if objective is not None else "an objective this app does not know"
     state, mover = scene.node_state, scene.mover
     parts = [
-        _box(
+        box(
             "real",
             _REAL,
             state("real"),
@@ -316,12 +308,12 @@ def _discriminator_boxes(scene: _Scene, config: Mapping[str, Any], latest: Mappi
             ["real data", f"x ({dataset})" if dataset else "x"],
             f"Real samples x: a batch of the training data ({dataset}), which D learns to tell from G's samples.",
         ),
-        _box(
+        box(
             "D",
             _D,
             state("D"),
             mover,
-            ["D", scene.d_name, f"‖∇‖ {_number(latest.get('d_grad_norm'))}"],
+            ["D", scene.d_name, f"‖∇‖ {number(latest.get('d_grad_norm'))}"],
             _d_explanation(scene),
             player=D_COLOUR,
             data={"reading": scene.reading},
@@ -329,7 +321,7 @@ def _discriminator_boxes(scene: _Scene, config: Mapping[str, Any], latest: Mappi
     ]
     if scene.sigmoid:
         parts.append(
-            _circle(
+            circle(
                 "sigma",
                 _SIGMA,
                 state("sigma"),
@@ -339,7 +331,7 @@ def _discriminator_boxes(scene: _Scene, config: Mapping[str, Any], latest: Mappi
             )
         )
     explain = f"The {loss} objective ({description}): a D move lowers the D loss, a G move the G loss."
-    parts.append(_loss_box(_LOSS, state("loss"), mover, loss, latest, explain))
+    parts.append(loss_box(_LOSS, state("loss"), mover, loss, latest, explain))
     return parts
 
 
@@ -409,171 +401,3 @@ def _figure_title(phase: str, d_name: str, label: tuple[str, str] | None) -> str
         f"The GAN game: noise z goes into G, G's samples and real samples go into the {d_name}{conditioned}, and "
         f"its output goes into the loss. {_caption(phase, d_name)}."
     )
-
-
-def _number(value: Any) -> str:
-    """A live number for a projector: 3 decimals in the usual range, 3 significant digits outside it."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        return MISSING
-    if value == 0:
-        return "0"
-    return f"{value:.3f}" if 0.01 <= abs(value) < 100 else f"{value:.3g}"
-
-
-def _esc(text: Any) -> str:
-    return escape(str(text), quote=True)
-
-
-def _edge(
-    source: str,
-    target: str,
-    points: list[tuple[float, float]],
-    state: str,
-    mover: str,
-    explain: str,
-    *,
-    name: str | None = None,
-    value: Any = None,
-    note: str | None = None,
-    label_at: tuple[float, float] | None = None,
-) -> str:
-    """An arrow from ``source`` to ``target`` along ``points``, lit with a glow in the moving player's colour."""
-    path = " ".join(f"{x:g},{y:g}" for x, y in points)
-    width, colour = {"lit": (4, INK), "mild": (3, "#333333"), "idle": (2.5, QUIET)}[state]
-    out = [f'<g class="edge {state}" data-from="{source}" data-to="{target}"><title>{_esc(explain)}</title>']
-    if state == "lit":
-        out.append(
-            f'<polyline points="{path}" fill="none" stroke="{mover}" stroke-width="16" stroke-opacity="0.35" '
-            'stroke-linejoin="round" stroke-linecap="round"/>'
-        )
-    out.append(f'<polyline points="{path}" fill="none" stroke="{colour}" stroke-width="{width}" stroke-linejoin="round"/>')
-    (x0, y0), (x1, y1) = points[-2], points[-1]
-    length = math.hypot(x1 - x0, y1 - y0) or 1.0
-    ux, uy = (x1 - x0) / length, (y1 - y0) / length
-    size = 16
-    left = (x1 - size * ux + size * 0.5 * uy, y1 - size * uy - size * 0.5 * ux)
-    right = (x1 - size * ux - size * 0.5 * uy, y1 - size * uy + size * 0.5 * ux)
-    out.append(f'<polygon points="{x1:g},{y1:g} {left[0]:.1f},{left[1]:.1f} {right[0]:.1f},{right[1]:.1f}" fill="{colour}"/>')
-    x, y = label_at or (0, 0)
-    halo = 'stroke="#ffffff" stroke-width="6" paint-order="stroke" stroke-linejoin="round"'
-    if note is not None:  # a word on the edge
-        out.append(f'<text x="{x:g}" y="{y:g}" font-size="18" text-anchor="middle" fill="{INK}" {halo}>{_esc(note)}</text>')
-    if name is not None:  # a live number: its name, and the value under it
-        out.append(
-            f'<text class="value" data-value="{_esc(_number(value))}" x="{x:g}" y="{y:g}" '
-            f'text-anchor="middle" fill="{INK}" {halo}><tspan font-size="19">{_esc(name)}</tspan>'
-            f'<tspan x="{x:g}" dy="27" font-size="25" font-weight="bold">{_esc(_number(value))}</tspan></text>'
-        )
-    out.append("</g>")
-    return "".join(out)
-
-
-def _node_style(state: str, mover: str, player: str | None) -> tuple[str, str, str, str]:
-    """(fill, stroke, stroke width, dash) of a box in ``state``; players keep their colour."""
-    if player is not None:
-        tint, tint_lit = (D_TINT, D_TINT_LIT) if player == D_COLOUR else (G_TINT, G_TINT_LIT)
-        return {
-            "lit": (tint_lit, player, "6", ""),
-            "mild": (tint, player, "4", ""),
-            "frozen": ("#f2f2f2", player, "3", ' stroke-dasharray="10 7"'),
-            "plain": (tint, player, "3", ""),
-        }[state]
-    return {
-        "lit": ("#ffffff", mover, "5", ""),
-        "mild": ("#ffffff", "#333333", "3", ""),
-        "frozen": ("#f2f2f2", "#333333", "3", ' stroke-dasharray="10 7"'),
-        "plain": ("#ffffff", "#333333", "2.5", ""),
-    }[state]
-
-
-def _open_node(key: str, state: str, explain: str, data: Mapping[str, str] | None = None) -> str:
-    extra = "".join(f' data-{name}="{_esc(value)}"' for name, value in (data or {}).items())
-    return (
-        f'<g class="node {state}" data-node="{key}" data-explain="{_esc(explain)}"{extra} style="cursor:help">'
-        f"<title>{_esc(explain)}</title>"
-    )
-
-
-def _box(
-    key: str,
-    box: tuple[float, float, float, float],
-    state: str,
-    mover: str,
-    lines: list[str],
-    explain: str,
-    *,
-    player: str | None = None,
-    data: Mapping[str, str] | None = None,
-) -> str:
-    """A rounded box with a name (large for the players) and smaller lines under it."""
-    x, y, w, h = box
-    fill, stroke, width, dash = _node_style(state, mover, player)
-    out = [
-        _open_node(key, state, explain, data),
-        f'<rect x="{x:g}" y="{y:g}" width="{w:g}" height="{h:g}" rx="12" fill="{fill}" stroke="{stroke}" '
-        f'stroke-width="{width}"{dash}/>',
-    ]
-    centre = x + w / 2
-    if player is not None:  # G / D: a big letter, what it is, its gradient norm
-        out.append(
-            f'<text x="{centre:g}" y="{y + 44:g}" font-size="40" font-weight="bold" text-anchor="middle" '
-            f'fill="{INK}">{_esc(lines[0])}</text>'
-        )
-        sizes = (19, 21)
-        for i, line in enumerate(lines[1:]):
-            out.append(
-                f'<text x="{centre:g}" y="{y + 76 + 30 * i:g}" font-size="{sizes[i]}" text-anchor="middle" '
-                f'fill="{INK}">{_esc(line)}</text>'
-            )
-        if state == "frozen":
-            out.append(
-                f'<text x="{centre:g}" y="{y - 10:g}" font-size="18" font-style="italic" text-anchor="middle" '
-                f'fill="{INK}">frozen</text>'
-            )
-    else:
-        out.append(
-            f'<text x="{centre:g}" y="{y + h / 2 - 6:g}" font-size="23" font-weight="bold" text-anchor="middle" '
-            f'fill="{INK}">{_esc(lines[0])}</text>'
-        )
-        out.append(
-            f'<text x="{centre:g}" y="{y + h / 2 + 22:g}" font-size="18" text-anchor="middle" '
-            f'fill="{INK}">{_esc(lines[1])}</text>'
-        )
-    out.append("</g>")
-    return "".join(out)
-
-
-def _circle(key: str, circle: tuple[float, float, float], state: str, mover: str, symbol: str, explain: str) -> str:
-    cx, cy, r = circle
-    fill, stroke, width, dash = _node_style(state, mover, None)
-    return (
-        f'{_open_node(key, state, explain)}<circle cx="{cx:g}" cy="{cy:g}" r="{r:g}" fill="{fill}" stroke="{stroke}" '
-        f'stroke-width="{width}"{dash}/><text x="{cx:g}" y="{cy + 10:g}" font-size="30" text-anchor="middle" '
-        f'fill="{INK}">{_esc(symbol)}</text></g>'
-    )
-
-
-def _loss_box(
-    box: tuple[float, float, float, float], state: str, mover: str, loss: str, latest: Mapping[str, Any], explain: str
-) -> str:
-    """The objective: its name and the two players' losses, each in its player's colour."""
-    x, y, w, h = box
-    fill, stroke, width, dash = _node_style(state, mover, None)
-    centre = x + w / 2
-    rows = [("D", "d_loss", D_COLOUR, y + 104), ("G", "g_loss", G_COLOUR, y + 146)]
-    out = [
-        _open_node("loss", state, explain, {"loss": loss}),
-        f'<rect x="{x:g}" y="{y:g}" width="{w:g}" height="{h:g}" rx="12" fill="{fill}" stroke="{stroke}" '
-        f'stroke-width="{width}"{dash}/>',
-        f'<text x="{centre:g}" y="{y + 34:g}" font-size="23" font-weight="bold" text-anchor="middle" fill="{INK}">loss</text>',
-        f'<text x="{centre:g}" y="{y + 62:g}" font-size="18" text-anchor="middle" fill="{INK}">{_esc(loss)}</text>',
-    ]
-    for player, key, colour, baseline in rows:
-        number = _number(latest.get(key))
-        out.append(
-            f'<text class="value" data-key="{key}" data-value="{_esc(number)}" x="{x + 14:g}" y="{baseline:g}" '
-            f'font-size="22" fill="{INK}"><tspan fill="{colour}" font-weight="bold">{player}</tspan> '
-            f'<tspan font-weight="bold">{_esc(number)}</tspan></text>'
-        )
-    out.append("</g>")
-    return "".join(out)
