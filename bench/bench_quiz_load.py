@@ -26,6 +26,7 @@ import asyncio
 import json
 import os
 import platform
+import random
 import secrets
 import socket
 import sqlite3
@@ -138,6 +139,15 @@ def save_generator(folder: Path) -> None:
     save_model(generator, folder, metadata={"dataset": "mnist"})
 
 
+THINK_SPREAD = 0.5  # --think-spread: each pause uniform in mean * (1 +- spread); 0 = everyone in lockstep
+
+
+def think_time(mean_s: float) -> float:
+    """How long a participant looks before answering. People differ and so do images: with one fixed pause
+    all 100 participants would answer in the same instant, every 2 s, a burst no class produces."""
+    return mean_s * random.uniform(1 - THINK_SPREAD, 1 + THINK_SPREAD)
+
+
 def participant(
     url: str,
     dependencies: dict,
@@ -155,7 +165,7 @@ def participant(
         start.wait()
         while view["trial_number"] is not None:
             if think_s:
-                time.sleep(think_s)
+                time.sleep(think_time(think_s))
             label = secrets.choice(["Real", "Fake"])
             number = int(view["trial_number"])
             began = time.perf_counter()
@@ -191,7 +201,7 @@ async def lean_participant(
     await start.wait()
     while trial is not None:
         if think_s:
-            await asyncio.sleep(think_s)
+            await asyncio.sleep(think_time(think_s))
         answer = secrets.choice(["real", "fake"])
         body = {"token": token, "trial_id": trial["trial_id"], "number": trial["number"], "answer": answer}
         began = time.perf_counter()
@@ -317,13 +327,21 @@ def check_database(path: Path, code: str, acknowledged: list, participants: int,
 
 
 def main() -> None:
+    global THINK_SPREAD
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--participants", type=int, default=100)
     parser.add_argument("--trials", type=int, choices=[20, 50, 100], default=20, help="deck size")
-    parser.add_argument("--think-ms", type=float, default=0, help="pause before each answer (0 = flat out)")
+    parser.add_argument("--think-ms", type=float, default=0, help="mean pause before each answer (0 = flat out)")
+    parser.add_argument(
+        "--think-spread",
+        type=float,
+        default=THINK_SPREAD,
+        help="each pause is uniform in mean * (1 +- spread) (default 0.5; 0: all participants answer in lockstep)",
+    )
     parser.add_argument("--mode", choices=["gradio", "lean", "both"], default="both", help="which way participants answer")
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder (database, log)")
     args = parser.parse_args()
+    THINK_SPREAD = args.think_spread
 
     folder = Path(tempfile.mkdtemp(prefix="ganlab-bench-quiz-"))
     save_generator(folder / "checkpoints" / "bench")
@@ -384,7 +402,8 @@ def report(folder: Path, args, results: dict) -> None:
         verdict = "yes" if not problems else "NO: " + "; ".join(problems)
         way = "Gradio events (Quiz tab)" if mode == "gradio" else "participant route (/quiz/CODE)"
         print(
-            f"| {way} | {args.participants} | {args.trials} | {args.think_ms:g} ms | {len(run['latencies'])} | "
+            f"| {way} | {args.participants} | {args.trials} | {args.think_ms:g} ms +-{100 * args.think_spread:g}% "
+            f"| {len(run['latencies'])} | "
             f"{run['wall']:.1f} s | {len(ms) / run['wall']:.0f} | {quantile[49]:.0f} ms | {quantile[94]:.0f} ms | "
             f"{ms[-1]:.0f} ms | {1000 * run['cpu'] / max(1, len(run['latencies'])):.1f} ms | "
             f"{run['load'][0]:.1f} / {run['load'][1]:.1f} | {len(run['errors'])} | {verdict} |"
