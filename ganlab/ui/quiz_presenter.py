@@ -31,9 +31,9 @@ PRESENTER_CSS = """
 .gq-present { font-size: 1.6rem; line-height: 1.25; }
 .gq-present h2 { font-size: 2.6rem; margin: 0 0 0.4em; }
 .gq-present .gq-code { font-size: 4.5rem; font-weight: 700; letter-spacing: 0.15em; }
-.gq-present .gq-tiles { display: grid; grid-template-columns: repeat(auto-fit, minmax(11rem, 1fr)); gap: 1rem; }
+.gq-present .gq-tiles { display: grid; grid-template-columns: repeat(auto-fit, minmax(15rem, 1fr)); gap: 1rem; }
 .gq-present .gq-tile { border: 2px solid var(--border-color-primary); border-radius: 12px; padding: 0.6em 0.8em; }
-.gq-present .gq-number { font-size: 4rem; font-weight: 700; line-height: 1.1; }
+.gq-present .gq-number { font-size: 3.6rem; white-space: nowrap; font-weight: 700; line-height: 1.1; }
 .gq-present .gq-interval { font-size: 1.3rem; opacity: 0.8; }
 .gq-join { text-align: center; font-size: 1.6rem; }
 .gq-join svg { width: 100%; max-width: 70vh; height: auto; }

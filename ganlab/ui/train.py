@@ -23,6 +23,7 @@ import gradio as gr
 from gradio.context import Context
 
 from ganlab.admin import AdminKey
+from ganlab.curves import curves_height
 from ganlab.live import RunManager
 from ganlab.owners import SessionOwners
 from ganlab.presets import default_config, presets
@@ -146,11 +147,11 @@ class TrainView:
             with gr.Column():
                 # One picture drawn on the server with every preview (ganlab.curves): live line plots
                 # redrawn in the browser took a fifth of a 2-core machine's training speed.
-                # Its own height: the quality panels (ganlab.live.quality) make it taller than the live view.
                 self.curves = gr.Image(
                     label="Training curves and sample quality",
                     format="png",
                     interactive=False,
+                    height=curves_height(5),  # the losses' three panels and two of quality, at their own size
                     elem_id="train-curves",
                     buttons=["download", "fullscreen"],
                 )
