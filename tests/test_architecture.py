@@ -108,3 +108,11 @@ def test_the_code_has_one_format():
 def test_the_linter_passes():
     result = _ruff("check")
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_test_files_have_unique_names():
+    # tests/ and tests/ui/ are not packages: pytest imports each test file by its bare name, so two files
+    # with one name make the whole run fail at collection.
+    names = [path.name for path in (ROOT / "tests").rglob("test_*.py")]
+    assert len(names) > 40
+    assert sorted(name for name in set(names) if names.count(name) > 1) == []
