@@ -46,7 +46,7 @@ def build_app(host: str | None = None, port: int | None = None) -> gr.Blocks:
         with gr.Tab("Quiz", id="quiz"):
             quiz_tab = quiz.build_quiz_tab(admin=admin)
         with gr.Tab("Evaluate", id="evaluate"):
-            evaluate.build_evaluate_tab()
+            evaluate.build_evaluate_tab(owners=owners)
         with gr.Accordion("Server overview (for the teacher)", open=False):
             with gr.Row():
                 key = gr.Textbox(label="Admin key", type="password", scale=3, elem_id="ganlab-overview-key")

@@ -18,6 +18,7 @@ import pandas as pd
 from gradio.context import Context
 
 from ganlab.checkpoints import CheckpointError, available_generators
+from ganlab.owners import SessionOwners, private_dir
 from ganlab.ui.explore import image_generator_names, refresh_choices
 
 if TYPE_CHECKING:
@@ -57,42 +58,57 @@ def _safe_name(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-") or "checkpoint"
 
 
-def run_evaluation(
-    name: str | None,
-    n: float,
-    seed: float | None,
-    progress: gr.Progress = gr.Progress(),  # noqa: B008 (Gradio's idiom)
-) -> tuple[pd.DataFrame, str, Any]:
-    """Evaluate a listed generator; returns the table, notes (markdown) and the JSON report file."""
-    if not name:
-        raise gr.Error("Pick a generator checkpoint first.")
-    found = available_generators()
-    if name not in found:
-        raise gr.Error(f"No generator named {name!r}. Click ↻ to refresh the list.")
-    n = int(n)
-    if n < 10:
-        raise gr.Error(f"N must be at least 10 samples; got {n}.")
-    try:
+class EvaluateHandlers:
+    """The tab's event handlers: each browser picks from the shipped generators, its own saved runs
+    ("mine/<name>", never another person's) and the ones published to the class."""
+
+    def __init__(self, owners: SessionOwners | None = None) -> None:
+        self.owners = owners or SessionOwners()
+
+    def _owner(self, request: gr.Request | None) -> str | None:
+        return self.owners.owner_of(request.session_hash) if request is not None and request.session_hash else None
+
+    def refresh(self, current: str | None, request: gr.Request = None) -> dict:
+        return refresh_choices(current, self._owner(request))
+
+    def run(
+        self,
+        name: str | None,
+        n: float,
+        seed: float | None,
+        request: gr.Request = None,
+        progress: gr.Progress = gr.Progress(),  # noqa: B008 (Gradio's idiom)
+    ) -> tuple[pd.DataFrame, str, Any]:
+        """Evaluate a listed generator; returns the table, notes (markdown) and the JSON report file."""
+        if not name:
+            raise gr.Error("Pick a generator checkpoint first.")
+        owner = self._owner(request)
+        found = available_generators(own_folder=private_dir(owner) if owner else None)
+        if name not in found:
+            raise gr.Error(f"No generator named {name!r}. Click ↻ to refresh the list.")
+        n = int(n)
+        if n < 10:
+            raise gr.Error(f"N must be at least 10 samples; got {n}.")
         from ganlab.metrics.evaluate import evaluate_checkpoint
-    except ImportError as error:
-        raise gr.Error(f"The metrics module is not available: {error}") from None
-    progress(0, desc="starting")
-    try:
-        report = evaluate_checkpoint(
-            found[name], n=n, seed=int(seed or 0), progress=lambda fraction, message: progress(fraction, desc=message)
-        )
-    except (CheckpointError, ValueError, OSError) as error:
-        raise gr.Error(f"Cannot evaluate {name}: {error}") from None
-    title = report.title.replace(str(found[name]), name)  # the name people picked, not a temp path
-    notes = [f"**{title}**"] + [f"- {note}" for note in report.notes]
-    folder = Path(tempfile.mkdtemp(prefix="ganlab-evaluation-"))
-    path = folder / f"evaluation-{_safe_name(name)}-n{report.n}-seed{int(seed or 0)}.json"
-    path.write_text(json.dumps(report.to_dict(), indent=2) + "\n", encoding="utf-8")
-    return report_table(report), "\n".join(notes), gr.update(value=str(path), visible=True)
+
+        progress(0, desc="starting")
+        try:
+            report = evaluate_checkpoint(
+                found[name], n=n, seed=int(seed or 0), progress=lambda fraction, message: progress(fraction, desc=message)
+            )
+        except (CheckpointError, ValueError, OSError) as error:
+            raise gr.Error(f"Cannot evaluate {name}: {error}") from None
+        title = report.title.replace(str(found[name]), name)  # the name people picked, not a server path
+        notes = [f"**{title}**"] + [f"- {note}" for note in report.notes]
+        folder = Path(tempfile.mkdtemp(prefix="ganlab-evaluation-"))
+        path = folder / f"evaluation-{_safe_name(name)}-n{report.n}-seed{int(seed or 0)}.json"
+        path.write_text(json.dumps(report.to_dict(), indent=2) + "\n", encoding="utf-8")
+        return report_table(report), "\n".join(notes), gr.update(value=str(path), visible=True)
 
 
-def build_evaluate_tab() -> None:
+def build_evaluate_tab(owners: SessionOwners | None = None) -> EvaluateHandlers:
     """Build the tab's components and events inside the current Blocks context (a gr.Tab)."""
+    handlers = EvaluateHandlers(owners)
     tab = Context.block if isinstance(Context.block, gr.Tab) else None  # to refresh the list on select
     gr.Markdown(INTRO)
     with gr.Row():
@@ -132,17 +148,18 @@ def build_evaluate_tab() -> None:
 
     gr.on(
         [refresh_button.click] + ([tab.select] if tab is not None else []),
-        refresh_choices,
+        handlers.refresh,
         inputs=checkpoint,
         outputs=checkpoint,
         api_name="evaluate_refresh",
         concurrency_limit=None,
     )
     run.click(
-        run_evaluation,
+        handlers.run,
         inputs=[checkpoint, n, seed],
         outputs=[table, notes, download],
         api_name="evaluate_run",
         concurrency_id=HEAVY_CONCURRENCY_ID,
         concurrency_limit=1,
     )
+    return handlers

@@ -70,3 +70,26 @@ def test_evaluation_errors_are_clear(client, generator_name):
         client.predict("saved/not-there", 60, 0, api_name="/evaluate_run")
     with pytest.raises(AppError, match="Pick a generator"):
         client.predict(None, 60, 0, api_name="/evaluate_run")
+
+
+def test_a_person_evaluates_their_own_saved_run_and_nobody_else_sees_it():
+    import gradio as gr
+
+    from ganlab.owners import SessionOwners, private_dir
+    from ganlab.ui.evaluate import EvaluateHandlers
+
+    owners = SessionOwners()
+    owners.bind("session-a", "browser-token-a")
+    owners.bind("session-b", "browser-token-b")
+    handlers = EvaluateHandlers(owners)
+    a, b = (type("Request", (), {"session_hash": name})() for name in ("session-a", "session-b"))
+    config = GeneratorConfig(arch="dcgan", data_shape=(1, 28, 28), noise_dim=16, width=8)
+    save_model(Generator(config).eval(), private_dir(owners.owner_of("session-a")) / "own-eval", metadata={"dataset": "mnist"})
+
+    def names(update: dict) -> list[str]:
+        return [choice[0] if isinstance(choice, (list, tuple)) else choice for choice in update["choices"]]
+
+    assert "mine/own-eval" in names(handlers.refresh(None, a))
+    assert not any("own-eval" in name for name in names(handlers.refresh(None, b)))
+    with pytest.raises(gr.Error, match="No generator named 'mine/own-eval'"):
+        handlers.run("mine/own-eval", 60, 0, b)
