@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from ganlab.checkpoints import available_generators, user_checkpoint_dir
+from ganlab.curves import curves_height
 
 README_SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "screenshots" / "train.png"
 
@@ -67,6 +68,11 @@ def test_a_2d_run_updates_the_live_view_and_plots(train, tmp_path):
     wait_text(page, "#train-metrics", "Modes covered")
     width = page.locator("#train-curves img").evaluate("image => image.naturalWidth")
     assert width >= 400, "the curves picture should have loaded"
+    # The live quality curves (modes covered, high-quality share) are drawn under the three loss panels.
+    page.wait_for_function(
+        "(h) => { const i = document.querySelector('#train-curves img'); return i && i.naturalHeight >= h; }",
+        arg=curves_height(5),
+    )
     time.sleep(2.5)  # a few seconds of training make a better picture for the README
     screenshot = README_SCREENSHOT if os.environ.get("GANLAB_SCREENSHOTS") == "1" else tmp_path / "train.png"
     screenshot.parent.mkdir(parents=True, exist_ok=True)
