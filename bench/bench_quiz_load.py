@@ -43,6 +43,7 @@ import httpx
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from ganlab.device import cpu_name  # noqa: E402
 from ganlab.ui.quiz import PARTICIPANT_VIEW as VIEW  # noqa: E402  (the order of a participant view's outputs)
 
 NO_PARTICIPANT = {"code": "", "nickname": "", "token": ""}
@@ -373,14 +374,9 @@ def report(folder: Path, args, results: dict) -> None:
     )
     import gradio
 
-    cpu = platform.processor() or platform.machine()
-    try:
-        cpu = next(line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
     print(f"\n### Quiz under load ({time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, commit {commit})\n")
     print(
-        f"Machine: {cpu}, {os.cpu_count()} cores (shared), Python {platform.python_version()}, "
+        f"Machine: {cpu_name()}, {os.cpu_count()} cores (shared), Python {platform.python_version()}, "
         f"gradio {gradio.__version__}, SQLite {sqlite3.sqlite_version} (WAL, synchronous=FULL)  "
     )
     print(f"Command: `python bench/bench_quiz_load.py {' '.join(sys.argv[1:])}`  ")

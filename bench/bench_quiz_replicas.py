@@ -36,6 +36,7 @@ sys.path.insert(0, str(REPO / "bench"))
 
 from bench_quiz_load import Session, cpu_seconds, free_port, save_generator, start_app  # noqa: E402
 
+from ganlab.device import cpu_name  # noqa: E402
 from tests.postgres import start_server  # noqa: E402  (the tests' throwaway server)
 
 
@@ -211,14 +212,10 @@ def main() -> None:
 
 def report(args, log: dict, problems: list[str]) -> None:
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True).stdout.strip()
-    cpu = platform.processor() or platform.machine()
-    try:
-        cpu = next(line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
     print(f"\n### Two replicas, one PostgreSQL ({time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, commit {commit or '?'})\n")
     print(
-        f"Machine: {cpu}, {os.cpu_count()} cores (shared with the database and the clients), Python {platform.python_version()}  "
+        f"Machine: {cpu_name()}, {os.cpu_count()} cores (shared with the database and the clients), "
+        f"Python {platform.python_version()}  "
     )
     print(f"Command: `python bench/bench_quiz_replicas.py {' '.join(sys.argv[1:])}`  ")
     print(f"Load average (1 min) at the end: {os.getloadavg()[0]:.1f}; PostgreSQL: the tests' throwaway server (fsync off)\n")

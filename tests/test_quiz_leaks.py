@@ -24,6 +24,13 @@ from ganlab.quiz.images import render_png
 
 REAL, FAKE_A, FAKE_B = "mnist-heldout", "dcgan-epoch5", "wgan-epoch40"
 FORBIDDEN = ("real", "fake", "source", "checkpoint", "truth", REAL, FAKE_A, FAKE_B, "heldout", "dcgan", "wgan")
+# (pool shape, quiz settings): a plain deck with practice, pairs, timed trials with masks, colour images.
+LEAK_CASES = [
+    ((28, 28), {"deck_size": 40, "practice_trials": 2}),
+    ((28, 28), {"deck_size": 20, "mode": "pair"}),
+    ((28, 28), {"deck_size": 20, "timed": True}),
+    ((16, 16, 3), {"deck_size": 10}),
+]
 ALLOWED_FIELDS = {"trial_id", "trial_number", "total", "practice", "mode", "images", "exposure_ms", "mask"}
 
 
@@ -72,15 +79,7 @@ def is_fake_shown(row) -> bool:
     return row["truth"] == "fake"
 
 
-@pytest.mark.parametrize(
-    "shape,settings",
-    [
-        ((28, 28), {"deck_size": 40, "practice_trials": 2}),
-        ((28, 28), {"deck_size": 20, "mode": "pair"}),
-        ((28, 28), {"deck_size": 20, "timed": True}),
-        ((16, 16, 3), {"deck_size": 10}),
-    ],
-)
+@pytest.mark.parametrize("shape,settings", LEAK_CASES)
 def test_client_trials_carry_no_signal(tmp_path, shape, settings):
     assert {f.name for f in dataclasses.fields(ClientTrial)} == ALLOWED_FIELDS
     pairs, receipts = collect(tmp_path, shape, **settings)

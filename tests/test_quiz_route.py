@@ -20,7 +20,7 @@ from starlette.testclient import TestClient
 from ganlab.quiz import QuizStore
 from ganlab.quiz.limits import JoinRateLimit
 from ganlab.ui.participant import MAX_BODY, participant_routes
-from tests.test_quiz_leaks import FAKE_A, FAKE_B, FORBIDDEN, REAL, png_chunks, pools
+from tests.test_quiz_leaks import FAKE_A, FAKE_B, FORBIDDEN, LEAK_CASES, REAL, png_chunks, pools
 
 DATA_URL = re.compile(r"data:image/png;base64,([A-Za-z0-9+/=]+)")
 TRIAL_KEYS = {"trial_id", "number", "total", "practice", "mode", "images", "exposure_ms", "mask"}
@@ -120,15 +120,7 @@ def image_bytes(data_url: str) -> bytes:
     return base64.b64decode(data_url.split(",", 1)[1])
 
 
-@pytest.mark.parametrize(
-    "shape,settings",
-    [
-        ((28, 28), {"deck_size": 40, "practice_trials": 2}),
-        ((28, 28), {"deck_size": 20, "mode": "pair"}),
-        ((28, 28), {"deck_size": 20, "timed": True}),
-        ((16, 16, 3), {"deck_size": 10}),
-    ],
-)
+@pytest.mark.parametrize("shape,settings", LEAK_CASES)
 def test_nothing_the_route_sends_tells_real_from_fake(tmp_path, shape, settings):
     images = pools(shape)
     store = QuizStore(tmp_path / "quiz.sqlite", images)

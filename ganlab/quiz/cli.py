@@ -95,7 +95,7 @@ def run_quiz(args: argparse.Namespace) -> int:
 def _store(args: argparse.Namespace, images: Any = None):
     from ganlab.quiz.store import QuizStore
 
-    return QuizStore(args.db, images) if args.db else QuizStore(None, images)
+    return QuizStore(args.db or None, images)
 
 
 def _create(args: argparse.Namespace) -> int:
@@ -118,7 +118,7 @@ def _create(args: argparse.Namespace) -> int:
         max_participants=args.max_participants,
         seed=args.seed,
     ).validate()
-    pools = PoolCache(args.pools) if args.pools else PoolCache()
+    pools = PoolCache(args.pools or None)
     if args.real:
         real, fakes = _pools_from_files(args, settings, pools)
     else:

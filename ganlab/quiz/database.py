@@ -44,6 +44,7 @@ def _database_url(database: str | Path) -> str:
 
 # Built once: the participant's lookups run on every answer, and building a statement costs more than running it.
 QUIZ_BY_CODE = select(quizzes).where(quizzes.c.code == bindparam("code"))
+QUIZ_BY_CODE_LOCKED = QUIZ_BY_CODE.with_for_update()
 QUIZ_BY_ID = select(quizzes).where(quizzes.c.id == bindparam("quiz_id"))
 PARTICIPANT_BY_TOKEN = select(participants).where(participants.c.token_hash == bindparam("token_hash"))
 PARTICIPANT_BY_TOKEN_LOCKED = PARTICIPANT_BY_TOKEN.with_for_update()
@@ -137,9 +138,11 @@ class QuizDatabase:
 
     # ------------------------------------------------------------------ lookups
 
-    def _quiz_by_code(self, conn: Connection, code: object) -> QuizRow:
+    def _quiz_by_code(self, conn: Connection, code: object, *, lock: bool = False) -> QuizRow:
+        """The quiz with this code. ``lock``: take its row lock (FOR UPDATE; SQLite's BEGIN IMMEDIATE
+        already holds the database)."""
         canonical = normalise_code(code)
-        row = conn.execute(QUIZ_BY_CODE, {"code": canonical}).mappings().first()
+        row = conn.execute(QUIZ_BY_CODE_LOCKED if lock else QUIZ_BY_CODE, {"code": canonical}).mappings().first()
         if row is None:
             raise QuizError(f"there is no quiz with code {canonical}; check the code and try again")
         return QuizRow.from_mapping(row)

@@ -56,7 +56,8 @@ class QuizExportsMixin(QuizDatabase):
         """One row per trial of every deck, answered or not, in deck order."""
         with self._transaction(write=False) as conn:
             quiz = self._owned_quiz(conn, code, owner_key)
-            people = {r["id"]: r for r in conn.execute(select(participants).where(participants.c.quiz_id == quiz.id)).mappings()}
+            people_rows, answer_rows = self._load(conn, quiz)
+            people = {r["id"]: r for r in people_rows}
             deck = (
                 conn.execute(
                     select(trials)
@@ -66,10 +67,7 @@ class QuizExportsMixin(QuizDatabase):
                 .mappings()
                 .all()
             )
-            given = {
-                (r["participant_id"], r["trial_index"]): r
-                for r in conn.execute(select(answers).where(answers.c.quiz_id == quiz.id)).mappings()
-            }
+        given = {(r["participant_id"], r["trial_index"]): r for r in answer_rows}
         rows = []
         for trial in deck:
             person = people[trial["participant_id"]]

@@ -170,11 +170,7 @@ class QuizImages:
             _flush_to_disk(file)
         # Every file, then the folder's entries, reach the disk before anyone refers to the pools: a
         # quiz created after a save must find its images after a power cut, as its answers would be.
-        descriptor = os.open(directory, os.O_RDONLY)
-        try:
-            os.fsync(descriptor)
-        finally:
-            os.close(descriptor)
+        fsync_directory(directory)
         return directory
 
     @classmethod
@@ -197,6 +193,15 @@ class QuizImages:
 def _flush_to_disk(file: IO) -> None:
     file.flush()
     os.fsync(file.fileno())
+
+
+def fsync_directory(folder: Path) -> None:
+    """Make the folder's entries (new files, a rename) reach the disk."""
+    descriptor = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
 
 
 def display_size(image_shape: tuple[int, ...], size: int) -> tuple[int, int]:

@@ -43,7 +43,7 @@ import numpy as np
 from ganlab.data.registry import HELDOUT_DATASETS
 from ganlab.paths import data_home, from_env
 from ganlab.quiz.errors import QuizError
-from ganlab.quiz.images import MANIFEST, POOL_NAME, ImagePool, QuizImages
+from ganlab.quiz.images import MANIFEST, POOL_NAME, ImagePool, QuizImages, fsync_directory
 
 POOLS_ENV = "GANLAB_QUIZ_POOLS"
 DEFAULT_FAKES = 1_000  # samples per checkpoint and quiz: many more than one deck uses, so decks differ
@@ -307,7 +307,7 @@ class PoolCache:
         QuizImages([pool]).save(scratch)
         try:
             os.rename(scratch, target)
-            _fsync_directory(self.root)  # the rename itself reaches the disk before a quiz refers to it
+            fsync_directory(self.root)  # the rename itself reaches the disk before a quiz refers to it
         except OSError:
             shutil.rmtree(scratch, ignore_errors=True)  # another process saved it first: use theirs
             cached = self.load(pool.name)
@@ -315,11 +315,3 @@ class PoolCache:
                 raise
             return cached
         return pool
-
-
-def _fsync_directory(folder: Path) -> None:
-    descriptor = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)

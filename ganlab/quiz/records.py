@@ -67,7 +67,7 @@ class QuizRow(_Record):
         decoded["staircase"] = json.loads(row["staircase"])
         for flag in ("feedback", "timed", "ask_confidence", "is_open"):
             decoded[flag] = bool(row[flag])
-        return cls(**{f.name: decoded[f.name] for f in fields(cls)})
+        return super().from_mapping(decoded)
 
     @property
     def total_trials(self) -> int:

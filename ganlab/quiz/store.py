@@ -37,7 +37,7 @@ from sqlalchemy import Connection, func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from ganlab.quiz.database import QuizDatabase, _database_url, _hash_secret, default_database_url
-from ganlab.quiz.deck import TrialSpec, build_deck, images_needed, new_join_code, normalise_code, normalise_nickname
+from ganlab.quiz.deck import TrialSpec, build_deck, images_needed, new_join_code, normalise_nickname
 from ganlab.quiz.encoded import EncodedImages
 from ganlab.quiz.errors import QuizError
 from ganlab.quiz.exports import QuizExportsMixin
@@ -223,15 +223,11 @@ class QuizStore(QuizServingMixin, QuizExportsMixin, QuizDatabase):
             raise QuizError(f"the nickname {shown!r} was just taken; pick another nickname") from None
 
     def _join(self, code: str, shown: str, key: str, token: str | None) -> JoinResult:
-        canonical = normalise_code(code)
         with self._transaction(write=True) as conn:
-            # Lock the quiz's row first (FOR UPDATE; SQLite's BEGIN IMMEDIATE already holds the whole
-            # database): joins to one quiz then run one after another on any database, so the nickname
-            # check below sees every committed join and the join counter cannot hand out a number twice.
-            locked = conn.execute(select(quizzes).where(quizzes.c.code == canonical).with_for_update()).mappings().first()
-            if locked is None:
-                raise QuizError(f"there is no quiz with code {canonical}; check the code and try again")
-            quiz = QuizRow.from_mapping(locked)
+            # Lock the quiz's row first: joins to one quiz then run one after another on any database, so
+            # the nickname check below sees every committed join and the join counter cannot hand out a
+            # number twice.
+            quiz = self._quiz_by_code(conn, code, lock=True)
             self._require_open(quiz)
             found = (
                 conn.execute(select(participants).where(participants.c.quiz_id == quiz.id, participants.c.nickname_key == key))

@@ -45,9 +45,8 @@ MAX_BODY = 2048  # bytes: a token, a trial id, an answer and two numbers fit man
 PAGE_FILE = Path(__file__).with_name("participant.html")
 NO_STORE = {"Cache-Control": "no-store", "Content-Encoding": "identity", "X-Content-Type-Options": "nosniff"}
 PAGE_HEADERS = {
+    **NO_STORE,
     "Cache-Control": "no-cache",
-    "Content-Encoding": "identity",
-    "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "no-referrer",
     "Content-Security-Policy": (
         "default-src 'none'; img-src data:; style-src 'unsafe-inline'; script-src 'unsafe-inline'; "
@@ -189,16 +188,15 @@ class ParticipantRoute:
     async def _deck(self, token: str, info: QuizInfo) -> dict[str, Any]:
         """The quiz's description and the current trial (served now), or the score once the deck is done."""
         trial = await run_in_threadpool(lambda: self.store.render_trial(token, native_size=True))
-        deck: dict[str, Any] = {"quiz": quiz_json(info), "trial": None, "done": None}
-        if trial is None:
-            deck["done"] = await self._done(token)
-        else:
-            deck["trial"] = trial_json(trial)
-        return deck
+        return {"quiz": quiz_json(info), **(await self._trial_or_done(token, trial))}
 
-    async def _done(self, token: str) -> dict[str, Any]:
+    async def _trial_or_done(self, token: str, trial: ClientTrial | None) -> dict[str, Any]:
+        """{"trial": the trial to show, "done": None}, or once the deck is finished {"trial": None, "done": the score}."""
+        if trial is not None:
+            return {"trial": trial_json(trial), "done": None}
         progress = await run_in_threadpool(self.store.progress, token)
-        return {"nickname": progress.nickname, "correct": progress.correct, "scored": progress.scored}
+        done = {"nickname": progress.nickname, "correct": progress.correct, "scored": progress.scored}
+        return {"trial": None, "done": done}
 
     async def answer(self, request: Request) -> dict[str, Any]:
         data = await _body(request)
@@ -217,12 +215,7 @@ class ParticipantRoute:
         feedback = None
         if receipt.feedback is not None:
             feedback = {"correct": receipt.feedback.correct, "truth": receipt.feedback.truth}
-        result: dict[str, Any] = {"duplicate": receipt.duplicate, "feedback": feedback, "trial": None, "done": None}
-        if trial is None:
-            result["done"] = await self._done(token)
-        else:
-            result["trial"] = trial_json(trial)
-        return result
+        return {"duplicate": receipt.duplicate, "feedback": feedback, **(await self._trial_or_done(token, trial))}
 
 
 def participant_routes(store: QuizStore, join_limit: JoinRateLimit) -> list[Route]:
