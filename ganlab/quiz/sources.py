@@ -157,9 +157,10 @@ def keep_image_pools(
     needed_real, per_source = images_needed(settings.mode, settings.deck_size, settings.practice_trials, len(fakes))
     check_sets(settings.mode, len(real[1]), [len(pixels) for _, pixels in fakes], needed_real, per_source)
     colour = any(has_colour(pixels) for _, pixels in (real, *fakes))
-    pools = [ImagePool(pool_name("real", real[0], _mode(real[1], colour)), True, _mode(real[1], colour))]
-    for label, pixels in fakes:
-        pools.append(ImagePool(pool_name("fake", label, _mode(pixels, colour)), False, _mode(pixels, colour)))
+    pools = []
+    for is_real, (label, pixels) in [(True, real), *((False, fake) for fake in fakes)]:
+        shown = _mode(pixels, colour)
+        pools.append(ImagePool(pool_name("real" if is_real else "fake", label, shown), is_real, shown))
     names = [pool.name for pool in pools]
     digests = [name.rsplit("-", 1)[1] for name in names]  # the hash of the pixels (pool_name)
     if len(set(digests)) != len(digests):

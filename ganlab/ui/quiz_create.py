@@ -80,10 +80,9 @@ class CreateHandlers:
             raise gr.Error(str(error)) from None
 
     @staticmethod
-    def settings(
-        *, title, deck_size, mode, timed, feedback, practice, qualification, confidence, max_participants
-    ) -> QuizSettings:
-        """The quiz settings from the form, checked (``QuizSettings.validate``) before any image is made."""
+    def settings(title, deck_size, mode, timed, feedback, practice, qualification, confidence, max_participants) -> QuizSettings:
+        """The quiz settings from the form (in the form's order, ``_settings_form``), checked
+        (``QuizSettings.validate``) before any image is made."""
         if isinstance(qualification, (int, float)) and not isinstance(qualification, bool) and qualification == 0:
             qualification = None  # the slider's 0 means "off"
         settings = QuizSettings(
@@ -124,17 +123,7 @@ class CreateHandlers:
             checkpoints = [checkpoints]
         if not isinstance(checkpoints, list) or not checkpoints or not all(isinstance(c, str) for c in checkpoints):
             raise gr.Error("Choose at least one generator checkpoint.")
-        settings = self.settings(
-            title=title,
-            deck_size=deck_size,
-            mode=mode,
-            timed=timed,
-            feedback=feedback,
-            practice=practice,
-            qualification=qualification,
-            confidence=confidence,
-            max_participants=max_participants,
-        )
+        settings = self.settings(title, deck_size, mode, timed, feedback, practice, qualification, confidence, max_participants)
         generators = quiz_generators()
         unknown = [c for c in checkpoints if c not in generators]
         try:
@@ -170,17 +159,7 @@ class CreateHandlers:
         """A new quiz over the owner's own images: the real ones and one or more generated sets, uploaded as
         .zip files or image files. Off loopback this needs the server's admin key."""
         self._check_admin(admin_key)
-        settings = self.settings(
-            title=title,
-            deck_size=deck_size,
-            mode=mode,
-            timed=timed,
-            feedback=feedback,
-            practice=practice,
-            qualification=qualification,
-            confidence=confidence,
-            max_participants=max_participants,
-        )
+        settings = self.settings(title, deck_size, mode, timed, feedback, practice, qualification, confidence, max_participants)
         try:
             with scratch_folder() as scratch:
                 real = real_set(real_files, settings.display_size, scratch)

@@ -86,8 +86,9 @@ class PresenterHandlers:
         self.store = store
         self.admin = admin  # its address (set when the app launches) decides which join links are shown
 
-    def _numbers(self, code: str, key: str) -> tuple[str, str]:
-        joined, answered, _ = self.store.activity(code, key)
+    def _numbers(self, code: str, key: str, activity: tuple[int, int, bool] | None = None) -> tuple[str, str]:
+        """The numbers' HTML and their signature; ``activity``: ``store.activity``, when the caller has it."""
+        joined, answered, _ = activity if activity is not None else self.store.activity(code, key)
         report = self.store.results(code, key)
         return presenter_html(report, joined, answered), repr((joined, answered, report.is_open))
 
@@ -110,10 +111,10 @@ class PresenterHandlers:
         if not isinstance(session, dict):
             return [gr.skip(), gr.Timer(active=False), gr.skip()]
         try:
-            joined, answered, is_open = self.store.activity(session["code"], session["key"])
-            if repr((joined, answered, is_open)) == signature:
+            activity = self.store.activity(session["code"], session["key"])
+            if repr(activity) == signature:
                 return [gr.skip(), gr.skip(), gr.skip()]
-            numbers, new_signature = self._numbers(session["code"], session["key"])
+            numbers, new_signature = self._numbers(session["code"], session["key"], activity)
         except QuizError:
             return [gr.skip(), gr.Timer(active=False), gr.skip()]
         return [numbers, gr.skip(), new_signature]
