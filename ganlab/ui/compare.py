@@ -102,7 +102,9 @@ class CompareTab:
             probability = snapshots[0].objective_reading == "probability"
             curves = draw_comparison(snapshots[0].history, snapshots[1].history, probability=probability, labels=labels)
         training = any(s is not None and s.status in ("running", "queued") for s in snapshots)
-        return (*pictures, *statuses, *metrics, curves, gr.Timer(active=training))
+        # While training, the timer already ticks: returning it would rebuild its config at every tick.
+        timer = gr.skip() if training else gr.Timer(active=False)
+        return (*pictures, *statuses, *metrics, curves, timer)
 
     def status(self, request: gr.Request) -> dict:
         """Both runs' status and latest numbers as JSON (for API clients)."""
@@ -120,6 +122,23 @@ class CompareTab:
             self.manager.close(key)
 
 
+def _run_column(label: str, colour: tuple[int, int, int]) -> tuple[gr.Markdown, gr.Image, gr.Markdown]:
+    """One run's column: its status line, its view and its 2D metrics."""
+    suffix = label.lower()
+    with gr.Column():
+        status = gr.Markdown(_status(label, None, colour), elem_id=f"compare-status-{suffix}")
+        view = gr.Image(
+            label=f"Run {label}",
+            format="png",
+            interactive=False,
+            height=400,
+            elem_id=f"compare-view-{suffix}",
+            elem_classes=["ganlab-crisp"],
+        )
+        metrics = gr.Markdown("", elem_id=f"compare-metrics-{suffix}")
+    return status, view, metrics
+
+
 def build_compare_tab(manager: RunManager) -> CompareTab:
     """Lay out the Compare tab inside the current gr.Tab and wire its events."""
     tab = CompareTab(manager)
@@ -132,28 +151,8 @@ def build_compare_tab(manager: RunManager) -> CompareTab:
         stop = gr.Button("Stop both", variant="stop", elem_id="compare-stop", scale=1)
     description = gr.Markdown(tab.describe(titles[0], "ring8"), elem_id="compare-description")
     with gr.Row():
-        with gr.Column():
-            status_a = gr.Markdown(_status("A", None, RUN_COLOURS[0]), elem_id="compare-status-a")
-            view_a = gr.Image(
-                label="Run A",
-                format="png",
-                interactive=False,
-                height=400,
-                elem_id="compare-view-a",
-                elem_classes=["ganlab-crisp"],
-            )
-            metrics_a = gr.Markdown("", elem_id="compare-metrics-a")
-        with gr.Column():
-            status_b = gr.Markdown(_status("B", None, RUN_COLOURS[1]), elem_id="compare-status-b")
-            view_b = gr.Image(
-                label="Run B",
-                format="png",
-                interactive=False,
-                height=400,
-                elem_id="compare-view-b",
-                elem_classes=["ganlab-crisp"],
-            )
-            metrics_b = gr.Markdown("", elem_id="compare-metrics-b")
+        status_a, view_a, metrics_a = _run_column("A", RUN_COLOURS[0])
+        status_b, view_b, metrics_b = _run_column("B", RUN_COLOURS[1])
     curves = gr.Image(label="Both runs' curves (A blue, B orange)", format="png", interactive=False, elem_id="compare-curves")
     timer = gr.Timer(TICK_SECONDS, active=False)
     outputs = [view_a, view_b, status_a, status_b, metrics_a, metrics_b, curves, timer]

@@ -92,10 +92,9 @@ class LiveStream:
         update = LiveUpdate(status=status_markdown(snapshot))
         self._pictures(update, preview, seen, same_run)
         self._timelapse(update, snapshot, seen, same_run, shown_frame, key)
-        if snapshot.kind == "2d":
-            update.metrics = metrics_markdown(preview.metrics if preview is not None else None)
-        else:
-            update.metrics = ""
+        metrics = metrics_markdown(preview.metrics if preview is not None else None) if snapshot.kind == "2d" else ""
+        if not same_run or metrics != seen.get("metrics"):  # redrawn every few previews only
+            update.metrics = metrics
         if seen.get("kind") != snapshot.kind:
             update.timelapse_box = gr.update(visible=True if snapshot.kind == "images" else "hidden")
         note, game = step_note_markdown(snapshot), graph_html(snapshot)
@@ -110,6 +109,7 @@ class LiveStream:
             kind=snapshot.kind,
             preview=preview.made_at if preview is not None else None,
             curves=preview.curves_at if preview is not None else None,
+            metrics=metrics,
             note=note,
             graph=game,
         )
