@@ -311,17 +311,20 @@ class App:
     def output_types(self, api_name: str) -> list[str]:
         return [self.components[i]["type"] for i in self.deps[api_name]["outputs"]]
 
-    async def join(self, session: str, api_name: str, data: list) -> asyncio.Queue:
-        """Queue an event for ``session``; its messages arrive on the returned asyncio.Queue."""
-        body = {
+    def _body(self, session: str, api_name: str, data: list) -> dict:
+        """What the browser posts for an event, queued or not."""
+        return {
             "data": data,
             "event_data": None,
             "fn_index": self.deps[api_name]["id"],
             "trigger_id": None,
             "session_hash": session,
         }
+
+    async def join(self, session: str, api_name: str, data: list) -> asyncio.Queue:
+        """Queue an event for ``session``; its messages arrive on the returned asyncio.Queue."""
         try:
-            response = await self.http.post(f"{self.url}/gradio_api/queue/join", json=body)
+            response = await self.http.post(f"{self.url}/gradio_api/queue/join", json=self._body(session, api_name, data))
         except httpx.HTTPError as error:
             raise CallFailed(f"{api_name}: join request failed: {error!r}") from None
         if response.status_code != 200:
@@ -364,15 +367,8 @@ class App:
 
     async def direct(self, session: str, api_name: str, data: list) -> list:
         """An event outside the queue (queue=False, gr.api): one POST."""
-        body = {
-            "data": data,
-            "event_data": None,
-            "fn_index": self.deps[api_name]["id"],
-            "trigger_id": None,
-            "session_hash": session,
-        }
         try:
-            response = await self.http.post(f"{self.url}/gradio_api/run/{api_name}", json=body)
+            response = await self.http.post(f"{self.url}/gradio_api/run/{api_name}", json=self._body(session, api_name, data))
         except httpx.HTTPError as error:
             raise CallFailed(f"{api_name}: request failed: {error!r}") from None
         if response.status_code != 200:

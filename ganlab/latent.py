@@ -35,7 +35,6 @@ from ganlab.latent_directions import (  # re-exported: callers import these from
     DIRECTIONS_FILE,
     LatentDirections,
     first_hidden_activations,  # noqa: F401
-    first_hidden_layer,  # noqa: F401
     load_directions,
     principal_directions,
     save_directions,

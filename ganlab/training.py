@@ -33,7 +33,7 @@ from torch import nn
 
 from ganlab.augment import diff_augment
 from ganlab.clusters import Clusters
-from ganlab.config import MAX_BATCH_SIZE, MODELS, TrainingConfig, _finite  # noqa: F401 (re-exported)
+from ganlab.config import TrainingConfig
 from ganlab.data import load_training_data
 from ganlab.data.stream import DataStream
 from ganlab.data.toy import ToyDistribution

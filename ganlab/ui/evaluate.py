@@ -17,9 +17,9 @@ import gradio as gr
 import pandas as pd
 from gradio.context import Context
 
-from ganlab.checkpoints import CheckpointError, available_generators
-from ganlab.owners import SessionOwners, private_dir
-from ganlab.ui.explore import image_generator_names, refresh_choices
+from ganlab.checkpoints import CheckpointError
+from ganlab.owners import SessionOwners
+from ganlab.ui.explore import image_generator_names, refresh_choices, resolve_generator
 
 if TYPE_CHECKING:
     from ganlab.metrics.evaluate import EvaluationReport
@@ -80,12 +80,7 @@ class EvaluateHandlers:
         progress: gr.Progress = gr.Progress(),  # noqa: B008 (Gradio's idiom)
     ) -> tuple[pd.DataFrame, str, Any]:
         """Evaluate a listed generator; returns the table, notes (markdown) and the JSON report file."""
-        if not name:
-            raise gr.Error("Pick a generator checkpoint first.")
-        owner = self._owner(request)
-        found = available_generators(own_folder=private_dir(owner) if owner else None)
-        if name not in found:
-            raise gr.Error(f"No generator named {name!r}. Click ↻ to refresh the list.")
+        folder = resolve_generator(name, self._owner(request))  # only names from this person's list
         n = int(n)
         if n < 10:
             raise gr.Error(f"N must be at least 10 samples; got {n}.")
@@ -94,11 +89,11 @@ class EvaluateHandlers:
         progress(0, desc="starting")
         try:
             report = evaluate_checkpoint(
-                found[name], n=n, seed=int(seed or 0), progress=lambda fraction, message: progress(fraction, desc=message)
+                folder, n=n, seed=int(seed or 0), progress=lambda fraction, message: progress(fraction, desc=message)
             )
         except (CheckpointError, ValueError, OSError) as error:
             raise gr.Error(f"Cannot evaluate {name}: {error}") from None
-        title = report.title.replace(str(found[name]), name)  # the name people picked, not a server path
+        title = report.title.replace(str(folder), name)  # the name people picked, not a server path
         notes = [f"**{title}**"] + [f"- {note}" for note in report.notes]
         folder = Path(tempfile.mkdtemp(prefix="ganlab-evaluation-"))
         path = folder / f"evaluation-{_safe_name(name)}-n{report.n}-seed{int(seed or 0)}.json"

@@ -47,7 +47,7 @@ def refresh_choices(current: str | None, owner: str | None = None) -> dict:
     return gr.update(choices=names, value=value)
 
 
-def _resolve(name: str | None, owner: str | None = None) -> Path:
+def resolve_generator(name: str | None, owner: str | None = None) -> Path:
     """The folder of a generator the user picked; only names from their list are accepted."""
     if not name:
         raise gr.Error("Pick a generator checkpoint first.")
@@ -113,7 +113,7 @@ class ExploreHandlers:
 
     # -- choosing a checkpoint ----------------------------------------------------------------
     def load(self, name: str | None, seed: float | None, request: gr.Request = None) -> list:
-        folder = _resolve(name, self._owner(request))
+        folder = resolve_generator(name, self._owner(request))
         try:
             loaded = self.cache.load(folder)
             explorer = LatentExplorer(loaded.generator, loaded.directions, seed=int(seed or 0), num_dims=NUM_DIMS, name=name)

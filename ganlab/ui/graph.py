@@ -81,7 +81,6 @@ class _Scene:
     reading: str  # how the objective reads D's output (Objective.d_output)
     label: tuple[str, str] | None  # (what the label is, its explanation), or None for an unconditional run
     architecture: str
-    d_name: str  # "discriminator", or "critic" for the Wasserstein objectives
 
     @property
     def sigmoid(self) -> bool:
@@ -90,6 +89,11 @@ class _Scene:
     @property
     def critic(self) -> bool:
         return self.reading.startswith("critic")
+
+    @property
+    def d_name(self) -> str:
+        """What D is called: "critic" for the Wasserstein objectives, else "discriminator"."""
+        return "critic" if self.critic else "discriminator"
 
     @property
     def mover(self) -> str:
@@ -145,13 +149,11 @@ def overview_svg(
 
 def _scene(config: Mapping[str, Any], phase: str, clusters: int | None) -> _Scene:
     objective = OBJECTIVES.get(str(config.get("loss", "")))
-    reading = objective.d_output if objective is not None else "probability"
     return _Scene(
         phase=phase,
-        reading=reading,
+        reading=objective.d_output if objective is not None else "probability",
         label=_label_kind(config, clusters),
         architecture="convolutional network (DCGAN)" if config.get("model") in ("dcgan", "cdcgan") else "small MLP",
-        d_name="critic" if reading.startswith("critic") else "discriminator",
     )
 
 
